@@ -1,0 +1,48 @@
+"""Bearer-key authentication: every request resolves to a Principal of exactly one tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from valueproof.errors import Unauthenticated
+from valueproof.store import read
+from valueproof.tenancy.keys import Principal, Scope, authenticate
+
+SESSION_COOKIE = "valueproof_key"
+
+
+def engine_of(request: Request) -> Engine:
+    """The engine the app was created with."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def bearer_token(request: Request) -> str:
+    """The API key from `Authorization: Bearer` (or the dashboard's session cookie)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie
+    raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
+
+
+def principal(request: Request) -> Principal:
+    """Authenticate the request."""
+    with read(engine_of(request)) as connection:
+        return authenticate(connection, bearer_token(request))
+
+
+def requires(scope: Scope) -> Callable[[Principal], Principal]:
+    """A dependency that authenticates and demands `scope`."""
+
+    def check(who: Principal = Depends(principal)) -> Principal:
+        who.require(scope)
+        return who
+
+    return check

@@ -1,0 +1,73 @@
+"""`/v1/accounts`: the vendor's customer accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from valueproof.api.auth import engine_of, requires
+from valueproof.store import read, write
+from valueproof.tenancy import accounts as service
+from valueproof.tenancy.accounts import Account, AccountCreate, AccountPatch
+from valueproof.tenancy.keys import Principal, Scope
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "external_id": account.external_id,
+        "name": account.name,
+        "attributes": account.attributes,
+    }
+
+
+@router.get("")
+def list_accounts(
+    request: Request,
+    limit: int = Query(100, ge=1, le=1000),
+    after: str | None = Query(None, description="Last external id of the previous page."),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    with read(engine_of(request)) as connection:
+        found = service.list_accounts(connection, who.tenant_id, limit, after)
+    next_after = found[-1].external_id if len(found) == limit else None
+    return {"accounts": [account_json(a) for a in found], "next_after": next_after}
+
+
+@router.post("", status_code=201)
+def create_account(
+    request: Request, body: AccountCreate, who: Principal = Depends(requires(Scope.ADMIN))
+) -> dict[str, Any]:
+    with write(engine_of(request)) as connection:
+        return account_json(service.create_account(connection, who.tenant_id, body))
+
+
+@router.get("/{external_id}")
+def get_account(
+    request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    with read(engine_of(request)) as connection:
+        return account_json(service.get_account(connection, who.tenant_id, external_id))
+
+
+@router.patch("/{external_id}")
+def update_account(
+    request: Request,
+    external_id: str,
+    body: AccountPatch,
+    who: Principal = Depends(requires(Scope.ADMIN)),
+) -> dict[str, Any]:
+    with write(engine_of(request)) as connection:
+        updated = service.update_account(connection, who.tenant_id, external_id, body)
+        return account_json(updated)
+
+
+@router.delete("/{external_id}", status_code=204)
+def delete_account(
+    request: Request, external_id: str, who: Principal = Depends(requires(Scope.ADMIN))
+) -> Response:
+    with write(engine_of(request)) as connection:
+        service.delete_account(connection, who.tenant_id, external_id)
+    return Response(status_code=204)

@@ -1,0 +1,130 @@
+"""`POST /v1/events`: usage events as JSON batches or CloudEvents (structured and batch mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from valueproof.api.auth import engine_of, requires
+from valueproof.config import Settings
+from valueproof.errors import InvalidInput, PayloadTooLarge
+from valueproof.metering.formats import read_cloudevent_structured, read_cloudevents_batch
+from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_batch
+from valueproof.tenancy.keys import Principal, Scope
+
+router = APIRouter(tags=["events"])
+
+CLOUDEVENT = "application/cloudevents+json"
+CLOUDEVENTS_BATCH = "application/cloudevents-batch+json"
+
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["events"],
+                "properties": {"events": {"type": "array", "items": {"type": "object"}}},
+            }
+        },
+        CLOUDEVENT: {"schema": {"type": "object"}},
+        CLOUDEVENTS_BATCH: {"schema": {"type": "array", "items": {"type": "object"}}},
+    },
+}
+
+
+@router.post(
+    "/v1/events",
+    openapi_extra={"requestBody": _REQUEST_BODY},
+    responses={
+        200: {"description": "Every item is on record (accepted now or a duplicate)."},
+        207: {"description": "Some items were accepted, others rejected or in conflict."},
+        422: {"description": "No item was accepted."},
+    },
+)
+async def post_events(request: Request, who: Principal = Depends(requires(Scope.INGEST))) -> Response:
+    """Ingest a batch; the answer has an outcome for every item, in order."""
+    config: Settings = request.app.state.settings
+    body = await _body(request, config.max_request_bytes)
+    items = _items(request.headers.get("content-type", "application/json"), body)
+    if len(items) > config.max_batch_events:
+        raise PayloadTooLarge(
+            "events", f"{len(items)} items; at most {config.max_batch_events} per request"
+        )
+    options = IngestOptions(max_future_us=config.max_future_seconds * 1_000_000)
+    results = await run_in_threadpool(ingest_batch, engine_of(request), who.tenant_id, items, options)
+    return _answer(results)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge("(body)", f"{declared} bytes; at most {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("(body)", f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _items(content_type: str, body: bytes) -> list[Any]:
+    media = content_type.split(";")[0].strip().lower()
+    try:
+        if media == CLOUDEVENTS_BATCH:
+            return list(read_cloudevents_batch(body))
+        if media == CLOUDEVENT:
+            return [read_cloudevent_structured(body)]
+        if media in ("application/json", ""):
+            return _json_batch(body)
+    except ValueError as error:
+        raise InvalidInput("(body)", str(error)) from None
+    raise InvalidInput(
+        "content-type",
+        f"unsupported {media!r}; send application/json, {CLOUDEVENT} or {CLOUDEVENTS_BATCH}",
+    )
+
+
+def _json_batch(body: bytes) -> list[Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise InvalidInput("events", 'send a JSON object {"events": [...]}')
+    events: list[Any] = document["events"]
+    return events
+
+
+def _answer(results: list[ItemResult]) -> Response:
+    summary = IngestSummary()
+    summary.add(results)
+    if summary.all_accepted:
+        status = 200
+    elif summary.accepted or summary.duplicate:
+        status = 207
+    else:
+        status = 422
+    body = {
+        "accepted": summary.accepted,
+        "duplicate": summary.duplicate,
+        "conflict": summary.conflict,
+        "rejected": summary.rejected,
+        "results": [result_json(r) for r in results],
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def result_json(result: ItemResult) -> dict[str, Any]:
+    """One item's outcome as the API and the CLI print it."""
+    answer: dict[str, Any] = {"index": result.index, "id": result.id, "status": result.status}
+    if result.errors:
+        answer["errors"] = [{"field": e.field, "reason": e.reason} for e in result.errors]
+    if result.location:
+        answer["location"] = result.location
+    return answer

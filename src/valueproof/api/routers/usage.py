@@ -1,0 +1,71 @@
+"""`GET /v1/usage`: usage per bucket and group, answered from the rollups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from valueproof.api.auth import engine_of, requires
+from valueproof.errors import InvalidInput
+from valueproof.metering.usage import UsageQuery, UsageResult, query_usage
+from valueproof.periods import Granularity, format_rfc3339, parse_rfc3339
+from valueproof.store import read
+from valueproof.tenancy.keys import Principal, Scope
+
+router = APIRouter(tags=["usage"])
+
+
+@router.get("/v1/usage")
+def get_usage(
+    request: Request,
+    meter: str = Query(..., description="Meter key."),
+    start: str = Query(..., alias="from", description="RFC 3339; floored to the hour."),
+    end: str = Query(..., alias="to", description="RFC 3339, exclusive; floored to the hour."),
+    granularity: Granularity = Query(Granularity.DAY),
+    account: str | None = Query(None, description="External id; all accounts when absent."),
+    group_by: list[str] = Query(
+        [], description="Meter dimensions and/or `account`; repeat or comma-separate."
+    ),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    query = UsageQuery(
+        meter=meter,
+        start=_instant("from", start),
+        end=_instant("to", end),
+        granularity=granularity,
+        account=account,
+        group_by=tuple(name for value in group_by for name in value.split(",") if name),
+    )
+    with read(engine_of(request)) as connection:
+        result = query_usage(connection, who.tenant_id, query, datetime.now(UTC))
+    return usage_json(result)
+
+
+def _instant(field: str, text: str) -> datetime:
+    try:
+        return parse_rfc3339(text)
+    except ValueError as error:
+        raise InvalidInput(field, str(error)) from None
+
+
+def usage_json(result: UsageResult) -> dict[str, Any]:
+    """A usage result as JSON; quantities are decimal strings, exact."""
+    return {
+        "meter": result.meter,
+        "aggregation": result.aggregation.value,
+        "unit": result.unit,
+        "granularity": result.granularity.value,
+        "from": format_rfc3339(result.start),
+        "to": format_rfc3339(result.end),
+        "rows": [
+            {
+                "from": format_rfc3339(row.start),
+                "to": format_rfc3339(row.end),
+                "group": row.group,
+                "value": str(row.value),
+            }
+            for row in result.rows
+        ],
+    }

@@ -1,0 +1,44 @@
+"""All settings in one place, read from `VALUEPROOF_*` environment variables (docs/settings.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field maps to `VALUEPROOF_<FIELD_NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="VALUEPROOF_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///valueproof.db",
+        description="SQLAlchemy URL: SQLite (WAL) by default, postgresql+psycopg://... on servers.",
+    )
+    tenant: str = Field(default="demo", description="Tenant the CLI acts on without --tenant.")
+    host: str = Field(default="127.0.0.1", description="Address `valueproof serve` binds.")
+    port: int = Field(default=8000, description="Port `valueproof serve` binds.")
+    max_batch_events: int = Field(
+        default=10_000, ge=1, description="Most events accepted in one HTTP request."
+    )
+    max_request_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, description="Largest ingest request body in bytes."
+    )
+    max_future_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="Events stamped further than this into the future are rejected (clock skew).",
+    )
+    ingest_chunk_events: int = Field(
+        default=5_000,
+        ge=1,
+        description="Events per transaction when ingesting files: the unit of acknowledgement.",
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,68 @@
+"""The error types every layer raises; the API and the CLI each map them in one place."""
+
+from __future__ import annotations
+
+
+class ValueproofError(Exception):
+    """Base of every error valueproof raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ValueproofError):
+    """A request or document is malformed; `field` names the offending part."""
+
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class PayloadTooLarge(InvalidInput):
+    """A batch or body exceeds the configured limit."""
+
+    status = 413
+    title = "Payload too large"
+
+
+class NotFound(ValueproofError):
+    """The named resource does not exist for this tenant."""
+
+    status = 404
+    title = "Not found"
+
+
+class AlreadyExists(ValueproofError):
+    """A resource with the same unique key exists already."""
+
+    status = 409
+    title = "Already exists"
+
+
+class Conflict(ValueproofError):
+    """The change contradicts what is on record."""
+
+    status = 409
+    title = "Conflict"
+
+
+class Unauthenticated(ValueproofError):
+    """No credential, or one that does not match an active key."""
+
+    status = 401
+    title = "Unauthenticated"
+
+
+class Forbidden(ValueproofError):
+    """The credential lacks the scope the operation needs."""
+
+    status = 403
+    title = "Forbidden"

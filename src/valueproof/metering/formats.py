@@ -1,0 +1,502 @@
+"""Event file and body formats: JSONL, CSV, Parquet and CloudEvents turned into a stream of raw
+event dicts (or `ParseFailure`s), one item at a time, so no file is ever held in memory whole.
+
+The dicts are unvalidated wire events; checking their fields is the validator's job, not ours.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, cast
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from valueproof.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = [
+    "EventFormat",
+    "MalformedInput",
+    "ParseFailure",
+    "RawItem",
+    "from_cloudevent",
+    "open_events",
+    "read_cloudevent_structured",
+    "read_cloudevents_batch",
+    "read_csv",
+    "read_events_file",
+    "read_jsonl",
+    "read_parquet",
+    "sniff_format",
+]
+
+EventFormat = Literal["jsonl", "csv", "parquet"]
+ByteProgress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailure:
+    """An input item that could not be parsed into an event object at all."""
+
+    location: str  # "line 12", "row 7", "[3]", "row group 2 row 5"
+    field: str  # the offending field, or "(item)" for the whole item
+    reason: str
+
+
+RawItem = dict[str, Any] | ParseFailure
+
+
+class MalformedInput(InvalidInput, ValueError):
+    """The input as a whole is unreadable: a body that is not JSON, a CSV header naming a column
+    twice, a file of unknown format. Nothing in it can be taken item by item."""
+
+
+# --- JSON Lines ---------------------------------------------------------------------------------
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_jsonl(stream: BinaryIO) -> Iterator[RawItem]:
+    """One JSON object per line; blank lines are skipped; line numbers count from 1."""
+    for number, line in enumerate(stream, start=1):
+        if number == 1:
+            line = line.removeprefix(_BOM)
+        if line.strip():
+            yield _object_or_failure(line, f"line {number}")
+
+
+def _object_or_failure(text: bytes | str, location: str) -> RawItem:
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        return ParseFailure(location, "(item)", _json_error(error))
+    if not isinstance(parsed, dict):
+        return ParseFailure(location, "(item)", f"expected a JSON object, got {_json_kind(parsed)}")
+    return parsed
+
+
+def _json_error(error: orjson.JSONDecodeError) -> str:
+    return f"malformed JSON: {error.msg} at column {error.colno}"
+
+
+def _json_kind(value: object) -> str:
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (dict, "object"),
+        (list, "array"),
+        (str, "string"),
+        (bool, "boolean"),
+        ((int, float), "number"),
+    ]
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
+
+
+# --- rows (CSV and Parquet share the column layout) ---------------------------------------------
+
+_PROPERTIES = "properties"
+_PROPERTY_PREFIX = "properties."
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """A cell whose content could not be decoded; the row becomes a ParseFailure naming it."""
+
+    reason: str
+
+
+def _check_columns(names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise MalformedInput(name, "the column appears more than once")
+        if name == _PROPERTY_PREFIX:
+            raise MalformedInput(name, "a properties.<name> column needs a name")
+        seen.add(name)
+
+
+def _event_from_cells(cells: Iterable[tuple[str, Any]], location: str) -> RawItem:
+    """Build an event from (column, cell) pairs; None cells are absent, dotted columns win."""
+    event: dict[str, Any] = {}
+    packed: dict[str, Any] = {}
+    dotted: dict[str, Any] = {}
+    for column, cell in cells:
+        if cell is None:
+            continue
+        if isinstance(cell, _Unreadable):
+            return ParseFailure(location, column, cell.reason)
+        if column == _PROPERTIES:
+            properties = _properties_cell(cell, location)
+            if isinstance(properties, ParseFailure):
+                return properties
+            packed = properties
+        elif column.startswith(_PROPERTY_PREFIX):
+            dotted[column.removeprefix(_PROPERTY_PREFIX)] = cell
+        else:
+            event[column] = cell
+    event[_PROPERTIES] = packed | dotted
+    return event
+
+
+def _properties_cell(cell: Any, location: str) -> RawItem:
+    if isinstance(cell, str):
+        try:
+            cell = orjson.loads(cell)
+        except orjson.JSONDecodeError as error:
+            return ParseFailure(location, _PROPERTIES, _json_error(error))
+    if not isinstance(cell, dict):
+        reason = f"expected a JSON object, got {_json_kind(cell)}"
+        return ParseFailure(location, _PROPERTIES, reason)
+    return cell
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+# Files are decoded with errors="surrogateescape": undecodable bytes arrive as lone surrogates.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+_INVALID_UTF8 = _Unreadable("invalid UTF-8")
+
+
+def read_csv(stream: TextIO) -> Iterator[RawItem]:
+    """Rows under a header row; cells stay strings and empty cells are omitted.
+
+    "row N" counts records as a spreadsheet shows them: the header is row 1. Open the stream
+    with newline="" so quoted cells may hold line breaks. Raises MalformedInput for a bad header.
+    """
+    records = csv.reader(stream, strict=True)
+    header = _next_record(records)
+    if header is None:
+        return
+    _check_columns(header)
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(records)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield ParseFailure(f"row {number}", "(item)", f"malformed CSV: {error}")
+            continue
+        # Spreadsheet exports end with rows of empty cells (",,,"); they are blank lines too.
+        if any(row):
+            yield _event_from_row(header, row, f"row {number}")
+
+
+def _next_record(records: Iterator[list[str]]) -> list[str] | None:
+    try:
+        return next(records)
+    except StopIteration:
+        return None
+    except csv.Error as error:
+        raise MalformedInput("(header)", f"malformed CSV: {error}") from error
+
+
+def _event_from_row(header: list[str], row: list[str], location: str) -> RawItem:
+    if len(row) != len(header):
+        reason = f"expected {len(header)} cells as in the header, got {len(row)}"
+        return ParseFailure(location, "(item)", reason)
+    undecoded = _UNDECODED.search("".join(row)) is not None
+    return _event_from_cells(
+        ((column, _csv_cell(cell, undecoded)) for column, cell in zip(header, row, strict=True)),
+        location,
+    )
+
+
+def _csv_cell(cell: str, undecoded: bool) -> str | _Unreadable | None:
+    if not cell:
+        return None
+    if undecoded and _UNDECODED.search(cell):
+        return _INVALID_UTF8
+    return cell
+
+
+# --- Parquet ------------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1)
+_FRACTION_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def read_parquet(
+    path: str | Path, batch_rows: int = 65536, *, on_bytes: ByteProgress | None = None
+) -> Iterator[RawItem]:
+    """Rows of a Parquet file, one record batch in memory at a time.
+
+    Columns are laid out as for CSV but keep their types; timestamps become RFC 3339 UTC strings
+    ("Z"; tz-naive is UTC), decimals become decimal strings, nulls are omitted. Locations count
+    from 0 as Parquet tools do: "row group 0 row 0" is the first row.
+    """
+    with _open_parquet(path) as parquet:
+        _check_columns(parquet.schema_arrow.names)
+        done_bytes = 0
+        for group in range(parquet.num_row_groups):
+            group_meta = parquet.metadata.row_group(group)
+            group_bytes = _compressed_size(group_meta)
+            first_row = 0
+            for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                yield from _batch_events(batch, group, first_row)
+                first_row += batch.num_rows
+                if on_bytes is not None:
+                    on_bytes(done_bytes + group_bytes * first_row // max(group_meta.num_rows, 1))
+            done_bytes += group_bytes
+    if on_bytes is not None:
+        on_bytes(Path(path).stat().st_size)
+
+
+def _open_parquet(path: str | Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except pa.ArrowInvalid as error:
+        raise MalformedInput("path", f"not a readable Parquet file: {error}") from error
+
+
+def _compressed_size(group_meta: pq.RowGroupMetaData) -> int:
+    columns = range(group_meta.num_columns)
+    return sum(group_meta.column(index).total_compressed_size for index in columns)
+
+
+def _batch_events(batch: pa.RecordBatch, group: int, first_row: int) -> Iterator[RawItem]:
+    names = batch.schema.names
+    columns = [_column_values(column) for column in batch.columns]
+    for offset, cells in enumerate(zip(*columns, strict=True)):
+        location = f"row group {group} row {first_row + offset}"
+        yield _event_from_cells(zip(names, cells, strict=True), location)
+
+
+def _column_values(array: pa.Array[Any]) -> list[Any]:
+    """Plain Python values of an Arrow column, with JSON-friendly stand-ins for richer types."""
+    kind = array.type
+    if pa.types.is_timestamp(kind):
+        unit = cast(pa.TimestampType, kind).unit
+        ticks = array.cast(pa.int64()).to_pylist()
+        return [None if tick is None else _rfc3339(tick, unit) for tick in ticks]
+    if pa.types.is_struct(kind):
+        return _struct_values(cast(pa.StructArray, array))
+    if pa.types.is_map(kind):
+        maps = array.to_pylist()
+        return [None if pairs is None else {k: _plain(v) for k, v in pairs} for pairs in maps]
+    return [_plain(value) for value in array.to_pylist()]
+
+
+def _struct_values(array: pa.StructArray) -> list[dict[str, Any] | _Unreadable | None]:
+    names = [field.name for field in array.type]
+    children = [_column_values(child) for child in array.flatten()]
+    absent = array.is_null().to_pylist()
+    return [
+        None if absent[row] else _struct_row(names, [values[row] for values in children])
+        for row in range(len(array))
+    ]
+
+
+def _struct_row(names: list[str], values: list[Any]) -> dict[str, Any] | _Unreadable | None:
+    fields = {name: value for name, value in zip(names, values, strict=True) if value is not None}
+    return next((value for value in fields.values() if isinstance(value, _Unreadable)), fields)
+
+
+def _rfc3339(tick: int, unit: str) -> str | _Unreadable:
+    digits = _FRACTION_DIGITS[unit]
+    seconds, fraction = divmod(tick, 10**digits)
+    try:
+        text = (_EPOCH + timedelta(seconds=seconds)).isoformat()
+    except OverflowError:
+        return _Unreadable("timestamp is outside the years 1 to 9999")
+    if fraction:
+        text += "." + f"{fraction:0{digits}d}".rstrip("0")
+    return text + "Z"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+# --- files --------------------------------------------------------------------------------------
+
+_SUFFIXES: dict[str, EventFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def sniff_format(path: Path) -> EventFormat:
+    """The format a file's suffix names; ".gz" after ".jsonl" or ".csv" means gzip-compressed."""
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    gzipped = suffixes[-1:] == [".gz"]
+    suffix = suffixes[-2 if gzipped else -1] if len(suffixes) > gzipped else ""
+    fmt = _SUFFIXES.get(suffix)
+    if fmt is None:
+        known = ", ".join(_SUFFIXES)
+        raise MalformedInput("path", f"unknown events file suffix {path.name!r}; expected {known}")
+    if gzipped and fmt == "parquet":
+        raise MalformedInput("path", "gzip-compressed Parquet is not supported")
+    return fmt
+
+
+def read_events_file(
+    path: Path, fmt: str | None = None, *, on_bytes: ByteProgress | None = None
+) -> Iterator[RawItem]:
+    """Stream the items of an events file; `on_bytes` receives how many of the file's bytes
+    (compressed bytes, for .gz) have been read so far, for a progress bar out of its size.
+
+    An unknown format raises MalformedInput here; an unreadable file raises when iterated."""
+    chosen = sniff_format(path) if fmt is None else _known_format(fmt)
+    if chosen == "parquet":
+        return read_parquet(path, on_bytes=on_bytes)
+    return _read_text_file(path, chosen, on_bytes)
+
+
+def _read_text_file(
+    path: Path, fmt: EventFormat, on_bytes: ByteProgress | None
+) -> Iterator[RawItem]:
+    with open_events(path, on_bytes=on_bytes) as stream:
+        if fmt == "jsonl":
+            yield from read_jsonl(stream)
+        else:
+            text = io.TextIOWrapper(
+                stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+            )
+            yield from read_csv(text)
+
+
+def _known_format(fmt: str) -> EventFormat:
+    if fmt not in ("jsonl", "csv", "parquet"):
+        raise MalformedInput(
+            "format", f"unknown events format {fmt!r}; expected jsonl, csv, parquet"
+        )
+    return cast(EventFormat, fmt)
+
+
+@contextmanager
+def open_events(path: Path, *, on_bytes: ByteProgress | None = None) -> Iterator[BinaryIO]:
+    """Open a JSONL or CSV file as bytes, gunzipping it when it starts with the gzip magic."""
+    with ExitStack() as stack:
+        raw: io.RawIOBase = stack.enter_context(open(path, "rb", buffering=0))
+        if on_bytes is not None:
+            raw = _ProgressReader(raw, on_bytes)
+        buffered = stack.enter_context(io.BufferedReader(raw))
+        if buffered.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] != _GZIP_MAGIC:
+            yield buffered
+            return
+        unzipped = stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb"))
+        yield cast(BinaryIO, unzipped)
+
+
+class _ProgressReader(io.RawIOBase):
+    """Reports the running count of bytes read from the file beneath it, chunk by chunk."""
+
+    def __init__(self, raw: io.RawIOBase, on_bytes: ByteProgress) -> None:
+        super().__init__()
+        self._raw = raw
+        self._on_bytes = on_bytes
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int | None:
+        count = self._raw.readinto(buffer)
+        if count:
+            self._offset += count
+            self._on_bytes(self._offset)
+        return count
+
+
+# --- CloudEvents 1.0 (JSON format) --------------------------------------------------------------
+
+_CE_REQUIRED = ("id", "source", "type")
+_CE_EXTENSIONS = ("value", "voids", "amends")
+
+
+def read_cloudevents_batch(body: bytes) -> Iterator[RawItem]:
+    """Events of an application/cloudevents-batch+json body; raises MalformedInput (a ValueError)
+    at once when the body is not a JSON array."""
+    events = _parse_body(body)
+    if not isinstance(events, list):
+        raise MalformedInput("(body)", f"expected a JSON array, got {_json_kind(events)}")
+    return (from_cloudevent(event, f"[{index}]") for index, event in enumerate(events))
+
+
+def read_cloudevent_structured(body: bytes) -> RawItem:
+    """The event of an application/cloudevents+json body; raises MalformedInput (a ValueError)
+    when the body is not a JSON object."""
+    event = _parse_body(body)
+    if not isinstance(event, dict):
+        raise MalformedInput("(body)", f"expected a JSON object, got {_json_kind(event)}")
+    return from_cloudevent(event, "body")
+
+
+def _parse_body(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise MalformedInput("(body)", _json_error(error)) from error
+
+
+def from_cloudevent(ce: Any, location: str) -> RawItem:
+    """Map one CloudEvent onto our wire event: time -> timestamp, data -> properties, and the
+    account from the `account` extension or else `subject`."""
+    if not isinstance(ce, dict):
+        return ParseFailure(location, "(item)", f"expected a JSON object, got {_json_kind(ce)}")
+    problem = _cloudevent_problem(ce)
+    if problem is not None:
+        return ParseFailure(location, *problem)
+    event: dict[str, Any] = {
+        "id": ce["id"],
+        "account": ce["account"] if ce.get("account") is not None else ce["subject"],
+        "type": ce["type"],
+        "timestamp": ce["time"],
+        "properties": ce.get("data") or {},
+    }
+    event.update((name, ce[name]) for name in _CE_EXTENSIONS if ce.get(name) is not None)
+    return event
+
+
+def _cloudevent_problem(ce: dict[str, Any]) -> tuple[str, str] | None:
+    """The first (attribute, reason) that keeps the CloudEvent from mapping, if any."""
+    if ce.get("specversion") != "1.0":
+        return "specversion", f"must be '1.0', got {ce.get('specversion')!r}"
+    for name in _CE_REQUIRED:
+        if not isinstance(ce.get(name), str) or not ce[name]:
+            return name, "required: a non-empty string"
+    if ce.get("time") is None:
+        return "time", "required by valueproof: the usage time"
+    if not isinstance(ce["time"], str):
+        return "time", "must be an RFC 3339 string"
+    if "datacontenttype" in ce and not _is_json_media_type(ce["datacontenttype"]):
+        return (
+            "datacontenttype",
+            f"must be application/json or */*+json, got {ce['datacontenttype']!r}",
+        )
+    if "data_base64" in ce:
+        return "data_base64", "binary data is not supported"
+    if ce.get("data") is not None and not isinstance(ce["data"], dict):
+        return "data", f"must be a JSON object, got {_json_kind(ce['data'])}"
+    if ce.get("account") is None and ce.get("subject") is None:
+        return "account", "required: an `account` extension attribute or a `subject`"
+    return None
+
+
+def _is_json_media_type(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")

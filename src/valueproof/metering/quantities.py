@@ -1,0 +1,51 @@
+"""Usage quantities: exact decimals with up to six fractional digits, stored as integer micro-units.
+
+Integers keep rollup sums exact and identical on SQLite and PostgreSQL (a float sum depends on
+the order it is added in); six digits cover sub-cent amounts, fractional GB and seat-hours.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+MICRO = 1_000_000
+_LIMIT = 2**63 // MICRO  # the largest whole quantity a BIGINT of micro-units holds
+
+
+def to_micros(value: object) -> int:
+    """Micro-units of a JSON number or decimal string; ValueError with the reason otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, int):
+        micros = value * MICRO
+    elif isinstance(value, float | str):
+        micros = _decimal_micros(value)
+    else:
+        raise ValueError(f"must be a number, not {type(value).__name__}")
+    if not -_LIMIT < micros // MICRO < _LIMIT:
+        raise ValueError(f"is out of range (at most {_LIMIT:,} in magnitude)")
+    return micros
+
+
+def _decimal_micros(value: float | str) -> int:
+    try:
+        # str() of a float is its shortest round-trip form: 0.1 stays 0.1, not 0.1000000000000000055
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError("must be finite")
+    scaled = number.scaleb(6)
+    if scaled != scaled.to_integral_value():
+        raise ValueError("has more than 6 decimal places")
+    return int(scaled)
+
+
+def from_micros(micros: int) -> Decimal:
+    """The exact decimal quantity of a micro-unit integer, without trailing zeros."""
+    quantity = Decimal(micros).scaleb(-6)
+    return (
+        quantity.quantize(Decimal(1))
+        if quantity == quantity.to_integral_value()
+        else quantity.normalize()
+    )

@@ -1,0 +1,144 @@
+"""The tenant's catalogue of event types and meters: apply, list, delete, and load compiled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Connection, delete, insert, select, update
+
+from valueproof.errors import Conflict, InvalidInput, NotFound
+from valueproof.metering.aggregations import CompiledMeter, compile_meter
+from valueproof.metering.definitions import EventType, Meter, check_meter_against
+from valueproof.metering.rollups import drop_meter_rollups, rebuild_meter
+from valueproof.metering.tables import event_types, meters
+from valueproof.tenancy.clock import now_us
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Everything ingest needs to know of a tenant's definitions, loaded once per batch."""
+
+    types: dict[str, EventType]
+    meters_by_type: dict[str, list[CompiledMeter]]
+    meters_by_key: dict[str, CompiledMeter]
+
+    @property
+    def value_required_by(self) -> dict[str, str]:
+        """Event type -> the key of a meter that aggregates the top-level `value`."""
+        needed: dict[str, str] = {}
+        for type_key, compiled in self.meters_by_type.items():
+            for item in compiled:
+                if item.meter.value_property is None and item.meter.aggregation.value != "count":
+                    needed.setdefault(type_key, item.meter.key)
+        return needed
+
+
+def _dump(model: EventType | Meter) -> str:
+    return orjson.dumps(model.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def load_catalog(connection: Connection, tenant_id: int) -> Catalog:
+    """The tenant's event types and compiled meters."""
+    types = {
+        row.key: EventType(key=row.key, description=row.description, **orjson.loads(row.properties))
+        for row in connection.execute(
+            select(event_types).where(event_types.c.tenant_id == tenant_id)
+        )
+    }
+    by_type: dict[str, list[CompiledMeter]] = {}
+    by_key: dict[str, CompiledMeter] = {}
+    for row in connection.execute(
+        select(meters).where(meters.c.tenant_id == tenant_id).order_by(meters.c.id)
+    ):
+        compiled = compile_meter(row.id, Meter.model_validate_json(row.definition))
+        by_type.setdefault(compiled.meter.event_type, []).append(compiled)
+        by_key[compiled.meter.key] = compiled
+    return Catalog(types=types, meters_by_type=by_type, meters_by_key=by_key)
+
+
+def apply_event_type(connection: Connection, tenant_id: int, event_type: EventType) -> bool:
+    """Create or replace an event type; True if it was new. Meters on it must still fit."""
+    catalog = load_catalog(connection, tenant_id)
+    for compiled in catalog.meters_by_type.get(event_type.key, []):
+        check_meter_against(compiled.meter, event_type)
+    properties = orjson.dumps(
+        {"properties": event_type.model_dump(mode="json")["properties"]}
+    ).decode()
+    if event_type.key in catalog.types:
+        connection.execute(
+            update(event_types)
+            .where(event_types.c.tenant_id == tenant_id, event_types.c.key == event_type.key)
+            .values(description=event_type.description, properties=properties)
+        )
+        return False
+    connection.execute(
+        insert(event_types).values(
+            tenant_id=tenant_id,
+            key=event_type.key,
+            description=event_type.description,
+            properties=properties,
+            created_us=now_us(),
+        )
+    )
+    return True
+
+
+def apply_meter(connection: Connection, tenant_id: int, meter: Meter) -> tuple[bool, int]:
+    """Create or replace a meter and rebuild its rollups from the events on record.
+
+    Returns (created, events folded). An unchanged definition rebuilds nothing.
+    """
+    catalog = load_catalog(connection, tenant_id)
+    event_type = catalog.types.get(meter.event_type)
+    if event_type is None:
+        raise InvalidInput("event_type", f"unknown event type {meter.event_type!r}")
+    check_meter_against(meter, event_type)
+    existing = catalog.meters_by_key.get(meter.key)
+    now = now_us()
+    if existing is not None and existing.meter == meter:
+        return False, 0
+    if existing is not None:
+        connection.execute(
+            update(meters)
+            .where(meters.c.id == existing.id)
+            .values(definition=_dump(meter), updated_us=now)
+        )
+        meter_id = existing.id
+        drop_meter_rollups(connection, tenant_id, meter_id)
+    else:
+        meter_id = connection.execute(
+            insert(meters)
+            .values(
+                tenant_id=tenant_id,
+                key=meter.key,
+                definition=_dump(meter),
+                created_us=now,
+                updated_us=now,
+            )
+            .returning(meters.c.id)
+        ).scalar_one()
+    folded = rebuild_meter(connection, tenant_id, compile_meter(meter_id, meter))
+    return existing is None, folded
+
+
+def delete_meter(connection: Connection, tenant_id: int, key: str) -> None:
+    """Delete a meter and its rollups (the events stay on record)."""
+    compiled = load_catalog(connection, tenant_id).meters_by_key.get(key)
+    if compiled is None:
+        raise NotFound(f"no meter {key!r}")
+    drop_meter_rollups(connection, tenant_id, compiled.id)
+    connection.execute(delete(meters).where(meters.c.id == compiled.id))
+
+
+def delete_event_type(connection: Connection, tenant_id: int, key: str) -> None:
+    """Delete an event type that no meter uses."""
+    catalog = load_catalog(connection, tenant_id)
+    if key not in catalog.types:
+        raise NotFound(f"no event type {key!r}")
+    if catalog.meters_by_type.get(key):
+        users = ", ".join(item.meter.key for item in catalog.meters_by_type[key])
+        raise Conflict(f"event type {key!r} is used by meters: {users}")
+    connection.execute(
+        delete(event_types).where(event_types.c.tenant_id == tenant_id, event_types.c.key == key)
+    )

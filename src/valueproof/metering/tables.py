@@ -1,0 +1,116 @@
+"""Tables of metering: event types, meters, the event store and the hourly rollups.
+
+Instants are BIGINT microseconds since the epoch and hours are BIGINT hours since the epoch, so
+both dialects compare and bucket them the same way. Quantities are BIGINT micro-units: exact
+decimals with six fractional digits (see `metering.quantities`).
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from valueproof.store.schema import metadata
+
+event_types = Table(
+    "event_types",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "key"),
+)
+
+meters = Table(
+    "meters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "key"),
+)
+
+# One row per event ever accepted, including voids and amendments; never updated except to mark
+# the row that a later correction superseded.
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("properties", Text, nullable=False),
+    Column("value_micros", BigInteger),
+    Column("corrects", String(200)),
+    Column("correction", String(10)),
+    Column("superseded_by", String(200)),
+    Column("content_sha256", LargeBinary(32), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "seq"),
+    UniqueConstraint("tenant_id", "event_id"),
+)
+Index("ix_events_series", events.c.tenant_id, events.c.account_id, events.c.type, events.c.ts_us)
+
+# Hourly aggregates per meter, account and group-by values (`dims`: canonical JSON object). A
+# meter fills only the columns its aggregation needs.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("meter_id", Integer, ForeignKey("meters.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("dims", String(1000), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+    Column("sum_micros", BigInteger, nullable=False),
+    Column("min_micros", BigInteger),
+    Column("max_micros", BigInteger),
+    Column("latest_ts_us", BigInteger),
+    Column("latest_seq", BigInteger),
+    Column("latest_micros", BigInteger),
+    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "dims", "hour"),
+)
+
+# Distinct values per hour for `unique_count` meters: distinct counts do not add across hours.
+rollup_distinct = Table(
+    "rollup_distinct",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("meter_id", Integer, ForeignKey("meters.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("dims", String(1000), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "dims", "hour", "value"),
+)
+
+# The readings of `time_weighted_sum` meters: a level that holds until the next reading.
+gauge_points = Table(
+    "gauge_points",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("meter_id", Integer, ForeignKey("meters.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("dims", String(1000), nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("level_micros", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "dims", "ts_us", "seq"),
+)

@@ -1,0 +1,94 @@
+"""Time on the wire (RFC 3339) and the hour/day/month buckets usage is reported in, all in UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+MICROS_PER_SECOND = 1_000_000
+SECONDS_PER_HOUR = 3_600
+MICROS_PER_HOUR = SECONDS_PER_HOUR * MICROS_PER_SECOND
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Granularity(StrEnum):
+    """The bucket sizes usage queries answer in."""
+
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp (`2026-11-23T10:00:00Z`, offsets allowed) into aware UTC.
+
+    Raises ValueError with the reason. `datetime.fromisoformat` alone also accepts ISO 8601 forms
+    RFC 3339 excludes (dates alone, basic format, no offset), so the shape is checked first.
+    """
+    if len(text) < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt ":
+        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
+    last = text[-1]
+    if last not in "Zz" and text[-6] not in "+-":
+        raise ValueError(f"RFC 3339 needs a UTC offset or Z: {text!r}")
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if last in "Zz" else text)
+    except ValueError:
+        raise ValueError(f"not a valid RFC 3339 date-time: {text!r}") from None
+    return parsed.astimezone(UTC)
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """Render an aware datetime as RFC 3339 UTC with a `Z` suffix."""
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch; exact, unlike `timestamp()`."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """Aware UTC datetime from microseconds since the Unix epoch."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def hour_of(micros: int) -> int:
+    """The hour bucket (hours since the epoch) that holds an instant."""
+    return micros // MICROS_PER_HOUR
+
+
+def hour_start(hour: int) -> datetime:
+    """The instant an hour bucket starts."""
+    return from_micros(hour * MICROS_PER_HOUR)
+
+
+def bucket_start(moment: datetime, granularity: Granularity) -> datetime:
+    """The start of the bucket of `granularity` that contains `moment` (UTC)."""
+    moment = moment.astimezone(UTC)
+    if granularity is Granularity.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    if granularity is Granularity.DAY:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_bucket(start: datetime, granularity: Granularity) -> datetime:
+    """The start of the bucket after the one starting at `start`."""
+    if granularity is Granularity.HOUR:
+        return start + timedelta(hours=1)
+    if granularity is Granularity.DAY:
+        return start + timedelta(days=1)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+def bucket_starts(start: datetime, end: datetime, granularity: Granularity) -> Iterator[datetime]:
+    """Starts of every bucket that overlaps [start, end)."""
+    current = bucket_start(start, granularity)
+    while current < end:
+        yield current
+        current = next_bucket(current, granularity)

@@ -1,0 +1,14 @@
+"""The one MetaData every domain declares its tables on, with stable constraint names."""
+
+from sqlalchemy import MetaData
+
+# Alembic needs deterministic constraint names to alter them later on both dialects.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
