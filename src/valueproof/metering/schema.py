@@ -86,7 +86,11 @@ def validate_event(
         properties = _check_properties(properties, event_type, limits, errors)
     value_micros = _value(raw, type_key, limits, errors)
     correction, corrects = _correction(raw, errors)
-    properties_json = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        properties_json = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError as error:  # integers beyond 64 bits, which no store column can hold
+        errors.append(FieldError("properties", str(error)))
+        properties_json = ""
     if len(properties_json) > MAX_PROPERTIES_BYTES:
         errors.append(FieldError("properties", f"larger than {MAX_PROPERTIES_BYTES} bytes"))
     if errors:
