@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -19,6 +19,7 @@ from valueproof.periods import MICROS_PER_HOUR
 
 Properties = Mapping[str, Any]
 BucketKey = tuple[int, int, str, int]  # meter id, account id, dims, hour
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -73,9 +74,8 @@ class GaugePoint:
     level_micros: int
 
 
-@dataclass(frozen=True, slots=True)
-class FoldInput:
-    """What the fold needs of one stored or incoming event."""
+class FoldInput(NamedTuple):
+    """What the fold needs of one stored or incoming event (a NamedTuple: one per event)."""
 
     seq: int
     account_id: int
@@ -115,11 +115,16 @@ def _predicate(rule: Filter) -> Callable[[Properties], bool]:
     return check
 
 
+def _always(_props: Properties) -> bool:
+    return True
+
+
 def compile_meter(meter_id: int, meter: Meter) -> CompiledMeter:
     """Turn a meter definition into the closures the fold calls per event."""
     predicates = [_predicate(rule) for rule in meter.filters]
     group_by = tuple(meter.group_by)
     prop = meter.value_property
+    labels: dict[tuple[Any, ...], str] = {}  # group values -> their canonical JSON, memoized
 
     def matches(props: Properties) -> bool:
         return all(predicate(props) for predicate in predicates)
@@ -127,9 +132,13 @@ def compile_meter(meter_id: int, meter: Meter) -> CompiledMeter:
     def dims(props: Properties) -> str:
         if not group_by:
             return "{}"
-        return orjson.dumps(
-            {name: props.get(name) for name in group_by}, option=orjson.OPT_SORT_KEYS
-        ).decode()
+        values = tuple(props.get(name) for name in group_by)
+        label = labels.get(values)
+        if label is None:
+            # Safe to memoize by value: validation fixes each property's type (no 1 vs True).
+            label = orjson.dumps(dict(zip(group_by, values, strict=True)), option=_SORTED).decode()
+            labels[values] = label
+        return label
 
     def value(props: Properties, top_level: int | None) -> int | None:
         if prop is None:
@@ -139,7 +148,13 @@ def compile_meter(meter_id: int, meter: Meter) -> CompiledMeter:
             return None
         return quantity_micros(raw)
 
-    return CompiledMeter(id=meter_id, meter=meter, matches=matches, dims=dims, value=value)
+    return CompiledMeter(
+        id=meter_id,
+        meter=meter,
+        matches=matches if predicates else _always,
+        dims=dims,
+        value=value,
+    )
 
 
 def distinct_key(props: Properties, meter: Meter) -> str | None:

@@ -9,11 +9,11 @@ changes) or rejected (with every field and reason).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from valueproof.metering.aggregations import CompiledMeter, FoldInput, fold
 from valueproof.metering.definitions import Aggregation
@@ -94,19 +94,27 @@ class _Batch:
     tenant_id: int
     catalog: Catalog
     results: list[ItemResult | None]
+    first: int  # the stream index of this batch's first item
     accepted: list[tuple[int, ValidEvent, int]] = field(default_factory=list)  # index, event, acct
     supersede: dict[str, str] = field(default_factory=dict)  # target id -> correcting id
     withdrawn: dict[str, _Stored] = field(default_factory=dict)  # on-record, now superseded
 
 
 def ingest_batch(
-    engine: Engine, tenant_id: int, items: Sequence[Any], options: IngestOptions | None = None
+    engine: Engine,
+    tenant_id: int,
+    items: Sequence[Any],
+    options: IngestOptions | None = None,
+    first_index: int = 0,
 ) -> list[ItemResult]:
-    """Ingest one batch in one transaction; returns a result per item, in order."""
+    """Ingest one batch in one transaction; returns a result per item, in order.
+
+    Results are numbered from `first_index` (the batch's place in a longer stream).
+    """
     options = options or IngestOptions()
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
-        return ingest_in(connection, tenant_id, items, options)
+        return ingest_in(connection, tenant_id, items, options, first_index)
 
 
 def ingest_stream(
@@ -125,8 +133,7 @@ def ingest_stream(
     summary = IngestSummary()
     offset = 0
     for batch in _chunks(items, chunk):
-        results = ingest_batch(engine, tenant_id, batch, options)
-        results = [replace(result, index=result.index + offset) for result in results]
+        results = ingest_batch(engine, tenant_id, batch, options, offset)
         offset += len(batch)
         summary.add(results)
         if on_chunk is not None:
@@ -146,21 +153,27 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def ingest_in(
-    connection: Connection, tenant_id: int, items: Sequence[Any], options: IngestOptions
+    connection: Connection,
+    tenant_id: int,
+    items: Sequence[Any],
+    options: IngestOptions,
+    first_index: int = 0,
 ) -> list[ItemResult]:
     """Ingest inside a transaction the caller holds (with the tenant lock taken)."""
     catalog = load_catalog(connection, tenant_id)
-    batch = _Batch(tenant_id=tenant_id, catalog=catalog, results=[None] * len(items))
+    batch = _Batch(
+        tenant_id=tenant_id, catalog=catalog, results=[None] * len(items), first=first_index
+    )
     valid = _validate(batch, items, options)
-    valid = _resolve_accounts(connection, batch, valid)
-    fresh = _dedupe(connection, batch, valid)
+    resolved = _resolve_accounts(connection, batch, valid)
+    fresh = _dedupe(connection, batch, resolved)
     _correct(connection, batch, fresh)
     _store(connection, batch, options)
     return [result for result in batch.results if result is not None]
 
 
 def _reject(batch: _Batch, index: int, event_id: str | None, *errors: FieldError) -> None:
-    batch.results[index] = ItemResult(index, event_id, "rejected", tuple(errors))
+    batch.results[index] = ItemResult(batch.first + index, event_id, "rejected", tuple(errors))
 
 
 def _validate(
@@ -176,7 +189,11 @@ def _validate(
     for index, item in enumerate(items):
         if isinstance(item, ParseFailure):
             batch.results[index] = ItemResult(
-                index, None, "rejected", (FieldError(item.field, item.reason),), item.location
+                batch.first + index,
+                None,
+                "rejected",
+                (FieldError(item.field, item.reason),),
+                item.location,
             )
             continue
         checked = validate_event(item, batch.catalog.types, limits)
@@ -225,21 +242,28 @@ def _dedupe(
                 if status == "duplicate"
                 else (FieldError("id", "an event with this id and other content is on record"),)
             )
-            batch.results[index] = ItemResult(index, event.event_id, status, errors)
+            batch.results[index] = ItemResult(batch.first + index, event.event_id, status, errors)
     return fresh
 
 
 def _existing_digests(connection: Connection, tenant_id: int, ids: list[str]) -> dict[str, bytes]:
+    """Content digests of the events on record among `ids` (raw SQL: this runs per event)."""
     found: dict[str, bytes] = {}
+    mark = _placeholder(connection)
     for start in range(0, len(ids), _LOOKUP_CHUNK):
-        rows = connection.execute(
-            select(events.c.event_id, events.c.content_sha256).where(
-                events.c.tenant_id == tenant_id,
-                events.c.event_id.in_(ids[start : start + _LOOKUP_CHUNK]),
-            )
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        marks = ",".join([mark] * len(chunk))
+        rows = connection.exec_driver_sql(
+            "SELECT event_id, content_sha256 FROM events "
+            f"WHERE tenant_id = {mark} AND event_id IN ({marks})",
+            (tenant_id, *chunk),
         )
-        found.update({row.event_id: bytes(row.content_sha256) for row in rows})
+        found.update({event_id: bytes(digest) for event_id, digest in rows})
     return found
+
+
+def _placeholder(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 def _correct(
@@ -247,6 +271,9 @@ def _correct(
 ) -> None:
     """Check each void/amend against its target, in batch order; accept the rest as they are."""
     targets = {event.corrects for _, event, _ in fresh if event.corrects is not None}
+    if not targets:
+        batch.accepted = fresh
+        return
     known = _load_targets(connection, batch.tenant_id, targets)
     for index, event, account_id in fresh:
         if event.corrects is not None:
@@ -317,46 +344,52 @@ def _load_targets(connection: Connection, tenant_id: int, ids: set[str]) -> dict
     return found
 
 
+_INSERT_COLUMNS = (
+    "seq, tenant_id, event_id, account_id, type, ts_us, properties, value_micros, corrects, "
+    "correction, superseded_by, content_sha256, received_us"
+)
+
+
 def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> None:
     """Insert accepted events, mark what they supersede, and bring the rollups along."""
     if not batch.accepted:
         return
     tenant_id = batch.tenant_id
-    last = connection.execute(
-        select(func.max(events.c.seq)).where(events.c.tenant_id == tenant_id)
-    ).scalar()
-    next_seq = (last or 0) + 1
+    seqs = _next_seqs(connection, len(batch.accepted))
     received = options.clock()
+    supersede = batch.supersede
     rows = []
     in_force: list[FoldInput] = []
-    for offset, (index, event, account_id) in enumerate(batch.accepted):
-        seq = next_seq + offset
-        superseded_by = batch.supersede.get(event.event_id)
+    for seq, (index, event, account_id) in zip(seqs, batch.accepted, strict=True):
+        superseded_by = supersede.get(event.event_id) if supersede else None
         rows.append(
-            {
-                "tenant_id": tenant_id,
-                "seq": seq,
-                "event_id": event.event_id,
-                "account_id": account_id,
-                "type": event.type,
-                "ts_us": event.ts_us,
-                "properties": event.properties_json,
-                "value_micros": event.value_micros,
-                "corrects": event.corrects,
-                "correction": event.correction,
-                "superseded_by": superseded_by,
-                "content_sha256": event.content_sha256,
-                "received_us": received,
-            }
+            (
+                seq,
+                tenant_id,
+                event.event_id,
+                account_id,
+                event.type,
+                event.ts_us,
+                event.properties_json,
+                event.value_micros,
+                event.corrects,
+                event.correction,
+                superseded_by,
+                event.content_sha256,
+                received,
+            )
         )
-        batch.results[index] = ItemResult(index, event.event_id, "accepted")
+        batch.results[index] = ItemResult(batch.first + index, event.event_id, "accepted")
         if superseded_by is None and event.correction != "void":
             in_force.append(
                 FoldInput(
                     seq, account_id, event.type, event.ts_us, event.properties, event.value_micros
                 )
             )
-    connection.execute(insert(events), rows)
+    mark = _placeholder(connection)
+    connection.exec_driver_sql(
+        f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join([mark] * 13)})", rows
+    )
     if batch.withdrawn:
         connection.execute(
             update(events)
@@ -367,6 +400,19 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
     buckets, points = fold(in_force, batch.catalog.meters_by_type)
     apply_deltas(connection, tenant_id, buckets, points)
     _withdraw(connection, batch)
+
+
+def _next_seqs(connection: Connection, count: int) -> list[int]:
+    """`count` increasing sequence numbers, drawn under the write lock the caller holds."""
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT nextval('events_seq') FROM generate_series(1, %s)", (count,)
+        )
+        return sorted(value for (value,) in rows)
+    # SQLite: one writer at a time (BEGIN IMMEDIATE), and seq is the rowid: max() is one seek.
+    last = connection.exec_driver_sql("SELECT max(seq) FROM events").scalar()
+    first = (last or 0) + 1
+    return list(range(first, first + count))
 
 
 def _withdraw(connection: Connection, batch: _Batch) -> None:

@@ -10,7 +10,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -35,9 +35,12 @@ class FieldError:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class ValidEvent:
-    """An event that passed validation, normalized to the stored form."""
+class ValidEvent(NamedTuple):
+    """An event that passed validation, normalized to the stored form.
+
+    A NamedTuple rather than a frozen dataclass: it is built once per event on the hot path, and
+    a tuple constructs several times faster.
+    """
 
     event_id: str
     account: str
@@ -72,8 +75,8 @@ def validate_event(
     account = _text(raw, "account", errors)
     type_key = _text(raw, "type", errors)
     ts_us = _timestamp(raw.get("timestamp"), limits, errors)
-    for unknown in raw.keys() - _FIELDS:
-        errors.append(FieldError(str(unknown), "unknown field"))
+    if not _FIELDS.issuperset(raw):
+        errors.extend(FieldError(str(name), "unknown field") for name in raw.keys() - _FIELDS)
     properties = raw.get("properties", {})
     if not isinstance(properties, dict):
         errors.append(FieldError("properties", "must be a JSON object"))
@@ -85,7 +88,9 @@ def validate_event(
     if event_type is not None and raw.get("voids") is None:
         properties = _check_properties(properties, event_type, limits, errors)
     value_micros = _value(raw, type_key, limits, errors)
-    correction, corrects = _correction(raw, errors)
+    correction, corrects = (
+        _correction(raw, errors) if "voids" in raw or "amends" in raw else (None, None)
+    )
     try:
         properties_json = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError as error:  # integers beyond 64 bits, which no store column can hold
@@ -165,7 +170,8 @@ def _check_properties(
             value = _coerce(value, spec.type)
         reason = _type_problem(value, spec.type)
         if reason is None:
-            checked[name] = value
+            # 3.0 and 3 are one integer: store one form, so groups and digests agree.
+            checked[name] = int(value) if spec.type is PropertyType.INTEGER else value
         else:
             errors.append(FieldError(f"properties.{name}", reason))
     return checked

@@ -97,6 +97,7 @@ def query_usage(
             raise InvalidInput("account", f"unknown account {query.account!r}")
     window = _window(query)
     aggregation = compiled.meter.aggregation
+    cells: dict[Cell, Any]
     if aggregation is Aggregation.TIME_WEIGHTED_SUM:
         cells = _time_weighted(connection, tenant_id, compiled, account_id, window, now)
     elif aggregation is Aggregation.UNIQUE_COUNT:
@@ -351,13 +352,11 @@ def _external_ids(
     connection: Connection, tenant_id: int, ids: set[int | None]
 ) -> dict[int | None, str]:
     wanted = [i for i in ids if i is not None]
-    rows = (
-        connection.execute(
-            select(accounts.c.id, accounts.c.external_id).where(
-                accounts.c.tenant_id == tenant_id, accounts.c.id.in_(wanted)
-            )
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(accounts.c.id, accounts.c.external_id).where(
+            accounts.c.tenant_id == tenant_id, accounts.c.id.in_(wanted)
         )
-        if wanted
-        else []
     )
     return {row.id: row.external_id for row in rows}
