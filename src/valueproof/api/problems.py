@@ -18,7 +18,9 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     """A problem+json response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -37,8 +39,7 @@ def install(app: FastAPI) -> None:
     async def _validation(_request: Request, error: RequestValidationError) -> Response:
         errors = [
             {
-                "field": ".".join(str(part) for part in item["loc"] if part != "body")
-                or "(body)",
+                "field": ".".join(str(part) for part in item["loc"] if part != "body") or "(body)",
                 "reason": item["msg"],
             }
             for item in error.errors()

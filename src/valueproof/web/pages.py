@@ -1,5 +1,426 @@
-"""The dashboard's pages."""
+"""The dashboard's pages: sign-in with an API key, accounts with their recent usage, one account.
 
-from fastapi import APIRouter
+The session is the API key itself, kept in an HttpOnly, SameSite=Strict cookie that the API's
+auth also accepts. Usage comes from the same `query_usage` the HTTP API answers from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from sqlalchemy import Connection, Engine
+
+from valueproof.api.auth import SESSION_COOKIE, engine_of
+from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from valueproof.metering.aggregations import CompiledMeter
+from valueproof.metering.definitions import Aggregation
+from valueproof.metering.registry import load_catalog
+from valueproof.metering.usage import ACCOUNT, UsageQuery, UsageRow, query_usage
+from valueproof.periods import Granularity, bucket_starts, format_rfc3339, parse_rfc3339
+from valueproof.store import read
+from valueproof.tenancy.accounts import Account, get_account, list_accounts
+from valueproof.tenancy.keys import Principal, Scope, authenticate
+from valueproof.web.charts import daily_bars, quantity_text
 
 router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+LIST_DAYS = 30
+DETAIL_DAYS = 90
+_MAX_LOGIN_BODY = 4096
+_FIRST_ATTRIBUTES = ("industry", "size", "region", "product")
+# Pages hold a tenant's data: never cached, never framed, nothing loaded from elsewhere.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+# Loaded through the package, not a path, so the templates travel inside the wheel.
+templates = Environment(
+    loader=PackageLoader("valueproof.web", "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+)
+templates.filters["quantity"] = quantity_text
+templates.filters["moment"] = lambda moment: f"{moment.day} {moment:%b %Y %H:%M}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The days a page reports: day buckets over [start, end), the first and last maybe partial."""
+
+    start: datetime
+    end: datetime
+    days: list[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterUsage:
+    """One meter's usage by one account over a window: a headline number and a daily chart."""
+
+    key: str
+    name: str
+    unit: str
+    summary_label: str
+    summary: Decimal
+    chart: Markup
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUsage:
+    """One group (meter dimension values) of an account's usage of a meter."""
+
+    labels: list[str]
+    summary: Decimal
+    active_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class MeterDetail:
+    usage: MeterUsage
+    dimensions: list[str]
+    groups: list[GroupUsage]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUsage:
+    account: Account
+    meters: list[MeterUsage]
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form() -> HTMLResponse:
+    return _page("login.html", error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    key = _form_field(await _small_body(request), "key")
+    try:
+        await run_in_threadpool(_reader, engine_of(request), key)
+    except Unauthenticated as error:
+        return _page("login.html", 401, error=f"That key was not accepted: {error.detail}.")
+    except Forbidden:
+        return _page("login.html", 403, error="That key lacks the read scope the dashboard needs.")
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    return _to_login(clear=True)
+
+
+def _reader(engine: Engine, key: str) -> Principal:
+    """The principal of `key` if it may read, else Unauthenticated or Forbidden."""
+    with read(engine) as connection:
+        who = authenticate(connection, key)
+    who.require(Scope.READ)
+    return who
+
+
+def _signed_in(request: Request) -> Principal | None:
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        return None
+    try:
+        return _reader(engine_of(request), key)
+    except (Unauthenticated, Forbidden):
+        return None
+
+
+def _to_login(clear: bool) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    if clear:
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+async def _small_body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_LOGIN_BODY:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form_field(body: bytes, name: str) -> str:
+    """A field of an urlencoded form (Starlette's form parser would need python-multipart)."""
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
+    except ValueError:  # more fields than any login form sends
+        return ""
+    return fields.get(name, [""])[0].strip()
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@router.get("/")
+def dashboard(
+    request: Request,
+    after: str | None = Query(None, description="Last external id of the previous page."),
+    as_of: str | None = Query(None, description="RFC 3339 end of the window; default: now."),
+    account: str | None = Query(None, description="Show this account's page instead."),
+) -> Response:
+    who = _signed_in(request)
+    if who is None:
+        return _to_login(clear=SESSION_COOKIE in request.cookies)
+    if account is not None:
+        return RedirectResponse(account_url(account, as_of), status_code=303)
+    try:
+        window = _window(_window_end(as_of), LIST_DAYS)
+    except InvalidInput as error:
+        return _page("message.html", 422, who=who, heading="Invalid date", message=error.detail)
+    now = datetime.now(UTC)
+    with read(engine_of(request)) as connection:
+        page = list_accounts(connection, who.tenant_id, PAGE_SIZE + 1, after)
+        rows = accounts_usage(connection, who.tenant_id, page[:PAGE_SIZE], window, now)
+    next_url = None
+    if len(page) > PAGE_SIZE:
+        next_url = _url("/", after=page[PAGE_SIZE - 1].external_id, as_of=as_of)
+    return _page(
+        "accounts.html",
+        who=who,
+        rows=rows,
+        window=window,
+        days=LIST_DAYS,
+        as_of=as_of,
+        next_url=next_url,
+    )
+
+
+@router.get("/accounts/{external_id}")
+def account_page(
+    request: Request,
+    external_id: str,
+    as_of: str | None = Query(None, description="RFC 3339 end of the window; default: now."),
+) -> Response:
+    who = _signed_in(request)
+    if who is None:
+        return _to_login(clear=SESSION_COOKIE in request.cookies)
+    try:
+        window = _window(_window_end(as_of), DETAIL_DAYS)
+    except InvalidInput as error:
+        return _page("message.html", 422, who=who, heading="Invalid date", message=error.detail)
+    now = datetime.now(UTC)
+    with read(engine_of(request)) as connection:
+        try:
+            account = get_account(connection, who.tenant_id, external_id)
+        except NotFound as error:
+            return _page("message.html", 404, who=who, heading="Not found", message=error.detail)
+        meters = account_detail(connection, who.tenant_id, account, window, now)
+    return _page(
+        "account.html",
+        who=who,
+        account=account,
+        meters=meters,
+        window=window,
+        days=DETAIL_DAYS,
+        as_of=as_of,
+    )
+
+
+# --- usage for the pages ---------------------------------------------------------------------
+
+
+def accounts_usage(
+    connection: Connection,
+    tenant_id: int,
+    accounts: Sequence[Account],
+    window: Window,
+    now: datetime,
+) -> list[AccountUsage]:
+    """Each account's daily usage of every meter it used in the window.
+
+    One query per meter, grouped by account, however many accounts the page shows.
+    """
+    wanted = {account.external_id: account for account in accounts}
+    used: dict[str, list[MeterUsage]] = {external_id: [] for external_id in wanted}
+    for compiled in load_catalog(connection, tenant_id).meters_by_key.values():
+        query = _query(compiled, window, group_by=(ACCOUNT,))
+        rows_of: dict[str, list[UsageRow]] = {}
+        for row in query_usage(connection, tenant_id, query, now).rows:
+            rows_of.setdefault(row.group[ACCOUNT], []).append(row)
+        for external_id, rows in rows_of.items():
+            if external_id in wanted:
+                title = f"{wanted[external_id].name}: {_meter_name(compiled)}, daily"
+                used[external_id].append(_meter_usage(compiled, rows, window, title, small=True))
+    return [AccountUsage(account, used[account.external_id]) for account in accounts]
+
+
+def account_detail(
+    connection: Connection, tenant_id: int, account: Account, window: Window, now: datetime
+) -> list[MeterDetail]:
+    """An account's usage of each meter it used in the window, with its group breakdown."""
+    details = []
+    for compiled in load_catalog(connection, tenant_id).meters_by_key.values():
+        query = _query(compiled, window, account=account.external_id)
+        rows = query_usage(connection, tenant_id, query, now).rows
+        if not rows:
+            continue
+        title = f"{account.name}: {_meter_name(compiled)}, daily"
+        usage = _meter_usage(compiled, rows, window, title, small=False)
+        dimensions = list(compiled.meter.group_by)
+        groups = []
+        if dimensions:
+            grouped = _query(compiled, window, account=account.external_id, group_by=dimensions)
+            groups = _groups(compiled, query_usage(connection, tenant_id, grouped, now).rows)
+        details.append(MeterDetail(usage, dimensions, groups))
+    return details
+
+
+def _query(
+    compiled: CompiledMeter,
+    window: Window,
+    account: str | None = None,
+    group_by: Iterable[str] = (),
+) -> UsageQuery:
+    return UsageQuery(
+        meter=compiled.meter.key,
+        start=window.start,
+        end=window.end,
+        granularity=Granularity.DAY,
+        account=account,
+        group_by=tuple(group_by),
+    )
+
+
+def _meter_usage(
+    compiled: CompiledMeter, rows: list[UsageRow], window: Window, title: str, small: bool
+) -> MeterUsage:
+    """Rows of one account (one group each day) as a headline number and a daily chart."""
+    label, summary = summarize(compiled.meter.aggregation, [row.value for row in rows])
+    series = daily_series(rows, window)
+    chart = daily_bars(
+        series,
+        width=150 if small else 720,
+        height=28 if small else 160,
+        title=title,
+        labels=[day.date().isoformat() for day in window.days],
+        scale_label=not small,
+    )
+    return MeterUsage(
+        key=compiled.meter.key,
+        name=_meter_name(compiled),
+        unit=compiled.meter.unit,
+        summary_label=label,
+        summary=summary,
+        chart=Markup(chart),  # daily_bars escapes every text it writes
+    )
+
+
+def _groups(compiled: CompiledMeter, rows: list[UsageRow]) -> list[GroupUsage]:
+    """The window's usage per group of the meter's dimensions, largest first."""
+    by_group: dict[tuple[str, ...], list[Decimal]] = {}
+    for row in rows:
+        labels = tuple("—" if value is None else str(value) for value in row.group.values())
+        by_group.setdefault(labels, []).append(row.value)
+    groups = [
+        GroupUsage(list(labels), summarize(compiled.meter.aggregation, values)[1], len(values))
+        for labels, values in by_group.items()
+    ]
+    return sorted(groups, key=lambda group: (-group.summary, group.labels))
+
+
+def daily_series(rows: Iterable[UsageRow], window: Window) -> list[Decimal]:
+    """One value per day of the window; days without usage are zero."""
+    index = {day: position for position, day in enumerate(window.days)}
+    series = [Decimal(0)] * len(window.days)
+    for row in rows:
+        series[index[row.start]] = row.value
+    return series
+
+
+def summarize(aggregation: Aggregation, daily: Sequence[Decimal]) -> tuple[str, Decimal]:
+    """The window's headline from the daily values (in order) on the days with usage.
+
+    Additive aggregations total; the others take what their daily values allow exactly: a
+    window's distinct count is not the sum of its days', so it shows the busiest day.
+    """
+    if aggregation is Aggregation.MAX:
+        return "peak", max(daily)
+    if aggregation is Aggregation.MIN:
+        return "lowest", min(daily)
+    if aggregation is Aggregation.LATEST:
+        return "latest", daily[-1]
+    if aggregation is Aggregation.UNIQUE_COUNT:
+        return "busiest day", max(daily)
+    return "total", sum(daily, Decimal(0))
+
+
+def _window(end: datetime, days: int) -> Window:
+    end = end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    starts = [max(day, start) for day in bucket_starts(start, end, Granularity.DAY)]
+    return Window(start=start, end=end, days=starts)
+
+
+def _window_end(as_of: str | None) -> datetime:
+    """`as_of` if given, else the end of the current UTC hour (so this hour's usage shows)."""
+    if as_of is None:
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    try:
+        return parse_rfc3339(as_of)
+    except ValueError as error:
+        raise InvalidInput("as_of", str(error)) from None
+
+
+def _meter_name(compiled: CompiledMeter) -> str:
+    return compiled.meter.name or compiled.meter.key
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
+
+
+def _url(path: str, **params: str | None) -> str:
+    query = urlencode({name: value for name, value in params.items() if value is not None})
+    return f"{path}?{query}" if query else path
+
+
+def account_url(external_id: str, as_of: str | None) -> str:
+    """The detail page of an account, keeping a pinned window."""
+    return _url(f"/accounts/{quote(external_id, safe='')}", as_of=as_of)
+
+
+def attribute_items(attributes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An account's attributes, the usual purchase drivers first, the rest alphabetically."""
+    first = [(name, attributes[name]) for name in _FIRST_ATTRIBUTES if name in attributes]
+    rest = sorted((n, v) for n, v in attributes.items() if n not in _FIRST_ATTRIBUTES)
+    return first + rest
+
+
+templates.globals.update(
+    account_url=account_url, attribute_items=attribute_items, rfc3339=format_rfc3339, url=_url
+)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from valueproof.api.auth import engine_of, requires
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
-from valueproof.metering.formats import read_cloudevent_structured, read_cloudevents_batch
+from valueproof.metering.cloudevents import read_cloudevent_structured, read_cloudevents_batch
 from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_batch
 from valueproof.tenancy.keys import Principal, Scope
 
@@ -46,7 +46,9 @@ _REQUEST_BODY = {
         422: {"description": "No item was accepted."},
     },
 )
-async def post_events(request: Request, who: Principal = Depends(requires(Scope.INGEST))) -> Response:
+async def post_events(
+    request: Request, who: Principal = Depends(requires(Scope.INGEST))
+) -> Response:
     """Ingest a batch; the answer has an outcome for every item, in order."""
     config: Settings = request.app.state.settings
     body = await _body(request, config.max_request_bytes)
@@ -56,7 +58,9 @@ async def post_events(request: Request, who: Principal = Depends(requires(Scope.
             "events", f"{len(items)} items; at most {config.max_batch_events} per request"
         )
     options = IngestOptions(max_future_us=config.max_future_seconds * 1_000_000)
-    results = await run_in_threadpool(ingest_batch, engine_of(request), who.tenant_id, items, options)
+    results = await run_in_threadpool(
+        ingest_batch, engine_of(request), who.tenant_id, items, options
+    )
     return _answer(results)
 
 

@@ -72,7 +72,10 @@ def get_meter(
 
 @router.post("/v1/meters", status_code=201)
 def create_meter(
-    request: Request, body: Meter, response: Response, who: Principal = Depends(requires(Scope.ADMIN))
+    request: Request,
+    body: Meter,
+    response: Response,
+    who: Principal = Depends(requires(Scope.ADMIN)),
 ) -> dict[str, Any]:
     return _apply(request, body, response, who, must_be_new=True)
 
@@ -95,7 +98,10 @@ def _apply(
 ) -> dict[str, Any]:
     with write(engine_of(request)) as connection:
         tenant_lock(connection, who.tenant_id)
-        if must_be_new and meter.key in registry.load_catalog(connection, who.tenant_id).meters_by_key:
+        if (
+            must_be_new
+            and meter.key in registry.load_catalog(connection, who.tenant_id).meters_by_key
+        ):
             raise AlreadyExists(f"meter {meter.key!r} exists already; PUT it to replace it")
         created, folded = registry.apply_meter(connection, who.tenant_id, meter)
     response.status_code = 201 if created else 200
