@@ -298,7 +298,7 @@ _MINUTE_SECOND: Final = tuple(f"{m:02d}:{s:02d}Z" for m in range(60) for s in ra
 
 
 def demo_accounts(spec: BookSpec) -> list[DemoAccount]:
-    """The book's accounts; account i depends only on (seed, i, end, days), never on `accounts`."""
+    """The book's accounts; account i is the same in every book with this seed and end."""
     taken: set[str] = set()
     accounts = []
     for index in range(spec.accounts):
@@ -477,7 +477,8 @@ def _expected_daily(
 def _hour_weights(line: _Line, region: str) -> FloatArray:
     """Share of a day's volume in each UTC hour, from the line's local-time shape."""
     local = np.array(line.local_hours)
-    utc = np.roll(local, _UTC_OFFSET_HOURS[region])
+    # local hour = UTC hour + offset, so UTC hour h takes the local weight at h + offset
+    utc = np.roll(local, -_UTC_OFFSET_HOURS[region])
     return np.asarray(utc / utc.sum(), dtype=np.float64)
 
 
