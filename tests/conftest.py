@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
-from valueproof.api import create_app
+from valueproof.api.app import create_app
 from valueproof.config import Settings
 from valueproof.store import connect_engine, upgrade, write
 from valueproof.tenancy.keys import Scope, create_api_key

@@ -66,3 +66,14 @@ class Forbidden(ValueproofError):
 
     status = 403
     title = "Forbidden"
+
+
+def field_path(location: tuple[int | str, ...] | list[int | str]) -> str:
+    """A field path as our errors name it: `meters[2].group_by[0]` from ("meters", 2, ...)."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path

@@ -1,5 +1,4 @@
-"""The HTTP API (FastAPI): authentication, problem responses, one router per domain."""
+"""The HTTP API (FastAPI): authentication, problem responses, one router per domain.
 
-from valueproof.api.app import create_app
-
-__all__ = ["create_app"]
+The application factory lives in `valueproof.api.app`; importing this package builds nothing.
+"""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from valueproof.demo.book import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
+from valueproof.demo import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
 from valueproof.errors import AlreadyExists, NotFound
 from valueproof.metering.definitions import EventType, Meter
 from valueproof.metering.ingest import IngestSummary, ItemResult, ingest_stream

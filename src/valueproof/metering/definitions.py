@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from valueproof.errors import InvalidInput
+from valueproof.errors import InvalidInput, field_path
 
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$"
 _KEY = re.compile(KEY_PATTERN)
@@ -150,7 +150,7 @@ def parse_document(model: type[BaseModel], data: Any, where: str = "") -> Any:
         return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        path = ".".join(str(part) for part in first["loc"]) or "(document)"
+        path = field_path(first["loc"]) or "(document)"
         raise InvalidInput(f"{where}{path}" if where else path, first["msg"]) from None
 
 

@@ -431,3 +431,13 @@ def _withdraw(connection: Connection, batch: _Batch) -> None:
         assert target.seq is not None
         remove_gauge_points(connection, batch.tenant_id, gauges, target.seq)
     refold_buckets(connection, batch.tenant_id, touched)
+
+
+def result_json(result: ItemResult) -> dict[str, Any]:
+    """One item's outcome as the API and the CLI print it."""
+    answer: dict[str, Any] = {"index": result.index, "id": result.id, "status": result.status}
+    if result.errors:
+        answer["errors"] = [{"field": e.field, "reason": e.reason} for e in result.errors]
+    if result.location:
+        answer["location"] = result.location
+    return answer

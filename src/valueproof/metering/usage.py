@@ -26,6 +26,7 @@ from valueproof.periods import (
     MICROS_PER_HOUR,
     Granularity,
     bucket_starts,
+    format_rfc3339,
     hour_of,
     to_micros,
 )
@@ -360,3 +361,24 @@ def _external_ids(
         )
     )
     return {row.id: row.external_id for row in rows}
+
+
+def usage_json(result: UsageResult) -> dict[str, Any]:
+    """A usage result as JSON; quantities are decimal strings, exact."""
+    return {
+        "meter": result.meter,
+        "aggregation": result.aggregation.value,
+        "unit": result.unit,
+        "granularity": result.granularity.value,
+        "from": format_rfc3339(result.start),
+        "to": format_rfc3339(result.end),
+        "rows": [
+            {
+                "from": format_rfc3339(row.start),
+                "to": format_rfc3339(row.end),
+                "group": row.group,
+                "value": str(row.value),
+            }
+            for row in result.rows
+        ],
+    }

@@ -161,3 +161,11 @@ def account_ids(
         )
         found.update({row.external_id: row.id for row in rows})
     return found
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "external_id": account.external_id,
+        "name": account.name,
+        "attributes": account.attributes,
+    }

@@ -9,18 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from valueproof.api.auth import engine_of, requires
 from valueproof.store import read, write
 from valueproof.tenancy import accounts as service
-from valueproof.tenancy.accounts import Account, AccountCreate, AccountPatch
+from valueproof.tenancy.accounts import AccountCreate, AccountPatch, account_json
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-
-
-def account_json(account: Account) -> dict[str, Any]:
-    return {
-        "external_id": account.external_id,
-        "name": account.name,
-        "attributes": account.attributes,
-    }
 
 
 @router.get("")

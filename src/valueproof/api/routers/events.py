@@ -13,7 +13,13 @@ from valueproof.api.auth import engine_of, requires
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.metering.cloudevents import read_cloudevent_structured, read_cloudevents_batch
-from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_batch
+from valueproof.metering.ingest import (
+    IngestOptions,
+    IngestSummary,
+    ItemResult,
+    ingest_batch,
+    result_json,
+)
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["events"])
@@ -122,13 +128,3 @@ def _answer(results: list[ItemResult]) -> Response:
         "results": [result_json(r) for r in results],
     }
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def result_json(result: ItemResult) -> dict[str, Any]:
-    """One item's outcome as the API and the CLI print it."""
-    answer: dict[str, Any] = {"index": result.index, "id": result.id, "status": result.status}
-    if result.errors:
-        answer["errors"] = [{"field": e.field, "reason": e.reason} for e in result.errors]
-    if result.location:
-        answer["location"] = result.location
-    return answer

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from valueproof.api.auth import engine_of, requires
 from valueproof.errors import InvalidInput
-from valueproof.metering.usage import UsageQuery, UsageResult, query_usage
-from valueproof.periods import Granularity, format_rfc3339, parse_rfc3339
+from valueproof.metering.usage import UsageQuery, query_usage, usage_json
+from valueproof.periods import Granularity, parse_rfc3339
 from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
@@ -48,24 +48,3 @@ def _instant(field: str, text: str) -> datetime:
         return parse_rfc3339(text)
     except ValueError as error:
         raise InvalidInput(field, str(error)) from None
-
-
-def usage_json(result: UsageResult) -> dict[str, Any]:
-    """A usage result as JSON; quantities are decimal strings, exact."""
-    return {
-        "meter": result.meter,
-        "aggregation": result.aggregation.value,
-        "unit": result.unit,
-        "granularity": result.granularity.value,
-        "from": format_rfc3339(result.start),
-        "to": format_rfc3339(result.end),
-        "rows": [
-            {
-                "from": format_rfc3339(row.start),
-                "to": format_rfc3339(row.end),
-                "group": row.group,
-                "value": str(row.value),
-            }
-            for row in result.rows
-        ],
-    }

@@ -1,0 +1,65 @@
+"""What every command acts on: the settings (with `--database-url` applied), one engine for the
+whole invocation, and the tenant named by `--tenant`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from valueproof.config import Settings, settings
+from valueproof.store import connect_engine, read
+from valueproof.tenancy.tenants import Tenant, get_tenant
+
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        metavar="SLUG",
+        help="Tenant to act on (default: VALUEPROOF_TENANT, else demo).",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """The configuration and database of one run of the CLI."""
+
+    config: Settings
+    engine: Engine
+
+
+def open_invocation(ctx: typer.Context, database_url: str | None) -> None:
+    """Attach an Invocation to the root context; its engine is disposed when the command ends.
+
+    The engine connects lazily, so commands that never touch the database never connect.
+    """
+    config = settings()
+    if database_url is not None:
+        config = config.model_copy(update={"database_url": database_url})
+    engine = connect_engine(config.database_url)
+    ctx.call_on_close(engine.dispose)
+    ctx.obj = Invocation(config=config, engine=engine)
+
+
+def invocation(ctx: typer.Context) -> Invocation:
+    """The Invocation the root callback attached."""
+    found = ctx.find_object(Invocation)
+    if found is None:
+        raise RuntimeError("the root callback did not run: invoke commands through `app`")
+    return found
+
+
+def engine_of(ctx: typer.Context) -> Engine:
+    """The engine of this invocation."""
+    return invocation(ctx).engine
+
+
+def tenant_of(ctx: typer.Context, slug: str | None) -> Tenant:
+    """The tenant `slug` names (default: the configured one), or NotFound."""
+    here = invocation(ctx)
+    with read(here.engine) as connection:
+        return get_tenant(connection, slug or here.config.tenant)

@@ -1,0 +1,164 @@
+"""`valueproof meters` and `valueproof event-types`: a tenant's metering definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from valueproof.cli.catalog_file import apply_catalog_file, check_against, read_catalog_file
+from valueproof.cli.context import TenantOption, engine_of, tenant_of
+from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
+from valueproof.errors import NotFound
+from valueproof.metering import registry
+from valueproof.metering.definitions import EventType, Meter
+from valueproof.store import read, tenant_lock, write
+
+app = command_group("Meters: how events become usage.")
+event_types_app = command_group("Event types: what usage events carry.")
+
+MeterKey = Annotated[str, typer.Argument(metavar="KEY", help="The meter's key.")]
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="YAML or JSON with `event_types:` and `meters:` lists.",
+        ),
+    ],
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create or update the event types and meters of a file, all in one transaction.
+
+    Every document is checked first; one error refuses the whole file. A changed meter is
+    rebuilt from the events on record."""
+    file = read_catalog_file(path)
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        catalog = registry.load_catalog(connection, owner.id)
+        check_against(file, catalog)
+        applied = apply_catalog_file(connection, owner.id, file, catalog)
+    if as_json:
+        print_json(
+            {
+                "applied": [
+                    {
+                        "kind": a.kind,
+                        "key": a.key,
+                        "status": a.status,
+                        "events_folded": a.events_folded,
+                    }
+                    for a in applied
+                ]
+            }
+        )
+        return
+    print_table(
+        ["kind", "key", "status", "events folded"],
+        [(a.kind, a.key, a.status, a.events_folded if a.kind == "meter" else "") for a in applied],
+        numeric={"events folded"},
+    )
+
+
+@app.command("list")
+def list_meters(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = False) -> None:
+    """List the meters."""
+    meters = _meters(ctx, tenant)
+    if as_json:
+        print_json({"meters": [m.model_dump(mode="json") for m in meters]})
+        return
+    print_table(
+        ["key", "event type", "aggregation", "value property", "group by", "unit"],
+        [
+            (
+                m.key,
+                m.event_type,
+                m.aggregation.value,
+                m.value_property,
+                ", ".join(m.group_by),
+                m.unit,
+            )
+            for m in meters
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context, key: MeterKey, tenant: TenantOption = None, as_json: JsonFlag = False
+) -> None:
+    """Show a meter's definition, as YAML (or JSON)."""
+    meter = next((m for m in _meters(ctx, tenant) if m.key == key), None)
+    if meter is None:
+        raise NotFound(f"no meter {key!r}")
+    definition = meter.model_dump(mode="json")
+    if as_json:
+        print_json(definition)
+    else:
+        say(yaml.safe_dump(definition, sort_keys=False).rstrip())
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, key: MeterKey, tenant: TenantOption = None) -> None:
+    """Delete a meter and its rollups; the events stay on record."""
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        registry.delete_meter(connection, owner.id, key)
+    say(f"deleted meter {key}")
+
+
+def _meters(ctx: typer.Context, tenant: str | None) -> list[Meter]:
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        catalog = registry.load_catalog(connection, owner.id)
+    return sorted((c.meter for c in catalog.meters_by_key.values()), key=lambda m: m.key)
+
+
+@event_types_app.command("list")
+def list_event_types(
+    ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = False
+) -> None:
+    """List the event types and the properties they declare (`*` marks the required ones)."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        catalog = registry.load_catalog(connection, owner.id)
+    types = sorted(catalog.types.values(), key=lambda t: t.key)
+    if as_json:
+        print_json({"event_types": [t.model_dump(mode="json") for t in types]})
+        return
+    print_table(
+        ["key", "properties", "description"],
+        [(t.key, _properties_text(t), t.description) for t in types],
+    )
+
+
+@event_types_app.command("delete")
+def delete_event_type(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The event type's key.")],
+    tenant: TenantOption = None,
+) -> None:
+    """Delete an event type that no meter uses."""
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        registry.delete_event_type(connection, owner.id, key)
+    say(f"deleted event type {key}")
+
+
+def _properties_text(event_type: EventType) -> str:
+    return ", ".join(
+        f"{name}: {spec.type.value}{'*' if spec.required else ''}"
+        for name, spec in sorted(event_type.properties.items())
+    )

@@ -1,0 +1,38 @@
+"""`valueproof demo seed`: the sample book lands through the product's own paths, once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+from sqlalchemy import Engine, func, select
+
+from valueproof.metering.tables import events
+from valueproof.store import read
+from valueproof.tenancy.tenants import get_tenant
+
+from .conftest import Cli
+
+
+def test_demo_seed_loads_the_book_once(cli: Cli, engine: Engine) -> None:
+    slug = f"{cli.tenant}-demo"
+    args = ("demo", "seed", "--tenant", slug, "--accounts", "6", "--days", "21", "--scale", "0.3")
+    first = cli.root(*args)
+    assert first.exit_code == 0, first.output
+    assert "API key for tenant" in first.output
+    with read(engine) as connection:
+        tenant = get_tenant(connection, slug)
+        stored = connection.execute(
+            select(func.count()).where(events.c.tenant_id == tenant.id)
+        ).scalar()
+    assert stored and stored > 100
+    assert f"│ {stored}" in first.output.replace(",", "")
+    usage = cli.root("usage", "--tenant", slug, "--meter", "messages", "--from",
+                     "2020-01-01T00:00:00Z", "--to", "2029-01-01T00:00:00Z",
+                     "--granularity", "month", "--json")  # fmt: skip
+    assert usage.exit_code == 0, usage.output
+    monthly = orjson.loads(usage.stdout)["rows"]
+    assert monthly and all(Decimal(row["value"]) > 0 for row in monthly)
+    again = cli.root(*args)
+    assert again.exit_code == 0
+    assert "seeded already" in again.output
