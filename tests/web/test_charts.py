@@ -172,6 +172,8 @@ def test_bars_fit_the_chart(
 @given(values=st.lists(quantities.filter(lambda value: value > 0), min_size=1, max_size=60))
 def test_the_tallest_bar_is_the_largest_value(values: list[Decimal]) -> None:
     drawn = bars(parse(daily_bars(values, width=100, height=50, title="t")))
-    tallest = max(range(len(values)), key=lambda index: drawn[index]["height"])
-    assert values[tallest] == max(values)
-    assert drawn[tallest]["height"] == 50
+    largest = values.index(max(values))
+    # Heights print to 0.01 px, so near-equal values may draw equally tall: the largest value's
+    # bar is full height and no bar is taller.
+    assert drawn[largest]["height"] == 50
+    assert all(bar["height"] <= 50 for bar in drawn)
