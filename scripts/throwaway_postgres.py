@@ -70,7 +70,9 @@ def start(root: Path) -> str:
         f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    _run(user, _bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start")
+    _run(
+        user, _bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"
+    )
     url = f"postgresql+psycopg://valueproof@127.0.0.1:{port}/postgres"
     (root / "url").write_text(url)
     return url

@@ -9,7 +9,12 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.metering.aggregations import CompiledMeter, compile_meter
-from valueproof.metering.definitions import EventType, Meter, check_meter_against
+from valueproof.metering.definitions import (
+    NUMERIC_AGGREGATIONS,
+    EventType,
+    Meter,
+    check_meter_against,
+)
 from valueproof.metering.rollups import drop_meter_rollups, rebuild_meter
 from valueproof.metering.tables import event_types, meters
 from valueproof.tenancy.clock import now_us
@@ -29,7 +34,8 @@ class Catalog:
         needed: dict[str, str] = {}
         for type_key, compiled in self.meters_by_type.items():
             for item in compiled:
-                if item.meter.value_property is None and item.meter.aggregation.value != "count":
+                meter = item.meter
+                if meter.value_property is None and meter.aggregation in NUMERIC_AGGREGATIONS:
                     needed.setdefault(type_key, item.meter.key)
         return needed
 
