@@ -9,7 +9,7 @@ import orjson
 import typer
 
 from valueproof.cli.account_import import import_accounts, read_accounts_file
-from valueproof.cli.context import TenantOption, engine_of, tenant_of
+from valueproof.cli.context import TenantOption, engine_of, file_argument, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say, warn
 from valueproof.errors import InvalidInput
 from valueproof.metering.definitions import parse_document
@@ -168,12 +168,7 @@ def import_file(
     ctx: typer.Context,
     path: Annotated[
         Path,
-        typer.Argument(
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            help="CSV (external_id, name, one column per attribute) or JSONL of accounts.",
-        ),
+        file_argument("CSV (external_id, name, one column per attribute) or JSONL of accounts."),
     ],
     tenant: TenantOption = None,
     as_json: JsonFlag = False,

@@ -4,7 +4,7 @@ whole invocation, and the tenant named by `--tenant`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
@@ -63,3 +63,8 @@ def tenant_of(ctx: typer.Context, slug: str | None) -> Tenant:
     here = invocation(ctx)
     with read(here.engine) as connection:
         return get_tenant(connection, slug or here.config.tenant)
+
+
+def file_argument(help_text: str) -> Any:
+    """The FILE argument of commands that read a file: it must exist and not be a folder."""
+    return typer.Argument(metavar="FILE", exists=True, dir_okay=False, help=help_text)

@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
-from valueproof.cli.context import TenantOption, invocation, tenant_of
+from valueproof.cli.context import TenantOption, file_argument, invocation, tenant_of
 from valueproof.cli.output import (
     EXIT_FAILED,
     JsonFlag,
@@ -105,15 +105,7 @@ def open_ack_log(path: Path | None) -> Iterator[AckLog]:
 
 def ingest(
     ctx: typer.Context,
-    path: Annotated[
-        Path,
-        typer.Argument(
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            help="Events as JSONL, CSV (either may be .gz) or Parquet.",
-        ),
-    ],
+    path: Annotated[Path, file_argument("Events as JSONL, CSV (either may be .gz) or Parquet.")],
     file_format: Annotated[
         FileFormat | None,
         typer.Option("--format", help="The file's format (default: from its suffix)."),

@@ -9,7 +9,7 @@ import typer
 import yaml
 
 from valueproof.cli.catalog_file import apply_catalog_file, check_against, read_catalog_file
-from valueproof.cli.context import TenantOption, engine_of, tenant_of
+from valueproof.cli.context import TenantOption, engine_of, file_argument, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.errors import NotFound
 from valueproof.metering import registry
@@ -25,15 +25,7 @@ MeterKey = Annotated[str, typer.Argument(metavar="KEY", help="The meter's key.")
 @app.command("apply")
 def apply(
     ctx: typer.Context,
-    path: Annotated[
-        Path,
-        typer.Argument(
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            help="YAML or JSON with `event_types:` and `meters:` lists.",
-        ),
-    ],
+    path: Annotated[Path, file_argument("YAML or JSON with `event_types:` and `meters:` lists.")],
     tenant: TenantOption = None,
     as_json: JsonFlag = False,
 ) -> None:
