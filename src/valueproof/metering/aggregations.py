@@ -31,6 +31,8 @@ class CompiledMeter:
     matches: Callable[[Properties], bool]
     dims: Callable[[Properties], str]
     value: Callable[[Properties, int | None], int | None]
+    filtered: bool = False  # has filters: `matches` must be asked
+    counts_only: bool = False  # `count`: the fold needs neither value nor distinct key
 
 
 @dataclass(slots=True)
@@ -154,6 +156,8 @@ def compile_meter(meter_id: int, meter: Meter) -> CompiledMeter:
         matches=matches if predicates else _always,
         dims=dims,
         value=value,
+        filtered=bool(predicates),
+        counts_only=meter.aggregation is Aggregation.COUNT,
     )
 
 
@@ -172,11 +176,22 @@ def fold(
     buckets: dict[BucketKey, Bucket] = {}
     points: list[GaugePoint] = []
     for event in events:
-        for compiled in meters_by_type.get(event.type, ()):
-            props = event.properties
-            if not compiled.matches(props):
+        compiled_meters = meters_by_type.get(event.type)
+        if not compiled_meters:
+            continue
+        props = event.properties
+        hour = event.ts_us // MICROS_PER_HOUR
+        for compiled in compiled_meters:
+            if compiled.filtered and not compiled.matches(props):
                 continue
             dims = compiled.dims(props)
+            if compiled.counts_only:  # the common case, kept cheap
+                key = (compiled.id, event.account_id, dims, hour)
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = Bucket()
+                bucket.event_count += 1
+                continue
             value = compiled.value(props, event.value_micros)
             meter = compiled.meter
             if meter.aggregation is Aggregation.TIME_WEIGHTED_SUM:
@@ -187,7 +202,7 @@ def fold(
                         )
                     )
                 continue
-            key = (compiled.id, event.account_id, dims, event.ts_us // MICROS_PER_HOUR)
+            key = (compiled.id, event.account_id, dims, hour)
             bucket = buckets.get(key)
             if bucket is None:
                 bucket = buckets[key] = Bucket()
