@@ -96,6 +96,8 @@ rollups = Table(
     Column("latest_micros", BigInteger),
     PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "dims", "hour"),
 )
+# Queries across all accounts (the dashboard, month-end totals) go straight to their window.
+Index("ix_rollups_window", rollups.c.tenant_id, rollups.c.meter_id, rollups.c.hour)
 
 # Distinct values per hour for `unique_count` meters: distinct counts do not add across hours.
 rollup_distinct = Table(
