@@ -52,7 +52,7 @@ _UPSERT = (
     "INSERT INTO rollups (tenant_id, meter_id, account_id, dims, hour, event_count, sum_micros,"
     " min_micros, max_micros, latest_ts_us, latest_seq, latest_micros)"
     " VALUES ({marks})"
-    " ON CONFLICT (tenant_id, meter_id, account_id, dims, hour) DO UPDATE SET"
+    " ON CONFLICT (tenant_id, meter_id, account_id, hour, dims) DO UPDATE SET"
     " event_count = rollups.event_count + excluded.event_count,"
     " sum_micros = rollups.sum_micros + excluded.sum_micros,"
     " min_micros = CASE WHEN rollups.min_micros IS NULL THEN excluded.min_micros"

@@ -78,7 +78,8 @@ events = Table(
 Index("ix_events_series", events.c.tenant_id, events.c.account_id, events.c.type, events.c.ts_us)
 
 # Hourly aggregates per meter, account and group-by values (`dims`: canonical JSON object). A
-# meter fills only the columns its aggregation needs.
+# meter fills only the columns its aggregation needs. The hour precedes dims in the key so that
+# one account's window is a single range seek.
 rollups = Table(
     "rollups",
     metadata,
@@ -94,7 +95,7 @@ rollups = Table(
     Column("latest_ts_us", BigInteger),
     Column("latest_seq", BigInteger),
     Column("latest_micros", BigInteger),
-    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "dims", "hour"),
+    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "hour", "dims"),
 )
 # Queries across all accounts (the dashboard, month-end totals) go straight to their window.
 Index("ix_rollups_window", rollups.c.tenant_id, rollups.c.meter_id, rollups.c.hour)
@@ -109,7 +110,7 @@ rollup_distinct = Table(
     Column("dims", String(1000), nullable=False),
     Column("hour", BigInteger, nullable=False),
     Column("value", String(500), nullable=False),
-    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "dims", "hour", "value"),
+    PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "hour", "dims", "value"),
 )
 
 # The readings of `time_weighted_sum` meters: a level that holds until the next reading.

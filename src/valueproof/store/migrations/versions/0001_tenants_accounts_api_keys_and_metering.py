@@ -179,8 +179,8 @@ def upgrade() -> None:
             "tenant_id",
             "meter_id",
             "account_id",
-            "dims",
             "hour",
+            "dims",
             "value",
             name=op.f("pk_rollup_distinct"),
         ),
@@ -209,7 +209,7 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_rollups_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint(
-            "tenant_id", "meter_id", "account_id", "dims", "hour", name=op.f("pk_rollups")
+            "tenant_id", "meter_id", "account_id", "hour", "dims", name=op.f("pk_rollups")
         ),
     )
     op.create_index("ix_rollups_window", "rollups", ["tenant_id", "meter_id", "hour"])
