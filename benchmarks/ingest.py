@@ -52,7 +52,7 @@ from valueproof.config import settings
 from valueproof.metering.aggregations import Bucket, BucketKey, FoldInput, GaugePoint, fold
 from valueproof.metering.definitions import EventType, Meter
 from valueproof.metering.formats import read_events_file
-from valueproof.metering.ingest import ingest_stream
+from valueproof.metering.ingest import batches, ingest_stream
 from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
 from valueproof.metering.rollups import apply_deltas
 from valueproof.metering.schema import Limits, ValidEvent, validate_event
@@ -180,17 +180,6 @@ def write_jsonl(path: Path, items: Iterable[dict[str, Any]]) -> int:
     return written
 
 
-def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 # --- databases -----------------------------------------------------------------------------------
 
 
@@ -311,7 +300,7 @@ def raw_executemany(path: Path, rows: Iterable[tuple[Any, ...]], chunk: int) -> 
     connection.execute(f"CREATE TABLE events ({', '.join(RAW_COLUMNS)})")
     statement = f"INSERT INTO events VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
     count, elapsed = 0, 0.0
-    for batch in chunked(rows, chunk):
+    for batch in batches(rows, chunk):
         started = time.perf_counter()
         connection.execute("BEGIN")
         connection.executemany(statement, batch)
@@ -566,7 +555,7 @@ def run_http(run: Run) -> list[Row]:
     start_us = end_us - 24 * MICROS_PER_HOUR
     batch = args.http_batch
     items = wire_events(args.http_events + batch, 200, start_us, end_us, "h-", args.seed + 1)
-    bodies = [orjson.dumps({"events": block}) for block in chunked(items, batch)]
+    bodies = [orjson.dumps({"events": block}) for block in batches(items, batch)]
     warmup, bodies = bodies[0], bodies[1:]
     per_client = [bodies[index :: args.clients] for index in range(args.clients)]
     port = free_port()

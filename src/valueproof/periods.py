@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from valueproof.errors import InvalidInput
+
 MICROS_PER_SECOND = 1_000_000
 SECONDS_PER_HOUR = 3_600
 MICROS_PER_HOUR = SECONDS_PER_HOUR * MICROS_PER_SECOND
@@ -92,3 +94,11 @@ def bucket_starts(start: datetime, end: datetime, granularity: Granularity) -> I
     while current < end:
         yield current
         current = next_bucket(current, granularity)
+
+
+def parse_instant_field(field: str, text: str) -> datetime:
+    """`parse_rfc3339` for user input: a bad value is InvalidInput naming `field`."""
+    try:
+        return parse_rfc3339(text)
+    except ValueError as error:
+        raise InvalidInput(field, str(error)) from None

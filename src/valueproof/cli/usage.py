@@ -9,9 +9,8 @@ import typer
 
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, print_json, print_table
-from valueproof.errors import InvalidInput
 from valueproof.metering.usage import UsageQuery, UsageResult, query_usage, usage_json
-from valueproof.periods import Granularity, format_rfc3339, parse_rfc3339
+from valueproof.periods import Granularity, format_rfc3339, parse_instant_field
 from valueproof.store import read
 
 
@@ -46,8 +45,8 @@ def usage(
     """Show a meter's usage over a window, per hour, day or month."""
     query = UsageQuery(
         meter=meter,
-        start=_instant("from", start),
-        end=_instant("to", end),
+        start=parse_instant_field("from", start),
+        end=parse_instant_field("to", end),
         granularity=granularity,
         account=account,
         group_by=tuple(name.strip() for name in group_by.split(",") if name.strip()),
@@ -59,13 +58,6 @@ def usage(
         print_json(usage_json(result))
     else:
         _print_usage(result, query.group_by)
-
-
-def _instant(name: str, text: str) -> datetime:
-    try:
-        return parse_rfc3339(text)
-    except ValueError as error:
-        raise InvalidInput(name, str(error)) from None
 
 
 def _print_usage(result: UsageResult, groups: tuple[str, ...]) -> None:

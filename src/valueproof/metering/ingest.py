@@ -132,7 +132,7 @@ def ingest_stream(
     """
     summary = IngestSummary()
     offset = 0
-    for batch in _chunks(items, chunk):
+    for batch in batches(items, chunk):
         results = ingest_batch(engine, tenant_id, batch, options, offset)
         offset += len(batch)
         summary.add(results)
@@ -141,7 +141,8 @@ def ingest_stream(
     return summary
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to `size` items, in order (itertools.batched, before Python 3.12)."""
     batch: list[Any] = []
     for item in items:
         batch.append(item)

@@ -8,9 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from valueproof.api.auth import engine_of, requires
-from valueproof.errors import InvalidInput
 from valueproof.metering.usage import UsageQuery, query_usage, usage_json
-from valueproof.periods import Granularity, parse_rfc3339
+from valueproof.periods import Granularity, parse_instant_field
 from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
@@ -32,8 +31,8 @@ def get_usage(
 ) -> dict[str, Any]:
     query = UsageQuery(
         meter=meter,
-        start=_instant("from", start),
-        end=_instant("to", end),
+        start=parse_instant_field("from", start),
+        end=parse_instant_field("to", end),
         granularity=granularity,
         account=account,
         group_by=tuple(name for value in group_by for name in value.split(",") if name),
@@ -41,10 +40,3 @@ def get_usage(
     with read(engine_of(request)) as connection:
         result = query_usage(connection, who.tenant_id, query, datetime.now(UTC))
     return usage_json(result)
-
-
-def _instant(field: str, text: str) -> datetime:
-    try:
-        return parse_rfc3339(text)
-    except ValueError as error:
-        raise InvalidInput(field, str(error)) from None
