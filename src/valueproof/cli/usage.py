@@ -10,7 +10,7 @@ import typer
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, print_json, print_table
 from valueproof.metering.usage import UsageQuery, UsageResult, query_usage, usage_json
-from valueproof.periods import Granularity, format_rfc3339, parse_instant_field
+from valueproof.periods import Granularity, format_rfc3339
 from valueproof.store import read
 
 
@@ -43,14 +43,7 @@ def usage(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a meter's usage over a window, per hour, day or month."""
-    query = UsageQuery(
-        meter=meter,
-        start=parse_instant_field("from", start),
-        end=parse_instant_field("to", end),
-        granularity=granularity,
-        account=account,
-        group_by=tuple(name.strip() for name in group_by.split(",") if name.strip()),
-    )
+    query = UsageQuery.from_text(meter, start, end, granularity, account, [group_by])
     owner = tenant_of(ctx, tenant)
     with read(engine_of(ctx)) as connection:
         result = query_usage(connection, owner.id, query, datetime.now(UTC))

@@ -28,6 +28,7 @@ from valueproof.periods import (
     bucket_starts,
     format_rfc3339,
     hour_of,
+    parse_instant_field,
     to_micros,
 )
 from valueproof.periods import (
@@ -48,6 +49,27 @@ class UsageQuery:
     granularity: Granularity = Granularity.DAY
     account: str | None = None
     group_by: tuple[str, ...] = ()
+
+    @classmethod
+    def from_text(
+        cls,
+        meter: str,
+        start: str,
+        end: str,
+        granularity: Granularity,
+        account: str | None,
+        group_by: Iterable[str],
+    ) -> UsageQuery:
+        """A query from what a user typed: RFC 3339 bounds, groups comma-separated or repeated."""
+        names = (name.strip() for value in group_by for name in value.split(","))
+        return cls(
+            meter=meter,
+            start=parse_instant_field("from", start),
+            end=parse_instant_field("to", end),
+            granularity=granularity,
+            account=account,
+            group_by=tuple(name for name in names if name),
+        )
 
 
 @dataclass(frozen=True, slots=True)

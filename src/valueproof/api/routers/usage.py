@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from valueproof.api.auth import engine_of, requires
 from valueproof.metering.usage import UsageQuery, query_usage, usage_json
-from valueproof.periods import Granularity, parse_instant_field
+from valueproof.periods import Granularity
 from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
@@ -29,14 +29,7 @@ def get_usage(
     ),
     who: Principal = Depends(requires(Scope.READ)),
 ) -> dict[str, Any]:
-    query = UsageQuery(
-        meter=meter,
-        start=parse_instant_field("from", start),
-        end=parse_instant_field("to", end),
-        granularity=granularity,
-        account=account,
-        group_by=tuple(name for value in group_by for name in value.split(",") if name),
-    )
+    query = UsageQuery.from_text(meter, start, end, granularity, account, group_by)
     with read(engine_of(request)) as connection:
         result = query_usage(connection, who.tenant_id, query, datetime.now(UTC))
     return usage_json(result)
