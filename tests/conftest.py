@@ -24,11 +24,14 @@ from sqlalchemy import Engine
 
 from valueproof.api.app import create_app
 from valueproof.config import Settings
+from valueproof.ledger.keyring import Keyring, StoredKey, generate_key
+from valueproof.ledger.publish import log_origin
 from valueproof.store import connect_engine, upgrade, write
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant, create_tenant
 
 ROOT = Path(__file__).resolve().parents[1]
+LEDGER_PASSPHRASE = "correct horse battery staple"  # opens the test tenants' signing keys
 BACKENDS = ["sqlite", "postgresql"]
 _counter = itertools.count()
 
@@ -95,6 +98,21 @@ def admin_key(engine: Engine, tenant: Tenant) -> str:
         return create_api_key(connection, tenant.id, frozenset(Scope)).token
 
 
+@pytest.fixture(scope="session")
+def keyring() -> Keyring:
+    """Opens the test tenants' signing keys (one per session: keys open once, as in a server)."""
+    return Keyring(LEDGER_PASSPHRASE)
+
+
+@pytest.fixture
+def signing_key(engine: Engine, tenant: Tenant) -> StoredKey:
+    """A checkpoint signing key for the test's tenant, so ingest signs checkpoints."""
+    with write(engine) as connection:
+        return generate_key(
+            connection, tenant.id, log_origin("test.localhost", tenant.slug), LEDGER_PASSPHRASE, 1
+        )
+
+
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the test process keeps its own handlers
         pass
@@ -104,7 +122,9 @@ class _Server(uvicorn.Server):
 def server(engine: Engine) -> Iterator[str]:
     """The API served by uvicorn on loopback over the backend's database; yields its base URL."""
     config = uvicorn.Config(
-        create_app(engine, Settings(database_url=str(engine.url))),
+        create_app(
+            engine, Settings(database_url=str(engine.url), ledger_passphrase=LEDGER_PASSPHRASE)
+        ),
         host="127.0.0.1",
         port=0,
         log_level="warning",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,20 @@ class Settings(BaseSettings):
         default=5_000,
         ge=1,
         description="Events per transaction when ingesting files: the unit of acknowledgement.",
+    )
+    ledger_origin: str = Field(
+        default="valueproof.localhost",
+        pattern=r"^[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-_]+)*$",
+        description="Prefix of every log's origin line; a tenant's log is `<prefix>/<tenant>`.",
+    )
+    ledger_passphrase: SecretStr | None = Field(
+        default=None,
+        description="Opens the checkpoint signing keys, which are stored encrypted with it.",
+    )
+    checkpoint_interval_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Sign a checkpoint at most this often; 0 signs one after every ingest batch.",
     )
 
 

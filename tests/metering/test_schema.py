@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -87,6 +89,23 @@ def test_numbers_no_column_can_hold_are_refused() -> None:
     assert [e.field for e in found] == ["properties"]
 
 
+def test_integers_beyond_the_canonical_json_range_are_refused_by_name() -> None:
+    # RFC 8785 (I-JSON) numbers are doubles: a leaf could not record 2**53 exactly.
+    found = errors_of({**GOOD, "properties": {**GOOD["properties"], "big": 2**53}})
+    assert [e.field for e in found] == ["properties"]
+    assert "ledger" in found[0].reason and str(2**53) in found[0].reason
+
+
+def test_the_leaf_is_the_normalized_event_in_canonical_json() -> None:
+    event = validate_event({**GOOD, "value": "1.50"}, TYPES, LIMITS)
+    assert isinstance(event, ValidEvent)
+    leaf = orjson.loads(event.leaf)
+    assert leaf["type"] == "usage_event" and leaf["v"] == 1
+    assert leaf["record"]["value"] == "1.5"
+    assert leaf["record"]["timestamp"].endswith("Z")
+    assert event.leaf == rfc8785.dumps(leaf)
+
+
 def test_not_an_object() -> None:
     assert errors_of([1, 2]) == [FieldError("(item)", "must be a JSON object, not list")]
 
@@ -123,7 +142,7 @@ def test_a_void_need_not_repeat_the_properties() -> None:
 @given(
     st.dictionaries(
         st.sampled_from(["mode", "kg", "x"]),
-        st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(max_size=5),
+        st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1) | st.text(max_size=5),
     )
 )
 def test_same_content_same_digest_other_content_other_digest(props: dict[str, Any]) -> None:

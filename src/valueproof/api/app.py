@@ -7,8 +7,9 @@ from sqlalchemy import Engine
 
 from valueproof import __version__
 from valueproof.api import problems
-from valueproof.api.routers import accounts, events, meters, usage
+from valueproof.api.routers import accounts, events, ledger, meters, usage
 from valueproof.config import Settings, settings
+from valueproof.ledger.keyring import Keyring
 from valueproof.store import connect_engine
 from valueproof.web import pages
 
@@ -23,8 +24,11 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
     )
     app.state.engine = engine or connect_engine(config.database_url)
     app.state.settings = config
+    app.state.keyring = Keyring(
+        config.ledger_passphrase.get_secret_value() if config.ledger_passphrase else None
+    )
     problems.install(app)
-    for router in (accounts.router, meters.router, events.router, usage.router):
+    for router in (accounts.router, meters.router, events.router, usage.router, ledger.router):
         app.include_router(router)
     app.include_router(pages.router)
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from valueproof.ledger import log as ledger_log
+from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.aggregations import CompiledMeter, FoldInput, fold
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.formats import ParseFailure
@@ -70,6 +72,7 @@ class IngestOptions:
     max_future_us: int = 300_000_000
     strings_as_values: bool = False  # CSV: cells are strings, coerced by declared type
     clock: Callable[[], int] = now_us
+    checkpoints: CheckpointPolicy | None = None  # sign a checkpoint after the batch, if due
 
 
 @dataclass(slots=True)
@@ -347,7 +350,7 @@ def _load_targets(connection: Connection, tenant_id: int, ids: set[str]) -> dict
 
 _INSERT_COLUMNS = (
     "seq, tenant_id, event_id, account_id, type, ts_us, properties, value_micros, corrects, "
-    "correction, superseded_by, content_sha256, received_us"
+    "correction, superseded_by, content_sha256, received_us, leaf_index"
 )
 
 
@@ -358,10 +361,16 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
     tenant_id = batch.tenant_id
     seqs = _next_seqs(connection, len(batch.accepted))
     received = options.clock()
+    # On the record before it counts: each accepted event is a leaf, in this same transaction.
+    first_leaf = ledger_log.append(
+        connection, tenant_id, [event.leaf for _, event, _ in batch.accepted], received
+    )
     supersede = batch.supersede
     rows = []
     in_force: list[FoldInput] = []
-    for seq, (index, event, account_id) in zip(seqs, batch.accepted, strict=True):
+    for leaf_index, (seq, (index, event, account_id)) in enumerate(
+        zip(seqs, batch.accepted, strict=True), start=first_leaf
+    ):
         superseded_by = supersede.get(event.event_id) if supersede else None
         rows.append(
             (
@@ -378,6 +387,7 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
                 superseded_by,
                 event.content_sha256,
                 received,
+                leaf_index,
             )
         )
         batch.results[index] = ItemResult(batch.first + index, event.event_id, "accepted")
@@ -389,7 +399,7 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
             )
     mark = _placeholder(connection)
     connection.exec_driver_sql(
-        f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join([mark] * 13)})", rows
+        f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join([mark] * 14)})", rows
     )
     if batch.withdrawn:
         connection.execute(
@@ -401,6 +411,8 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
     buckets, points = fold(in_force, batch.catalog.meters_by_type)
     apply_deltas(connection, tenant_id, buckets, points)
     _withdraw(connection, batch)
+    if options.checkpoints is not None:
+        after_append(connection, tenant_id, options.checkpoints, received)
 
 
 def _next_seqs(connection: Connection, count: int) -> list[int]:

@@ -14,8 +14,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from valueproof.ledger.canonical import CanonicalizationError
 from valueproof.metering.definitions import EventType, PropertyType
 from valueproof.metering.quantities import to_micros
+from valueproof.metering.records import usage_event_leaf
 from valueproof.periods import parse_rfc3339
 from valueproof.periods import to_micros as instant_micros
 
@@ -52,6 +54,7 @@ class ValidEvent(NamedTuple):
     correction: str | None  # "void" | "amend" | None
     corrects: str | None
     content_sha256: bytes
+    leaf: bytes  # the canonical ledger leaf this event becomes once accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,12 @@ def validate_event(
         return errors
     assert event_id is not None and account is not None and type_key is not None
     assert ts_us is not None
+    try:
+        leaf = usage_event_leaf(
+            event_id, account, type_key, ts_us, properties, value_micros, correction, corrects
+        )
+    except CanonicalizationError as error:  # e.g. integers beyond ±2**53 (RFC 8785, I-JSON)
+        return [FieldError("properties", f"cannot be put on the ledger: {error}")]
     content = orjson.dumps(
         [account, type_key, ts_us, properties_json, value_micros, correction, corrects]
     )
@@ -116,6 +125,7 @@ def validate_event(
         correction=correction,
         corrects=corrects,
         content_sha256=hashlib.sha256(content).digest(),
+        leaf=leaf,
     )
 
 

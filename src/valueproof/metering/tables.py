@@ -73,7 +73,9 @@ events = Table(
     Column("superseded_by", String(200)),
     Column("content_sha256", LargeBinary(32), nullable=False),
     Column("received_us", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger),  # its leaf on the tenant's ledger (ledger.log)
     UniqueConstraint("tenant_id", "event_id"),
+    UniqueConstraint("tenant_id", "leaf_index"),
 )
 Index("ix_events_series", events.c.tenant_id, events.c.account_id, events.c.type, events.c.ts_us)
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from valueproof.api.auth import engine_of, requires
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.cloudevents import read_cloudevent_structured, read_cloudevents_batch
 from valueproof.metering.ingest import (
     IngestOptions,
@@ -63,7 +64,12 @@ async def post_events(
         raise PayloadTooLarge(
             "events", f"{len(items)} items; at most {config.max_batch_events} per request"
         )
-    options = IngestOptions(max_future_us=config.max_future_seconds * 1_000_000)
+    options = IngestOptions(
+        max_future_us=config.max_future_seconds * 1_000_000,
+        checkpoints=CheckpointPolicy(
+            request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
+        ),
+    )
     results = await run_in_threadpool(
         ingest_batch, engine_of(request), who.tenant_id, items, options
     )
