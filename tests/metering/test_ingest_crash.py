@@ -1,8 +1,9 @@
 """Kill -9 the ingesting process at random points of a large file, restart it, lose nothing.
 
 Every acknowledged item (the `--acks` file is written after each chunk commits) must be stored
-exactly once after each kill, the rollups must always equal the events on record, and after a
-final run the totals equal those of a clean run.
+exactly once after each kill, the rollups must always equal the events on record, the ledger must
+pass its audit (every stored event a leaf, every signed checkpoint matching), and after a final run
+the totals equal those of a clean run.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from pathlib import Path
 import orjson
 from sqlalchemy import func, select
 
+from valueproof.ledger.audit import audit
+from valueproof.ledger.keyring import generate_key
+from valueproof.metering.ledger_source import UsageEventSource
 from valueproof.metering.tables import events, meters, rollups
-from valueproof.store import read
+from valueproof.store import read, write
 from valueproof.tenancy.tables import accounts
 
 from .conftest import ACCOUNTS, Metered
 
+PASSPHRASE = "crash-test passphrase"
 ITEMS = 12_000
 CHUNK = 400
 
@@ -57,6 +62,7 @@ def start_ingest(metered: Metered, path: Path, acks: Path) -> subprocess.Popen[b
     env = {
         **os.environ,
         "VALUEPROOF_DATABASE_URL": metered.engine.url.render_as_string(hide_password=False),
+        "VALUEPROOF_LEDGER_PASSPHRASE": PASSPHRASE,
     }
     command = [sys.executable, "-m", "valueproof.cli.main", "ingest", str(path)]
     command += ["--tenant", metered.tenant.slug, "--chunk", str(CHUNK), "--acks", str(acks)]
@@ -97,7 +103,16 @@ def assert_rollups_match_events(metered: Metered) -> None:
     assert rolled == raw
 
 
+def assert_ledger_audits_clean(metered: Metered, stored: int) -> None:
+    with read(metered.engine) as connection:
+        report = audit(connection, metered.tenant.id, [UsageEventSource()])
+    assert report.ok, report.findings
+    assert report.size == stored and report.latest_checkpoint == stored
+
+
 def test_kill_nine_mid_ingest_loses_no_acknowledged_event(metered: Metered, tmp_path: Path) -> None:
+    with write(metered.engine) as connection:
+        generate_key(connection, metered.tenant.id, "test.localhost/crash", PASSPHRASE, 1)
     path, acks = tmp_path / "usage.jsonl", tmp_path / "acks"
     calls, valid = write_file(path)
     rng = random.Random(9)
@@ -120,6 +135,7 @@ def test_kill_nine_mid_ingest_loses_no_acknowledged_event(metered: Metered, tmp_
         expected = {f"crash-{i}" for i in range(first_items)} & valid
         assert expected <= set(ids), "an acknowledged event was lost"
         assert_rollups_match_events(metered)
+        assert_ledger_audits_clean(metered, len(ids))
     assert kills >= 1, "no kill landed mid-ingest: make the file larger"
     final = start_ingest(metered, path, acks)
     final.wait(timeout=300)
@@ -128,6 +144,7 @@ def test_kill_nine_mid_ingest_loses_no_acknowledged_event(metered: Metered, tmp_
     ids = stored_ids(metered)
     assert set(ids) == valid and len(ids) == len(valid)
     assert_rollups_match_events(metered)
+    assert_ledger_audits_clean(metered, len(ids))
     with read(metered.engine) as connection:
         per_account = dict(
             connection.execute(
