@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import Engine
 
-from valueproof.config import Settings, settings
+from valueproof.config import Settings
+from valueproof.ledger.keyring import Keyring
 from valueproof.store import connect_engine, read
 from valueproof.tenancy.tenants import Tenant, get_tenant
 
@@ -37,7 +38,7 @@ def open_invocation(ctx: typer.Context, database_url: str | None) -> None:
 
     The engine connects lazily, so commands that never touch the database never connect.
     """
-    config = settings()
+    config = Settings()  # read afresh: each run of the CLI sees the environment it was given
     if database_url is not None:
         config = config.model_copy(update={"database_url": database_url})
     engine = connect_engine(config.database_url)
@@ -63,6 +64,13 @@ def tenant_of(ctx: typer.Context, slug: str | None) -> Tenant:
     here = invocation(ctx)
     with read(here.engine) as connection:
         return get_tenant(connection, slug or here.config.tenant)
+
+
+def keyring_of(ctx: typer.Context) -> Keyring:
+    """The checkpoint keys, opened with the configured passphrase when they are needed."""
+    config = invocation(ctx).config
+    secret = config.ledger_passphrase
+    return Keyring(secret.get_secret_value() if secret is not None else None)
 
 
 def file_argument(help_text: str) -> Any:

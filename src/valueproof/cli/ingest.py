@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
-from valueproof.cli.context import TenantOption, file_argument, invocation, tenant_of
+from valueproof.cli.context import TenantOption, file_argument, invocation, keyring_of, tenant_of
 from valueproof.cli.output import (
     EXIT_FAILED,
     JsonFlag,
@@ -38,6 +38,7 @@ from valueproof.cli.output import (
     warn,
 )
 from valueproof.errors import InvalidInput, ValueproofError
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.formats import read_events_file, sniff_format
 from valueproof.metering.ingest import (
     IngestOptions,
@@ -137,7 +138,11 @@ def ingest(
     here = invocation(ctx)
     fmt = sniff_format(path) if file_format is None else file_format.value
     options = IngestOptions(
-        max_future_us=here.config.max_future_seconds * 1_000_000, strings_as_values=fmt == "csv"
+        max_future_us=here.config.max_future_seconds * 1_000_000,
+        strings_as_values=fmt == "csv",
+        checkpoints=CheckpointPolicy(
+            keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000
+        ),
     )
     owner = tenant_of(ctx, tenant)
     run = IngestRun()
