@@ -6,6 +6,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DB ?= valueproof-demo.db
+# Opens the demo's checkpoint signing key. A demo value: set your own secret anywhere real.
+DEMO_PASSPHRASE ?= demo-only-passphrase
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: demo test lint install dev clean
@@ -21,8 +23,10 @@ dev: $(UV)  ## the product and its development tools
 	$(UV) sync --frozen --python $(PYTHON)
 
 demo: install  ## sample book of business in SQLite, API and dashboard on http://127.0.0.1:8000
-	VALUEPROOF_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/valueproof demo seed
-	VALUEPROOF_DATABASE_URL=sqlite:///$(DEMO_DB) $(BIN)/valueproof serve
+	VALUEPROOF_DATABASE_URL=sqlite:///$(DEMO_DB) VALUEPROOF_LEDGER_PASSPHRASE=$(DEMO_PASSPHRASE) \
+		$(BIN)/valueproof demo seed
+	VALUEPROOF_DATABASE_URL=sqlite:///$(DEMO_DB) VALUEPROOF_LEDGER_PASSPHRASE=$(DEMO_PASSPHRASE) \
+		$(BIN)/valueproof serve
 
 lint: dev
 	$(BIN)/ruff check .

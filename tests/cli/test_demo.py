@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+import pytest
 from sqlalchemy import Engine, func, select
 
 from valueproof.metering.tables import events
@@ -14,7 +15,10 @@ from valueproof.tenancy.tenants import get_tenant
 from .conftest import Cli
 
 
-def test_demo_seed_loads_the_book_once(cli: Cli, engine: Engine) -> None:
+def test_demo_seed_loads_the_book_once(
+    cli: Cli, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VALUEPROOF_LEDGER_PASSPHRASE", "demo test passphrase")
     slug = f"{cli.tenant}-demo"
     args = ("demo", "seed", "--tenant", slug, "--accounts", "6", "--days", "21", "--scale", "0.3")
     first = cli.root(*args)
@@ -26,6 +30,11 @@ def test_demo_seed_loads_the_book_once(cli: Cli, engine: Engine) -> None:
             select(func.count()).where(events.c.tenant_id == tenant.id)
         ).scalar()
     assert stored and stored > 100
+    # Every event is on the signed log, and the audit agrees with the records.
+    assert "ledger verifier key" in first.output
+    status = orjson.loads(cli.root("ledger", "status", "--tenant", slug, "--json").stdout)
+    assert status["size"] == stored and status["unsigned_leaves"] == 0
+    assert cli.root("ledger", "audit", "--tenant", slug).exit_code == 0
     assert f"│ {stored}" in first.output.replace(",", "")
     usage = cli.root("usage", "--tenant", slug, "--meter", "messages", "--from",
                      "2020-01-01T00:00:00Z", "--to", "2029-01-01T00:00:00Z",

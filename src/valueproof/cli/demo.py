@@ -57,8 +57,15 @@ def seed(
             seen += len(results)
             progress.update(task, description=f"ingesting the sample usage: {seen:,} events")
 
+        secret = run.config.ledger_passphrase
         report = seed_demo(
-            run.engine, spec, tenant, run.config.ingest_chunk_events, on_chunk=advance
+            run.engine,
+            spec,
+            tenant,
+            run.config.ingest_chunk_events,
+            on_chunk=advance,
+            passphrase=None if secret is None else secret.get_secret_value(),
+            origin_prefix=run.config.ledger_origin,
         )
     summary = report.summary
     print_table(
@@ -75,4 +82,8 @@ def seed(
         ],
     )
     say(f"API key for tenant {report.tenant} (shown once): {report.api_key}")
+    if report.vkey is None:
+        say("no VALUEPROOF_LEDGER_PASSPHRASE: the log has no signed checkpoints yet")
+    else:
+        say(f"ledger verifier key (give it to customers): {report.vkey}")
     say(f"dashboard: http://{run.config.host}:{run.config.port}/login  (paste the key)")

@@ -14,11 +14,14 @@ from sqlalchemy import Engine
 
 from valueproof.demo import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
 from valueproof.errors import AlreadyExists, NotFound
+from valueproof.ledger.keyring import Keyring, generate_key
+from valueproof.ledger.publish import CheckpointPolicy, log_origin
 from valueproof.metering.definitions import EventType, Meter
-from valueproof.metering.ingest import IngestSummary, ItemResult, ingest_stream
+from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_stream
 from valueproof.metering.registry import apply_event_type, apply_meter
 from valueproof.store import tenant_lock, write
 from valueproof.tenancy.accounts import AccountCreate, create_account
+from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import create_tenant, get_tenant
 
@@ -30,6 +33,7 @@ class SeedReport:
     tenant: str
     accounts: int
     api_key: str
+    vkey: str | None  # the checkpoint key customers verify with; None without a passphrase
     summary: IngestSummary
     seconds: float
 
@@ -40,10 +44,13 @@ def seed_demo(
     slug: str = "demo",
     chunk: int = 5_000,
     on_chunk: Callable[[list[ItemResult]], None] | None = None,
+    passphrase: str | None = None,
+    origin_prefix: str = "valueproof.localhost",
 ) -> SeedReport:
     """Create tenant `slug` with the book's definitions and accounts, then ingest its usage.
 
-    Refuses (AlreadyExists) when the tenant exists: a demo is seeded once.
+    With a passphrase the tenant gets a signing key first, so every chunk ends in a signed
+    checkpoint. Refuses (AlreadyExists) when the tenant exists: a demo is seeded once.
     """
     started = time.perf_counter()
     accounts = demo_accounts(spec)
@@ -71,7 +78,22 @@ def seed_demo(
                 ),
             )
         key = create_api_key(connection, tenant.id, frozenset(Scope), name="demo")
+        signing = (
+            generate_key(
+                connection, tenant.id, log_origin(origin_prefix, slug), passphrase, now_us()
+            )
+            if passphrase
+            else None
+        )
+    options = IngestOptions(checkpoints=CheckpointPolicy(Keyring(passphrase)))
     summary = ingest_stream(
-        engine, tenant.id, demo_events(spec, accounts), chunk, on_chunk=on_chunk
+        engine, tenant.id, demo_events(spec, accounts), chunk, options, on_chunk=on_chunk
     )
-    return SeedReport(slug, len(accounts), key.token, summary, time.perf_counter() - started)
+    return SeedReport(
+        slug,
+        len(accounts),
+        key.token,
+        None if signing is None else signing.verifier.vkey,
+        summary,
+        time.perf_counter() - started,
+    )
