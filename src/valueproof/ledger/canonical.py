@@ -58,7 +58,8 @@ def _prepared(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str or not key.isascii():
                 raise _NeedsReference
-            prepared[key] = _prepared(item)
+            # Strings dominate leaves: pass them through without a call per value.
+            prepared[key] = item if type(item) is str else _prepared(item)
         return prepared
     if kind is list or kind is tuple:
         return [_prepared(item) for item in value]
