@@ -12,7 +12,19 @@ from typing import Annotated, Any
 import typer
 
 from valueproof import __version__
-from valueproof.cli import accounts, apikeys, db, demo, ingest, meters, serve, tenants, usage
+from valueproof.cli import (
+    accounts,
+    apikeys,
+    db,
+    demo,
+    ingest,
+    ledger,
+    meters,
+    serve,
+    tenants,
+    usage,
+)
+from valueproof.cli import verify as verify_cli
 from valueproof.cli.context import open_invocation
 from valueproof.cli.output import MARKUP, ErrorMappingGroup
 
@@ -37,6 +49,8 @@ GROUPS: tuple[tuple[str, typer.Typer], ...] = (
     ("event-types", meters.event_types_app),
     ("meters", meters.app),
     ("demo", demo.app),
+    ("ledger", ledger.app),
+    ("verify", verify_cli.app),
 )
 
 # Single commands, without a group.

@@ -137,7 +137,12 @@ def grow(
             position = before + taken
             tile_index, offset = divmod(position, TILE_WIDTH)
             key = (tile_level, tile_index)
-            tile = changed.get(key) or (load(*key) if offset else Tile.empty())
+            if key in changed:  # a Tile may be empty, so no `changed.get(key) or ...`
+                tile = changed[key]
+            elif offset:
+                tile = load(*key)
+            else:
+                tile = Tile.empty()
             if tile.width != offset:
                 raise TileError(
                     f"tile {tile_level}/{tile_index} holds {tile.width} hashes, expected {offset}"
