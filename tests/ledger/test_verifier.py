@@ -688,6 +688,7 @@ CUSTOMER_MODULES = [
     "valueproof.ledger.tiles",
     "valueproof.ledger.notes",
     "valueproof.ledger.checkpoints",
+    "valueproof.ledger.tilelog",
     "valueproof.ledger.verifier",
 ]
 
