@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
 
 from valueproof import __version__
 from valueproof.api import problems
 from valueproof.api.routers import accounts, events, ledger, meters, usage
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
+from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
 from valueproof.store import connect_engine
+from valueproof.tenancy.clock import now_us
 from valueproof.web import pages
 
 
@@ -18,6 +26,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
     """Build the app on `engine` (default: the configured database, already migrated)."""
     config = config or settings()
     app = FastAPI(
+        lifespan=_checkpoint_timer,
         title="valueproof",
         version=__version__,
         description="Metering, verifiable records and billing for consumption and outcome pricing.",
@@ -37,3 +46,28 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         return {"status": "ok"}
 
     return app
+
+
+@asynccontextmanager
+async def _checkpoint_timer(app: FastAPI) -> AsyncIterator[None]:
+    """With a checkpoint interval set, sign due checkpoints on that beat in the background."""
+    config: Settings = app.state.settings
+    interval = config.checkpoint_interval_seconds
+    task = None
+    if interval and config.ledger_passphrase is not None:
+        policy = CheckpointPolicy(app.state.keyring, interval * 1_000_000)
+        task = asyncio.create_task(_sign_every(interval, app.state.engine, policy))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+
+
+async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(sign_due_checkpoints, engine, policy, now_us())
+        except OperationalError:  # the database is busy or away: the next beat tries again
+            continue

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from valueproof.errors import NotFound
 from valueproof.ledger import log
@@ -14,8 +14,9 @@ from valueproof.ledger.checkpoints import Checkpoint, parse_checkpoint
 from valueproof.ledger.errors import SigningKeyError
 from valueproof.ledger.keyring import Keyring, generate_key
 from valueproof.ledger.notes import NoteSigner, parse_note, sign_note
-from valueproof.ledger.tables import ledger_checkpoints
+from valueproof.ledger.tables import ledger_checkpoints, ledger_keys
 from valueproof.periods import format_rfc3339, from_micros
+from valueproof.store import read, tenant_lock, write
 
 __all__ = [
     "CheckpointPolicy",
@@ -28,6 +29,7 @@ __all__ = [
     "publish_checkpoint",
     "published_checkpoints",
     "rotate_key",
+    "sign_due_checkpoints",
 ]
 
 
@@ -74,6 +76,29 @@ def after_append(
     except SigningKeyError:
         return None
     return publish_checkpoint(connection, tenant_id, [signer], now_us)
+
+
+def sign_due_checkpoints(
+    engine: Engine, policy: CheckpointPolicy, now_us: int
+) -> dict[int, PublishedCheckpoint]:
+    """Sign a checkpoint for every tenant whose log grew and whose latest checkpoint is due.
+
+    What the server runs every interval, so that the last leaves of a quiet log do not wait
+    for the next ingest batch to be covered. Returns the new checkpoints by tenant id.
+    """
+    with read(engine) as connection:
+        tenant_ids = connection.execute(
+            select(ledger_keys.c.tenant_id).where(ledger_keys.c.retired_us.is_(None))
+        ).scalars()
+        candidates = sorted(set(tenant_ids))
+    signed = {}
+    for tenant_id in candidates:
+        with write(engine) as connection:
+            tenant_lock(connection, tenant_id)
+            published = after_append(connection, tenant_id, policy, now_us)
+        if published is not None:
+            signed[tenant_id] = published
+    return signed
 
 
 def publish_checkpoint(

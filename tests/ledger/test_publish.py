@@ -1,0 +1,102 @@
+"""Checkpoints at an interval: ingest signs only when one is due, and the server's timer covers
+the leaves a quiet log would otherwise leave unsigned."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from valueproof.api.app import create_app
+from valueproof.config import Settings
+from valueproof.ledger import log
+from valueproof.ledger.keyring import Keyring
+from valueproof.ledger.publish import CheckpointPolicy, latest_checkpoint, sign_due_checkpoints
+from valueproof.metering.ingest import IngestOptions, ingest_batch
+from valueproof.store import read, write
+from valueproof.tenancy.clock import now_us
+from valueproof.tenancy.keys import Scope, create_api_key
+from valueproof.tenancy.tenants import Tenant
+
+from .conftest import call
+
+HOUR_US = 3_600_000_000
+
+
+def latest_size(engine: Engine, tenant: Tenant) -> int | None:
+    with read(engine) as connection:
+        latest = latest_checkpoint(connection, tenant.id)
+    return None if latest is None else latest.checkpoint.size
+
+
+def test_ingest_signs_at_most_once_per_interval(
+    engine: Engine, ledgered: Tenant, keyring: Keyring
+) -> None:
+    start = now_us()  # the events' own timestamps must not look like the future
+    policy = CheckpointPolicy(keyring, interval_us=HOUR_US)
+    for number, moment in enumerate([start, start + 1, start + 2 * HOUR_US]):
+        options = IngestOptions(checkpoints=policy, clock=lambda moment=moment: moment)
+        ingest_batch(engine, ledgered.id, [call(number)], options)
+        if number == 1:
+            assert latest_size(engine, ledgered) == 1  # the second batch came too soon
+    assert latest_size(engine, ledgered) == 3
+
+
+def test_the_timer_signs_what_ingest_left_unsigned(
+    engine: Engine, ledgered: Tenant, keyring: Keyring
+) -> None:
+    ingest_batch(engine, ledgered.id, [call(1), call(2)], IngestOptions())  # no checkpoint
+    assert latest_size(engine, ledgered) is None
+    policy = CheckpointPolicy(keyring, interval_us=HOUR_US)
+    signed = sign_due_checkpoints(engine, policy, 100 * HOUR_US)
+    assert signed[ledgered.id].checkpoint.size == 2
+    assert ledgered.id not in sign_due_checkpoints(engine, policy, 100 * HOUR_US + 1)
+    ingest_batch(engine, ledgered.id, [call(3)], IngestOptions())
+    assert ledgered.id not in sign_due_checkpoints(engine, policy, 100 * HOUR_US + 2)
+    assert sign_due_checkpoints(engine, policy, 102 * HOUR_US)[ledgered.id].checkpoint.size == 3
+
+
+@pytest.fixture
+def timed_server(engine: Engine) -> Iterator[str]:
+    """A server with a one-second checkpoint interval and its lifespan (the timer) running."""
+    settings = Settings(
+        database_url=str(engine.url),
+        ledger_passphrase="correct horse battery staple",
+        checkpoint_interval_seconds=1,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(engine, settings), port=0, log_level="warning", lifespan="on")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_running_server_covers_the_tail_within_the_interval(
+    engine: Engine, ledgered: Tenant, timed_server: str
+) -> None:
+    with write(engine) as connection:
+        token = create_api_key(connection, ledgered.id, frozenset(Scope)).token
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=timed_server, headers=headers, timeout=30) as client:
+        for batch in ([call(1)], [call(2), call(3)]):
+            assert client.post("/v1/events", json={"events": batch}).status_code == 200
+    assert latest_size(engine, ledgered) == 1  # the second batch came within the interval
+    deadline = time.monotonic() + 15
+    while latest_size(engine, ledgered) != 3:
+        assert time.monotonic() < deadline, "the timer never signed the tail"
+        time.sleep(0.1)
+    with read(engine) as connection:
+        assert log.log_size(connection, ledgered.id) == 3
