@@ -91,18 +91,7 @@ def inclusion_proof(index: int, size: int, read: HashReader) -> list[bytes]:
     """RFC 9162 §2.1.3.1 PATH(index, D[0:size]): sibling hashes from the leaf up to the root."""
     if not 0 <= index < size:
         raise ProofError(f"index {index} is outside a tree of size {size}")
-    ranges: list[tuple[int, int]] = []
-    low, high = 0, size
-    while high - low > 1:
-        split = _split(high - low)
-        if index < low + split:
-            ranges.append((low + split, high))
-            high = low + split
-        else:
-            ranges.append((low, low + split))
-            low += split
-    ranges.reverse()  # the recursion emits the deepest sibling first
-    return _range_hashes(ranges, read)
+    return _range_hashes(_inclusion_ranges(index, size), read)
 
 
 def consistency_proof(old_size: int, new_size: int, read: HashReader) -> list[bytes]:
@@ -111,24 +100,7 @@ def consistency_proof(old_size: int, new_size: int, read: HashReader) -> list[by
         raise ProofError(f"cannot prove size {old_size} consistent with size {new_size}")
     if old_size in (0, new_size):
         return []
-    ranges: list[tuple[int, int]] = []
-    low, high, whole = 0, new_size, True
-    target = old_size
-    while True:
-        if target == high:
-            if not whole:
-                ranges.append((low, high))
-            break
-        split = _split(high - low)
-        if target - low <= split:
-            ranges.append((low + split, high))
-            high = low + split
-        else:
-            ranges.append((low, low + split))
-            low += split
-            whole = False
-    ranges.reverse()
-    return _range_hashes(ranges, read)
+    return _range_hashes(_consistency_ranges(old_size, new_size), read)
 
 
 def root_from_inclusion(hashed_leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
@@ -137,7 +109,7 @@ def root_from_inclusion(hashed_leaf: bytes, index: int, size: int, proof: Sequen
         raise ProofError(f"index {index} is outside a tree of size {size}")
     _check_hashes([hashed_leaf], "leaf hash")
     _check_hashes(proof, "proof hash")
-    expected = _inclusion_length(index, size)
+    expected = len(_inclusion_ranges(index, size))
     if len(proof) != expected:
         raise ProofError(
             f"inclusion proof for index {index} in size {size} has {len(proof)} hashes,"
@@ -182,7 +154,7 @@ def verify_consistency(
         if old_size == 0 and old_root != EMPTY_ROOT:
             raise ProofError("the root of the empty tree is not SHA-256 of nothing")
         return
-    expected = _consistency_length(old_size, new_size)
+    expected = len(_consistency_ranges(old_size, new_size))
     if len(proof) != expected:
         raise ProofError(
             f"consistency proof from {old_size} to {new_size} has {len(proof)} hashes,"
@@ -233,30 +205,39 @@ def _range_hashes(ranges: Sequence[tuple[int, int]], read: HashReader) -> list[b
     return [_fold_right([next(stored) for _ in piece]) for piece in pieces]
 
 
-def _inclusion_length(index: int, size: int) -> int:
-    """How many hashes PATH(index, D[0:size]) has: the depth of that leaf."""
-    length, low, high = 0, 0, size
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTH make up PATH(index, D[0:size]), deepest first."""
+    ranges: list[tuple[int, int]] = []
+    low, high = 0, size
     while high - low > 1:
         split = _split(high - low)
         if index < low + split:
+            ranges.append((low + split, high))
             high = low + split
         else:
+            ranges.append((low, low + split))
             low += split
-        length += 1
-    return length
+    ranges.reverse()  # the recursion emits the deepest sibling first
+    return ranges
 
 
-def _consistency_length(old_size: int, new_size: int) -> int:
-    length, low, high, whole = 0, 0, new_size, True
+def _consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTH make up PROOF(old_size, D[0:new_size]) (0 < old < new)."""
+    ranges: list[tuple[int, int]] = []
+    low, high, whole = 0, new_size, True
     while old_size != high:
         split = _split(high - low)
         if old_size - low <= split:
+            ranges.append((low + split, high))
             high = low + split
         else:
+            ranges.append((low, low + split))
             low += split
             whole = False
-        length += 1
-    return length + (0 if whole else 1)
+    if not whole:  # SUBPROOF(m, D[m], false) = [MTH(D[m])]: the old tree's last subtree
+        ranges.append((low, high))
+    ranges.reverse()
+    return ranges
 
 
 def _check_hashes(hashes: Iterable[object], what: str) -> None:
