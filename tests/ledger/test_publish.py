@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from valueproof.api.app import create_app
 from valueproof.config import Settings
 from valueproof.ledger import log
+from valueproof.ledger.errors import SigningKeyError
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, latest_checkpoint, sign_due_checkpoints
 from valueproof.metering.ingest import IngestOptions, ingest_batch
@@ -100,3 +101,13 @@ def test_a_running_server_covers_the_tail_within_the_interval(
         time.sleep(0.1)
     with read(engine) as connection:
         assert log.log_size(connection, ledgered.id) == 3
+
+
+def test_a_wrong_passphrase_never_blocks_ingest(engine: Engine, ledgered: Tenant) -> None:
+    wrong = Keyring("not the passphrase")
+    options = IngestOptions(checkpoints=CheckpointPolicy(wrong))
+    for batch in ([call(1)], [call(2)]):
+        assert [r.status for r in ingest_batch(engine, ledgered.id, batch, options)] == ["accepted"]
+    assert latest_size(engine, ledgered) is None  # the leaves wait for a key that opens
+    with read(engine) as connection, pytest.raises(SigningKeyError, match="does not open"):
+        wrong.active_signer(connection, ledgered.id)

@@ -44,6 +44,8 @@ class Keyring:
     def __init__(self, passphrase: str | None) -> None:
         self._passphrase = passphrase.encode() if passphrase else None
         self._opened: dict[tuple[int, str], NoteSigner] = {}
+        # A key the passphrase did not open stays refused: ingest must not pay the KDF per batch.
+        self._refused: dict[tuple[int, str], SigningKeyError] = {}
 
     @property
     def can_sign(self) -> bool:
@@ -58,13 +60,21 @@ class Keyring:
         ).first()
         if row is None:
             raise SigningKeyError("no signing key: run `valueproof ledger keygen` first")
-        cached = self._opened.get((tenant_id, row.key_id))
+        slot = (tenant_id, row.key_id)
+        cached = self._opened.get(slot)
         if cached is not None:
             return cached
-        signer = NoteSigner(row.name, _decrypt(bytes(row.encrypted_private_key), self._passphrase))
+        if slot in self._refused:
+            raise self._refused[slot]
+        try:
+            private_key = _decrypt(bytes(row.encrypted_private_key), self._passphrase)
+        except SigningKeyError as error:
+            self._refused[slot] = error
+            raise
+        signer = NoteSigner(row.name, private_key)
         if _key_id_hex(signer.verifier) != row.key_id:
             raise SigningKeyError(f"stored key {row.key_id} does not match its private key")
-        self._opened[(tenant_id, row.key_id)] = signer
+        self._opened[slot] = signer
         return signer
 
 
