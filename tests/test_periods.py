@@ -12,6 +12,7 @@ from valueproof.periods import (
     Granularity,
     bucket_start,
     bucket_starts,
+    format_micros,
     format_rfc3339,
     from_micros,
     next_bucket,
@@ -66,3 +67,8 @@ def test_month_buckets_follow_the_calendar() -> None:
     )
     assert [s.month for s in starts] == [11, 12, 1]
     assert next_bucket(starts[-1], Granularity.MONTH) - starts[-1] == timedelta(days=31)
+
+
+@given(st.integers(min_value=0, max_value=253402300799999999))  # 1970 up to the year 9999
+def test_format_micros_is_format_rfc3339_of_the_same_instant(micros: int) -> None:
+    assert format_micros(micros) == format_rfc3339(from_micros(micros))

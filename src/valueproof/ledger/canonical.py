@@ -31,13 +31,46 @@ class _NeedsReference(Exception):
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 encoding of a JSON value (dicts with str keys, lists, str, int, float, ...)."""
     try:
-        return orjson.dumps(_prepared(value), option=orjson.OPT_SORT_KEYS)
+        # Most leaves hold no float: then the value goes to orjson as it is, without a copy.
+        plain = value if _is_plain(value) else _prepared(value)
+        return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
     except (_NeedsReference, orjson.JSONEncodeError):
         pass
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
         raise CanonicalizationError(str(error)) from error
+
+
+def _is_plain(value: Any) -> bool:
+    """True when orjson's sorted output of `value` is canonical as it is; False when it holds a
+    float (for `_prepared` to format); _NeedsReference when only the reference encoder will do."""
+    kind = type(value)
+    if kind is dict:
+        for key in value:
+            if type(key) is not str or not key.isascii():
+                raise _NeedsReference
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        items = (value,)
+    for item in items:
+        item_kind = type(item)
+        if item_kind is str or item_kind is bool or item is None:
+            continue
+        if item_kind is int:
+            if -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+                continue
+            raise _NeedsReference
+        if item_kind is dict or item_kind is list or item_kind is tuple:
+            if not _is_plain(item):
+                return False
+            continue
+        if item_kind is float:
+            return False
+        raise _NeedsReference
+    return True
 
 
 def _prepared(value: Any) -> Any:

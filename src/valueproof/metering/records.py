@@ -10,8 +10,7 @@ from typing import Any
 
 from valueproof.ledger.leaves import leaf_bytes
 from valueproof.metering.quantities import from_micros
-from valueproof.periods import format_rfc3339
-from valueproof.periods import from_micros as instant
+from valueproof.periods import format_micros
 
 __all__ = ["USAGE_EVENT", "usage_event_leaf"]
 
@@ -34,7 +33,7 @@ def usage_event_leaf(
         "id": event_id,
         "account": account,
         "type": type_key,
-        "timestamp": format_rfc3339(instant(ts_us)),
+        "timestamp": format_micros(ts_us),
         "properties": properties,
     }
     if value_micros is not None:
