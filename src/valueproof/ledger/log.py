@@ -202,29 +202,31 @@ def _append_bundles(
     connection: Connection, tenant_id: int, size: int, entries: Sequence[bytes]
 ) -> None:
     first_bundle, offset = divmod(size, TILE_WIDTH)
-    pending = list(entries)
+    held = b""
     if offset:
-        stored = connection.execute(
-            select(ledger_bundles.c.entries).where(
+        row = connection.execute(
+            select(ledger_bundles.c.width, ledger_bundles.c.entries).where(
                 ledger_bundles.c.tenant_id == tenant_id,
                 ledger_bundles.c.bundle_index == first_bundle,
             )
-        ).scalar()
-        held = decode_bundle(stored or b"")
-        if len(held) != offset:
-            raise TileError(f"entry bundle {first_bundle} holds {len(held)}, expected {offset}")
-        pending = held + pending
+        ).first()
+        if row is None or row.width != offset:
+            found = 0 if row is None else row.width
+            raise TileError(f"entry bundle {first_bundle} holds {found}, expected {offset}")
+        held = bytes(row.entries)  # a bundle is its entries concatenated: extend it as bytes
     rows = []
-    for start in range(0, len(pending), TILE_WIDTH):
-        chunk = pending[start : start + TILE_WIDTH]
+    start, bundle_index, width = 0, first_bundle, offset
+    while start < len(entries):
+        chunk = entries[start : start + TILE_WIDTH - width]
         rows.append(
             {
                 "tenant_id": tenant_id,
-                "bundle_index": first_bundle + start // TILE_WIDTH,
-                "width": len(chunk),
-                "entries": bundle_entries(chunk),
+                "bundle_index": bundle_index,
+                "width": width + len(chunk),
+                "entries": held + bundle_entries(chunk),
             }
         )
+        start, bundle_index, width, held = start + len(chunk), bundle_index + 1, 0, b""
     _upsert(connection, ledger_bundles, ("tenant_id", "bundle_index"), rows)
 
 
