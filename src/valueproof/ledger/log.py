@@ -241,11 +241,13 @@ def _set_size(connection: Connection, tenant_id: int, old: int, new: int, now_us
             ledger_logs.insert().values(tenant_id=tenant_id, size=new, updated_us=now_us)
         )
         return
-    connection.execute(
+    moved = connection.execute(
         update(ledger_logs)
         .where(ledger_logs.c.tenant_id == tenant_id, ledger_logs.c.size == old)
         .values(size=new, updated_us=now_us)
-    )
+    ).rowcount
+    if moved != 1:  # another writer without the tenant lock: fail the whole transaction
+        raise TileError(f"the log's size changed under an append from size {old}")
 
 
 def _upsert(
