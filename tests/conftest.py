@@ -13,13 +13,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from valueproof.api.app import create_app
@@ -118,18 +120,10 @@ class _Server(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="session")
-def server(engine: Engine) -> Iterator[str]:
-    """The API served by uvicorn on loopback over the backend's database; yields its base URL."""
-    config = uvicorn.Config(
-        create_app(
-            engine, Settings(database_url=str(engine.url), ledger_passphrase=LEDGER_PASSPHRASE)
-        ),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-    )
+@contextmanager
+def serving(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port in a thread; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan)
     running = _Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -139,9 +133,25 @@ def server(engine: Engine) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     port = running.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serve() -> Callable[..., AbstractContextManager[str]]:
+    """`serving` for tests that need a server of their own (other settings, a lifespan)."""
+    return serving
+
+
+@pytest.fixture(scope="session")
+def server(engine: Engine) -> Iterator[str]:
+    """The API served by uvicorn on loopback over the backend's database; yields its base URL."""
+    settings = Settings(database_url=str(engine.url), ledger_passphrase=LEDGER_PASSPHRASE)
+    with serving(create_app(engine, settings)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ the leaves a quiet log would otherwise leave unsigned."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
 from valueproof.api.app import create_app
@@ -63,26 +62,17 @@ def test_the_timer_signs_what_ingest_left_unsigned(
 
 
 @pytest.fixture
-def timed_server(engine: Engine) -> Iterator[str]:
+def timed_server(
+    engine: Engine, serve: Callable[..., AbstractContextManager[str]]
+) -> Iterator[str]:
     """A server with a one-second checkpoint interval and its lifespan (the timer) running."""
     settings = Settings(
         database_url=str(engine.url),
         ledger_passphrase="correct horse battery staple",
         checkpoint_interval_seconds=1,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, settings), port=0, log_level="warning", lifespan="on")
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(engine, settings), lifespan="on") as url:
+        yield url
 
 
 def test_a_running_server_covers_the_tail_within_the_interval(

@@ -184,9 +184,13 @@ class _Replay:
         self.roots: dict[int, bytes] = {}
         if 0 in checkpoint_sizes:
             self.roots[0] = merkle.EMPTY_ROOT
-        self.frontier: list[bytes] = []
-        self.count = 0
+        self.frontier = merkle.CompactRange()
         self.tiles: dict[tuple[int, int], Tile] = {}
+
+    @property
+    def count(self) -> int:
+        """How many leaves have been replayed so far."""
+        return self.frontier.size
 
     def entries(self) -> Iterator[tuple[int, bytes]]:
         """Each (index, entry) of the log in order; records tile and root findings on the way."""
@@ -227,14 +231,8 @@ class _Replay:
         changed = grow(self.count, hashes, lambda level, index: self.tiles[(level, index)])
         for hashed in hashes:
             self.frontier.append(hashed)
-            self.count += 1
-            merges = self.count
-            while merges & 1 == 0:
-                right = self.frontier.pop()
-                self.frontier[-1] = merkle.node_hash(self.frontier[-1], right)
-                merges >>= 1
             if self.count in self.wanted:
-                self.roots[self.count] = _fold(self.frontier)
+                self.roots[self.count] = self.frontier.root()
         for key, tile in changed.items():
             if tile.width == TILE_WIDTH:
                 self.tiles.pop(key, None)
@@ -375,10 +373,3 @@ class _Cursor:
         assert current is not None
         self._next = next(self._records, None)
         return current
-
-
-def _fold(frontier: list[bytes]) -> bytes:
-    result = frontier[-1]
-    for left in reversed(frontier[:-1]):
-        result = merkle.node_hash(left, result)
-    return result

@@ -29,6 +29,7 @@ from valueproof.ledger.tiles import (
     grow,
     hash_location,
 )
+from valueproof.store import placeholder
 
 __all__ = [
     "append",
@@ -47,7 +48,7 @@ def log_size(connection: Connection, tenant_id: int) -> int:
     # Plain SQL: every proof reads the size, and building a Core statement costs more than
     # running this one.
     size = connection.exec_driver_sql(
-        f"SELECT size FROM ledger_logs WHERE tenant_id = {_mark(connection)}", (tenant_id,)
+        f"SELECT size FROM ledger_logs WHERE tenant_id = {placeholder(connection)}", (tenant_id,)
     ).scalar()
     return int(size or 0)
 
@@ -83,7 +84,7 @@ def append(connection: Connection, tenant_id: int, entries: Sequence[bytes], now
 
 def hash_reader(connection: Connection, tenant_id: int) -> HashReader:
     """Read stored hashes, one query per call whatever number of tiles they span."""
-    mark = _mark(connection)
+    mark = placeholder(connection)
     term = f"(tenant_id = {mark} AND tile_level = {mark} AND tile_index = {mark})"
 
     def read(coordinates: Sequence[tuple[int, int]]) -> list[bytes]:
@@ -194,11 +195,6 @@ def _level_offsets(width: int) -> tuple[int, ...]:
         starts.append(offset)
         offset += width >> inner
     return tuple(starts)
-
-
-def _mark(connection: Connection) -> str:
-    """The DB-API placeholder of the connection's driver."""
-    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 def _load_tile(connection: Connection, tenant_id: int, tile_level: int, tile_index: int) -> Tile:

@@ -16,6 +16,7 @@ from valueproof.ledger.errors import ProofError
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactRange",
     "HashReader",
     "consistency_proof",
     "inclusion_proof",
@@ -48,20 +49,38 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
-def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
-    """The root of a tree over these leaf hashes, in memory (O(n) hashes, O(log n) space)."""
-    if not leaf_hashes:
-        return EMPTY_ROOT
-    # A stack of complete subtrees, largest first: appending leaf i merges one per trailing 1 bit.
-    stack: list[bytes] = []
-    for count, hashed in enumerate(leaf_hashes, start=1):
-        stack.append(hashed)
-        merges = count
+class CompactRange:
+    """The complete subtrees of a growing tree, largest first: O(log n) hashes give its root.
+
+    Appending leaf n merges one subtree per trailing 1 bit of n.
+    """
+
+    __slots__ = ("_stack", "size")
+
+    def __init__(self) -> None:
+        self._stack: list[bytes] = []
+        self.size = 0
+
+    def append(self, hashed_leaf: bytes) -> None:
+        stack = self._stack
+        stack.append(hashed_leaf)
+        self.size += 1
+        merges = self.size
         while merges & 1 == 0:
             right = stack.pop()
             stack[-1] = node_hash(stack[-1], right)
             merges >>= 1
-    return _fold_right(stack)
+
+    def root(self) -> bytes:
+        return _fold_right(self._stack) if self._stack else EMPTY_ROOT
+
+
+def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """The root of a tree over these leaf hashes, in memory (O(n) hashes, O(log n) space)."""
+    compact = CompactRange()
+    for hashed in leaf_hashes:
+        compact.append(hashed)
+    return compact.root()
 
 
 def subtree_coordinates(start: int, end: int) -> list[tuple[int, int]]:

@@ -25,7 +25,7 @@ from valueproof.metering.rollups import apply_deltas, refold_buckets, remove_gau
 from valueproof.metering.schema import FieldError, Limits, ValidEvent, validate_event
 from valueproof.metering.tables import events
 from valueproof.periods import MICROS_PER_HOUR
-from valueproof.store import tenant_lock, write
+from valueproof.store import placeholder, tenant_lock, write
 from valueproof.tenancy.accounts import account_ids
 from valueproof.tenancy.clock import now_us
 
@@ -253,7 +253,7 @@ def _dedupe(
 def _existing_digests(connection: Connection, tenant_id: int, ids: list[str]) -> dict[str, bytes]:
     """Content digests of the events on record among `ids` (raw SQL: this runs per event)."""
     found: dict[str, bytes] = {}
-    mark = _placeholder(connection)
+    mark = placeholder(connection)
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         marks = ",".join([mark] * len(chunk))
@@ -264,10 +264,6 @@ def _existing_digests(connection: Connection, tenant_id: int, ids: list[str]) ->
         )
         found.update({event_id: bytes(digest) for event_id, digest in rows})
     return found
-
-
-def _placeholder(connection: Connection) -> str:
-    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 def _correct(
@@ -397,7 +393,7 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
                     seq, account_id, event.type, event.ts_us, event.properties, event.value_micros
                 )
             )
-    mark = _placeholder(connection)
+    mark = placeholder(connection)
     connection.exec_driver_sql(
         f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join([mark] * 14)})", rows
     )

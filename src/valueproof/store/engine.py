@@ -70,3 +70,8 @@ def tenant_lock(connection: Connection, tenant_id: int) -> None:
             text("SELECT pg_advisory_xact_lock(:namespace, :tenant)"),
             {"namespace": _ADVISORY_NAMESPACE, "tenant": tenant_id},
         )
+
+
+def placeholder(connection: Connection) -> str:
+    """The DB-API parameter marker of the connection's driver, for hot-path plain SQL."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
