@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -109,3 +111,86 @@ def parse_instant_field(field: str, text: str) -> datetime:
         return parse_rfc3339(text)
     except ValueError as error:
         raise InvalidInput(field, str(error)) from None
+
+
+class Cadence(StrEnum):
+    """How often a contract bills: the length of its billing period in months."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
+
+    @property
+    def months(self) -> int:
+        return {"monthly": 1, "quarterly": 3, "annual": 12}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class BillingPeriod:
+    """One billing period: [start, end) clipped to the term, inside its full anchored period."""
+
+    index: int  # 0 for the period the term starts in
+    start: datetime
+    end: datetime
+    full_start: datetime
+    full_end: datetime
+
+    @property
+    def partial(self) -> bool:
+        return self.start != self.full_start or self.end != self.full_end
+
+
+def _anchor(year: int, month: int, day: int) -> datetime:
+    """Midnight UTC of `day` in the month, clamped to the month's last day (31 -> Feb 28)."""
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return datetime(year, month, min(day, calendar.monthrange(year, month)[1]), tzinfo=UTC)
+
+
+def _first_boundary(term_start: datetime, cadence: Cadence, anchor_day: int) -> tuple[int, int]:
+    """(year, month) of the last anchor on or before the term start."""
+    year, month = term_start.year, term_start.month
+    if _anchor(year, month, anchor_day) > term_start:
+        month -= cadence.months
+    return year, month
+
+
+def billing_periods(
+    term_start: datetime,
+    term_end: datetime | None,
+    cadence: Cadence,
+    anchor_day: int,
+    until: datetime,
+) -> Iterator[BillingPeriod]:
+    """The billing periods of a term, in order, up to the one that contains `until`.
+
+    Boundaries fall on `anchor_day` (clamped to short months) every `cadence` months, counted
+    from the term start's month; the first and last periods are clipped to the term.
+    """
+    year, month = _first_boundary(term_start, cadence, anchor_day)
+    step = cadence.months
+    index = 0
+    while True:
+        full_start = _anchor(year, month + index * step, anchor_day)
+        full_end = _anchor(year, month + (index + 1) * step, anchor_day)
+        start = max(full_start, term_start)
+        end = full_end if term_end is None else min(full_end, term_end)
+        if start >= end or start > until:
+            return
+        yield BillingPeriod(index, start, end, full_start, full_end)
+        index += 1
+
+
+def billing_period_at(
+    term_start: datetime,
+    term_end: datetime | None,
+    cadence: Cadence,
+    anchor_day: int,
+    moment: datetime,
+) -> BillingPeriod | None:
+    """The billing period of the term that contains `moment`, or None outside the term."""
+    if moment < term_start or (term_end is not None and moment >= term_end):
+        return None
+    last = None
+    for period in billing_periods(term_start, term_end, cadence, anchor_day, moment):
+        last = period
+    return last

@@ -8,6 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import valueproof.contracts.tables
+import valueproof.ledger.tables
 import valueproof.metering.tables
 import valueproof.tenancy.tables  # noqa: F401  (declares its tables on the metadata)
 from valueproof.store import connect_engine, metadata, upgrade

@@ -9,6 +9,7 @@ import typer
 
 from valueproof.cli.context import TenantOption, invocation, keyring_of, tenant_of
 from valueproof.cli.output import EXIT_FAILED, JsonFlag, command_group, print_json, print_table, say
+from valueproof.contracts.ledger_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput
 from valueproof.ledger.audit import AuditReport, audit
 from valueproof.ledger.keyring import StoredKey, generate_key, key_json, stored_keys
@@ -29,7 +30,7 @@ from valueproof.tenancy.clock import now_us
 app = command_group("The verifiable ledger: signing keys, checkpoints and the audit.")
 
 # Every kind of record on the log, as its domain rebuilds it for the audit.
-RECORD_SOURCES = (UsageEventSource(),)
+RECORD_SOURCES = (UsageEventSource(), ContractVersionSource())
 
 
 @app.command("keygen")

@@ -46,10 +46,12 @@ class Bucket:
     latest_ts_us: int | None = None
     latest_seq: int | None = None
     latest_micros: int | None = None
+    first_leaf: int | None = None
+    last_leaf: int | None = None
     distinct: set[str] = field(default_factory=set)
 
     def add(self, seq: int, ts_us: int, value: int | None, distinct: str | None) -> None:
-        """Fold one event in."""
+        """Fold one event in (its leaf is noted by `note_leaf`)."""
         self.event_count += 1
         if distinct is not None:
             self.distinct.add(distinct)
@@ -62,6 +64,16 @@ class Bucket:
             self.max_micros = value
         if self.latest_ts_us is None or (ts_us, seq) > (self.latest_ts_us, self.latest_seq or 0):
             self.latest_ts_us, self.latest_seq, self.latest_micros = ts_us, seq, value
+
+
+    def note_leaf(self, leaf: int | None) -> None:
+        """Widen the bucket's leaf span to include `leaf`."""
+        if leaf is None:
+            return
+        if self.first_leaf is None or leaf < self.first_leaf:
+            self.first_leaf = leaf
+        if self.last_leaf is None or leaf > self.last_leaf:
+            self.last_leaf = leaf
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,7 @@ class FoldInput(NamedTuple):
     ts_us: int
     properties: Properties
     value_micros: int | None
+    leaf_index: int | None = None  # its leaf on the tenant's ledger
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -191,6 +204,7 @@ def fold(
                 if bucket is None:
                     bucket = buckets[key] = Bucket()
                 bucket.event_count += 1
+                bucket.note_leaf(event.leaf_index)
                 continue
             value = compiled.value(props, event.value_micros)
             meter = compiled.meter
@@ -207,4 +221,5 @@ def fold(
             if bucket is None:
                 bucket = buckets[key] = Bucket()
             bucket.add(event.seq, event.ts_us, value, distinct_key(props, meter))
+            bucket.note_leaf(event.leaf_index)
     return buckets, points

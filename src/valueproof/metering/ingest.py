@@ -390,7 +390,13 @@ def _store(connection: Connection, batch: _Batch, options: IngestOptions) -> Non
         if superseded_by is None and event.correction != "void":
             in_force.append(
                 FoldInput(
-                    seq, account_id, event.type, event.ts_us, event.properties, event.value_micros
+                    seq,
+                    account_id,
+                    event.type,
+                    event.ts_us,
+                    event.properties,
+                    event.value_micros,
+                    leaf_index,
                 )
             )
     mark = placeholder(connection)

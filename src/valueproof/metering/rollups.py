@@ -50,7 +50,7 @@ _LATEST_IS_NEWER = (
 )
 _UPSERT = (
     "INSERT INTO rollups (tenant_id, meter_id, account_id, dims, hour, event_count, sum_micros,"
-    " min_micros, max_micros, latest_ts_us, latest_seq, latest_micros)"
+    " min_micros, max_micros, latest_ts_us, latest_seq, latest_micros, first_leaf, last_leaf)"
     " VALUES ({marks})"
     " ON CONFLICT (tenant_id, meter_id, account_id, hour, dims) DO UPDATE SET"
     " event_count = rollups.event_count + excluded.event_count,"
@@ -66,7 +66,13 @@ _UPSERT = (
     f" latest_seq = CASE WHEN {_LATEST_IS_NEWER} THEN excluded.latest_seq"
     "  ELSE rollups.latest_seq END,"
     f" latest_micros = CASE WHEN {_LATEST_IS_NEWER} THEN excluded.latest_micros"
-    "  ELSE rollups.latest_micros END"
+    "  ELSE rollups.latest_micros END,"
+    " first_leaf = CASE WHEN rollups.first_leaf IS NULL THEN excluded.first_leaf"
+    "  WHEN excluded.first_leaf < rollups.first_leaf THEN excluded.first_leaf"
+    "  ELSE rollups.first_leaf END,"
+    " last_leaf = CASE WHEN rollups.last_leaf IS NULL THEN excluded.last_leaf"
+    "  WHEN excluded.last_leaf > rollups.last_leaf THEN excluded.last_leaf"
+    "  ELSE rollups.last_leaf END"
 )
 
 
@@ -80,11 +86,12 @@ def apply_deltas(
     if buckets:
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         connection.exec_driver_sql(
-            _UPSERT.format(marks=", ".join([mark] * 12)),
+            _UPSERT.format(marks=", ".join([mark] * 14)),
             [
                 (
                     tenant_id, meter_id, account_id, dims, hour, b.event_count, b.sum_micros,
                     b.min_micros, b.max_micros, b.latest_ts_us, b.latest_seq, b.latest_micros,
+                    b.first_leaf, b.last_leaf,
                 )
                 for (meter_id, account_id, dims, hour), b in buckets.items()
             ],
@@ -135,6 +142,7 @@ def fold_inputs(rows: Iterable[Any]) -> Iterator[FoldInput]:
             ts_us=row.ts_us,
             properties=orjson.loads(row.properties),
             value_micros=row.value_micros,
+            leaf_index=row.leaf_index,
         )
 
 
@@ -145,6 +153,7 @@ _FOLD_COLUMNS = (
     events.c.ts_us,
     events.c.properties,
     events.c.value_micros,
+    events.c.leaf_index,
 )
 
 

@@ -97,6 +97,10 @@ rollups = Table(
     Column("latest_ts_us", BigInteger),
     Column("latest_seq", BigInteger),
     Column("latest_micros", BigInteger),
+    # The lowest and highest ledger leaf among the bucket's events: where rating's provenance
+    # tells a verifier to look. Null for a bucket folded before the ledger existed.
+    Column("first_leaf", BigInteger),
+    Column("last_leaf", BigInteger),
     PrimaryKeyConstraint("tenant_id", "meter_id", "account_id", "hour", "dims"),
 )
 # Queries across all accounts (the dashboard, month-end totals) go straight to their window.

@@ -92,11 +92,18 @@ class UsageResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Window:
+class Window:
+    """Whole hours [start_hour, end_hour) cut into buckets."""
+
     start_hour: int
     end_hour: int
     buckets: list[datetime]  # bucket starts, clipped to the window, in order
     granularity: Granularity
+
+    @classmethod
+    def whole(cls, start_hour: int, end_hour: int) -> Window:
+        """The window as one bucket (a billing period, say)."""
+        return cls(start_hour, end_hour, [instant(start_hour * MICROS_PER_HOUR)], Granularity.MONTH)
 
 
 def query_usage(
@@ -120,13 +127,7 @@ def query_usage(
             raise InvalidInput("account", f"unknown account {query.account!r}")
     window = _window(query)
     aggregation = compiled.meter.aggregation
-    cells: dict[Cell, Any]
-    if aggregation is Aggregation.TIME_WEIGHTED_SUM:
-        cells = _time_weighted(connection, tenant_id, compiled, account_id, window, now)
-    elif aggregation is Aggregation.UNIQUE_COUNT:
-        cells = _distinct(connection, tenant_id, compiled, account_id, window)
-    else:
-        cells = _rolled(connection, tenant_id, compiled, account_id, window)
+    cells = window_cells(connection, tenant_id, compiled, account_id, window, now)
     rows = _rows(connection, tenant_id, cells, query, window, aggregation)
     return UsageResult(
         meter=query.meter,
@@ -139,7 +140,34 @@ def query_usage(
     )
 
 
-def _window(query: UsageQuery) -> _Window:
+def window_cells(
+    connection: Connection,
+    tenant_id: int,
+    compiled: CompiledMeter,
+    account_id: int | None,
+    window: Window,
+    now: datetime,
+) -> dict[Cell, Any]:
+    """The meter's aggregate per bucket, account and group; `cell_value` reads one."""
+    aggregation = compiled.meter.aggregation
+    if aggregation is Aggregation.TIME_WEIGHTED_SUM:
+        return _time_weighted(connection, tenant_id, compiled, account_id, window, now)
+    if aggregation is Aggregation.UNIQUE_COUNT:
+        return _distinct(connection, tenant_id, compiled, account_id, window)
+    return _rolled(connection, tenant_id, compiled, account_id, window)
+
+
+def cell_value(value: Any) -> Decimal:
+    """A cell's quantity: distinct counts are sets, latest values (ts, seq, value) tuples."""
+    if isinstance(value, set):
+        return Decimal(len(value))
+    if isinstance(value, tuple):
+        number: Decimal = value[2]
+        return number
+    return Decimal(value)
+
+
+def _window(query: UsageQuery) -> Window:
     start_hour = hour_of(to_micros(query.start))
     end_hour = hour_of(to_micros(query.end))
     if end_hour <= start_hour:
@@ -149,14 +177,14 @@ def _window(query: UsageQuery) -> _Window:
     start = instant(start_hour * MICROS_PER_HOUR)
     end = instant(end_hour * MICROS_PER_HOUR)
     buckets = [max(b, start) for b in bucket_starts(start, end, query.granularity)]
-    return _Window(start_hour, end_hour, buckets, query.granularity)
+    return Window(start_hour, end_hour, buckets, query.granularity)
 
 
 # A cell is the aggregate of one bucket, one account (or None) and one dims value.
 Cell = tuple[int, int | None, str]
 
 
-def _bucket_expression(window: _Window, hour: Any) -> Any:
+def _bucket_expression(window: Window, hour: Any) -> Any:
     """SQL that maps an hour to its bucket index in the window."""
     if window.granularity is Granularity.HOUR:
         return hour - window.start_hour
@@ -166,7 +194,7 @@ def _bucket_expression(window: _Window, hour: Any) -> Any:
 
 
 def _filters(
-    table: Any, tenant_id: int, meter_id: int, account_id: int | None, window: _Window
+    table: Any, tenant_id: int, meter_id: int, account_id: int | None, window: Window
 ) -> list[Any]:
     conditions = [
         table.c.tenant_id == tenant_id,
@@ -184,7 +212,7 @@ def _rolled(
     tenant_id: int,
     compiled: CompiledMeter,
     account_id: int | None,
-    window: _Window,
+    window: Window,
 ) -> dict[Cell, Any]:
     aggregation = compiled.meter.aggregation
     bucket = _bucket_expression(window, rollups.c.hour).label("bucket")
@@ -240,7 +268,7 @@ def _distinct(
     tenant_id: int,
     compiled: CompiledMeter,
     account_id: int | None,
-    window: _Window,
+    window: Window,
 ) -> dict[Cell, set[str]]:
     bucket = _bucket_expression(window, rollup_distinct.c.hour).label("bucket")
     rows = connection.execute(
@@ -261,7 +289,7 @@ def _time_weighted(
     tenant_id: int,
     compiled: CompiledMeter,
     account_id: int | None,
-    window: _Window,
+    window: Window,
     now: datetime,
 ) -> dict[Cell, Decimal]:
     """Integrate each series' level over the window: unit-hours, rounded half-even to 6 places."""
@@ -326,7 +354,7 @@ def _rows(
     tenant_id: int,
     cells: dict[Cell, Any],
     query: UsageQuery,
-    window: _Window,
+    window: Window,
     aggregation: Aggregation,
 ) -> list[UsageRow]:
     """Project cells onto the requested groups and combine what falls together."""
@@ -348,13 +376,7 @@ def _rows(
     edges = [*window.buckets, instant(window.end_hour * MICROS_PER_HOUR)]
     rows = []
     for key in sorted(combined):
-        value = combined[key]
-        if isinstance(value, set):
-            number = Decimal(len(value))
-        elif isinstance(value, tuple):
-            number = value[2]
-        else:
-            number = value
+        number = cell_value(combined[key])
         rows.append(UsageRow(edges[key[0]], edges[key[0] + 1], groups[key], number))
     return rows
 

@@ -1,0 +1,76 @@
+"""CEL conditions inside contracts: compiled once when a contract is read, run at rating.
+
+A component's `filter` sees `group`, the group-by values of one usage group of its meter, so it
+runs on rollups, never on raw events. A `when` sees `usage` (meter key to period-to-date total),
+`period` and `account`, and decides whether the component applies in a period at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from valueproof.contracts.errors import RatingError
+
+FILTER_VARIABLES = frozenset({"group"})
+WHEN_VARIABLES = frozenset({"usage", "period", "account"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Condition:
+    """A compiled CEL expression that must yield a boolean."""
+
+    source: str
+    field: str  # where it sits in its contract, for errors at rating time
+    program: Any  # cel.Program (the package ships no type stubs)
+
+    def holds(self, context: Mapping[str, Any]) -> bool:
+        """Run the expression; anything but true or false is a RatingError naming the field."""
+        try:
+            result = self.program.execute(dict(context))
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise RatingError(self.field, f"CEL expression failed: {_reason(error)}") from None
+        if not isinstance(result, bool):
+            raise RatingError(self.field, f"CEL expression gave {result!r}, not true or false")
+        return result
+
+
+def compile_condition(source: str, field: str, variables: frozenset[str]) -> Condition:
+    """Compile `source`, refusing syntax errors and names outside `variables` (ValueError)."""
+    try:
+        program = cel.compile(source)
+    except ValueError as error:
+        raise ValueError(f"invalid CEL: {_first_line(str(error))}") from None
+    unknown = sorted(set(program.variables()) - variables)
+    if unknown:
+        allowed = ", ".join(sorted(variables))
+        raise ValueError(f"CEL names unknown variable {unknown[0]!r}; it may use {allowed}")
+    return Condition(source, field, program)
+
+
+def check_functions(condition: Condition, sample: Mapping[str, Any]) -> None:
+    """Run once on `sample` to refuse functions CEL doesn't know (ValueError).
+
+    Only an undefined name is a defect of the expression; other failures depend on the data
+    (a missing key in the sample, say) and are left to rating.
+    """
+    try:
+        condition.program.execute(dict(sample))
+    except RuntimeError as error:
+        if "Undefined variable or function" in str(error):
+            raise ValueError(f"invalid CEL: {_first_line(str(error))}") from None
+    except (KeyError, TypeError, ValueError):
+        return
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "malformed expression"
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"no such key {error.args[0]!r}"
+    return _first_line(str(error))
