@@ -71,6 +71,17 @@ def hour_of(micros: int) -> int:
     return micros // MICROS_PER_HOUR
 
 
+def month_of_hour(hour: int) -> int:
+    """The calendar month (UTC) an hour bucket falls in, as year * 12 + month - 1."""
+    moment = hour_start(hour)
+    return moment.year * 12 + moment.month - 1
+
+
+def month_start_hour(month: int) -> int:
+    """The first hour bucket of a month numbered as `month_of_hour` numbers it."""
+    return hour_of(to_micros(datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)))
+
+
 def hour_start(hour: int) -> datetime:
     """The instant an hour bucket starts."""
     return from_micros(hour * MICROS_PER_HOUR)
@@ -154,6 +165,22 @@ def _first_boundary(term_start: datetime, cadence: Cadence, anchor_day: int) -> 
     return year, month
 
 
+def _period(
+    term_start: datetime,
+    term_end: datetime | None,
+    first: tuple[int, int],
+    cadence: Cadence,
+    anchor_day: int,
+    index: int,
+) -> BillingPeriod:
+    year, month = first
+    full_start = _anchor(year, month + index * cadence.months, anchor_day)
+    full_end = _anchor(year, month + (index + 1) * cadence.months, anchor_day)
+    start = max(full_start, term_start)
+    end = full_end if term_end is None else min(full_end, term_end)
+    return BillingPeriod(index, start, end, full_start, full_end)
+
+
 def billing_periods(
     term_start: datetime,
     term_end: datetime | None,
@@ -166,17 +193,13 @@ def billing_periods(
     Boundaries fall on `anchor_day` (clamped to short months) every `cadence` months, counted
     from the term start's month; the first and last periods are clipped to the term.
     """
-    year, month = _first_boundary(term_start, cadence, anchor_day)
-    step = cadence.months
+    first = _first_boundary(term_start, cadence, anchor_day)
     index = 0
     while True:
-        full_start = _anchor(year, month + index * step, anchor_day)
-        full_end = _anchor(year, month + (index + 1) * step, anchor_day)
-        start = max(full_start, term_start)
-        end = full_end if term_end is None else min(full_end, term_end)
-        if start >= end or start > until:
+        period = _period(term_start, term_end, first, cadence, anchor_day, index)
+        if period.start >= period.end or period.start > until:
             return
-        yield BillingPeriod(index, start, end, full_start, full_end)
+        yield period
         index += 1
 
 
@@ -190,7 +213,12 @@ def billing_period_at(
     """The billing period of the term that contains `moment`, or None outside the term."""
     if moment < term_start or (term_end is not None and moment >= term_end):
         return None
-    last = None
-    for period in billing_periods(term_start, term_end, cadence, anchor_day, moment):
-        last = period
-    return last
+    year, month = first = _first_boundary(term_start, cadence, anchor_day)
+    step = cadence.months
+    # Counted in months, then corrected: the anchor day may fall after `moment`'s day.
+    index = max(0, ((moment.year - year) * 12 + moment.month - month) // step)
+    while index > 0 and _anchor(year, month + index * step, anchor_day) > moment:
+        index -= 1
+    while _anchor(year, month + (index + 1) * step, anchor_day) <= moment:
+        index += 1
+    return _period(term_start, term_end, first, cadence, anchor_day, index)

@@ -25,7 +25,7 @@ from valueproof.contracts.document import (
     Seats,
     Volume,
 )
-from valueproof.contracts.inputs import MeterUsage, RatingInput, group_values, when_context
+from valueproof.contracts.inputs import MeterUsage, RatingInput, group_values
 from valueproof.contracts.lines import Line, Source, leaf_ranges, make_line
 from valueproof.contracts.validation import CompiledContract
 from valueproof.money import Currency
@@ -64,20 +64,13 @@ class _Period:
 
 
 def component_lines(
-    terms: CompiledContract, inputs: RatingInput, money: Currency
+    terms: CompiledContract, inputs: RatingInput, money: Currency, applying: frozenset[str]
 ) -> Iterator[Line]:
-    """The lines of every component that applies in the period, in document order."""
+    """The lines of the components in `applying` (their `when` holds), in document order."""
     period = _Period(terms, inputs, money)
-    context: dict[str, Any] | None = None
     for component in terms.document.components:
-        if component.type in ADJUSTING:
-            continue
-        condition = terms.whens.get(component.id)
-        if condition is not None:
-            context = context if context is not None else when_context(inputs)
-            if not condition.holds(context):
-                continue
-        yield from _BUILDERS[component.type](component, period)
+        if component.type not in ADJUSTING and component.id in applying:
+            yield from _BUILDERS[component.type](component, period)
 
 
 def _describe(component: Any, kind: str) -> str:

@@ -55,17 +55,16 @@ def rate(terms: CompiledContract, version: int, version_leaf: int, inputs: Ratin
     """The charges of `inputs.period` under this version of the contract."""
     document = terms.document
     money = currency(document.currency)
-    lines = list(component_lines(terms, inputs, money))
+    applying = _applying(terms, inputs)
+    lines = list(component_lines(terms, inputs, money, applying))
     by_component = _amounts_by_component(lines)
     for component in document.components:
-        if not _applies(terms, component.id, inputs):
-            continue
-        if isinstance(component, Commitment):
+        if isinstance(component, Commitment) and component.id in applying:
             lines.extend(_true_up(component, inputs, by_component, money, document))
     for component in document.components:
-        if isinstance(component, PrepaidCredits) and _applies(terms, component.id, inputs):
+        if isinstance(component, PrepaidCredits) and component.id in applying:
             lines.extend(_credits(component, inputs, by_component, money, document))
-    lines.extend(_discounts(terms, inputs, lines, money))
+    lines.extend(_discounts(terms, applying, lines, money))
     if document.invoice_maximum is not None:
         reduction = adjustments.invoice_cap(total(lines), document.invoice_maximum)
         if reduction:
@@ -106,9 +105,16 @@ def _amounts_by_component(lines: Sequence[Line]) -> dict[str, Decimal]:
     return totals
 
 
-def _applies(terms: CompiledContract, key: str, inputs: RatingInput) -> bool:
-    condition = terms.whens.get(key)
-    return condition is None or condition.holds(when_context(inputs))
+def _applying(terms: CompiledContract, inputs: RatingInput) -> frozenset[str]:
+    """The components (by id) and discounts (`discount:<id>`) whose `when` holds this period."""
+    document = terms.document
+    keys = [c.id for c in document.components] + [f"discount:{d.id}" for d in document.discounts]
+    if not terms.whens:
+        return frozenset(keys)
+    context = when_context(inputs)
+    return frozenset(
+        key for key in keys if key not in terms.whens or terms.whens[key].holds(context)
+    )
 
 
 def _targets(component: Any, document: Any) -> list[str]:
@@ -187,12 +193,12 @@ def _credits(
 
 
 def _discounts(
-    terms: CompiledContract, inputs: RatingInput, lines: list[Line], money: Currency
+    terms: CompiledContract, applying: frozenset[str], lines: list[Line], money: Currency
 ) -> list[Line]:
     document = terms.document
     found = []
     for discount in document.discounts:
-        if not _applies(terms, f"discount:{discount.id}", inputs):
+        if f"discount:{discount.id}" not in applying:
             continue
         chosen = [ln for ln in lines if discount.applies_to is None or ln.component in
                   discount.applies_to]  # fmt: skip

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 from sqlalchemy import Connection, insert, select
 
 from valueproof.contracts.document import ContractDocument, Metered, Percentage, Seats
@@ -258,9 +257,7 @@ def _stored(row: Any) -> StoredVersion:
         version=row.version,
         effective=from_micros(row.effective_us),
         # Validated in full when applied; reading it back needs only the model.
-        document=ContractDocument.model_validate_json(
-            row.document, context={"currency": orjson.loads(row.document)["currency"]}
-        ),
+        document=ContractDocument.model_validate_json(row.document),
         leaf_index=row.leaf_index,
         created_us=row.created_us,
     )

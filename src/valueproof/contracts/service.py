@@ -40,7 +40,12 @@ from valueproof.errors import InvalidInput
 from valueproof.ledger.log import log_size
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import Catalog, load_catalog
-from valueproof.metering.totals import GroupTotal, transactions, window_totals
+from valueproof.metering.totals import (
+    GroupTotal,
+    consecutive_totals,
+    transactions,
+    window_totals,
+)
 from valueproof.periods import (
     BillingPeriod,
     billing_period_at,
@@ -166,35 +171,46 @@ def _wallet_history(
     now: datetime,
     cache: dict[int, CompiledContract],
 ) -> tuple[WalletPeriod, ...]:
-    """The charges the wallet covered in each earlier period of the term (none without one)."""
+    """The charges the wallet covered in each earlier period of the term (none without one).
+
+    Each earlier period is rated again under the version in force then; its usage is read for
+    all of them at once, one query per meter.
+    """
     wallet = next((c for c in version.document.components if c.type == "prepaid_credits"), None)
     if wallet is None or period.index == 0:
         return ()
     document = version.document
-    earlier = []
-    for past in billing_periods(
-        document.term.start,
-        document.term.end,
-        document.billing.period,
-        document.billing.anchor_day,
-        period.start,
-    ):
-        if past.index >= period.index:
-            break
-        governing = in_force(history, past.start) or version
-        inputs = RatingInput(
-            period=past,
-            usage=_usage(connection, tenant_id, catalog, account_id, governing.document, past, now),
-            ledger_size=0,
-            account=_attributes(connection, account_id),
+    billing = document.billing
+    earlier = [
+        past
+        for past in billing_periods(
+            document.term.start, document.term.end, billing.period, billing.anchor_day, period.start
         )
-        charges = rate(_compiled(governing, cache), governing.version, governing.leaf_index, inputs)
-        targets = set(
-            wallet.applies_to or [c.id for c in document.components if c.type in USAGE_TYPES]
+        if past.index < period.index
+    ]
+    governing = [in_force(history, past.start) or version for past in earlier]
+    usage: list[dict[str, MeterUsage]] = [{} for _ in earlier]
+    for key in sorted(set().union(*(_meters_of(v.document) for v in governing))):
+        found = consecutive_totals(
+            connection,
+            tenant_id,
+            _meter(catalog, key),
+            account_id,
+            [past.start for past in earlier],
+            period.start,
+            now,
         )
+        for index, groups in enumerate(found):
+            usage[index][key] = MeterUsage(key, tuple(groups))
+    attributes = _attributes(connection, account_id)
+    targets = set(wallet.applies_to or [c.id for c in document.components if c.type in USAGE_TYPES])
+    carried = []
+    for past, then, used in zip(earlier, governing, usage, strict=True):
+        inputs = RatingInput(period=past, usage=used, ledger_size=0, account=attributes)
+        charges = rate(_compiled(then, cache), then.version, then.leaf_index, inputs)
         covered = max(Decimal(0), total(ln for ln in charges.lines if ln.component in targets))
-        earlier.append(WalletPeriod(past.start, past.end, covered))
-    return tuple(earlier)
+        carried.append(WalletPeriod(past.start, past.end, covered))
+    return tuple(carried)
 
 
 def rate_period(

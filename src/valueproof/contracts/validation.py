@@ -6,7 +6,7 @@ and nothing is stored unless the whole document passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -234,7 +234,7 @@ def _reference(
     return []
 
 
-def _tier_problems(tiers: list[Tier | PercentTier] | None) -> list[tuple[int, str]]:
+def _tier_problems(tiers: Sequence[Tier | PercentTier] | None) -> list[tuple[int, str]]:
     """Tiers start at 0, each starts where the previous ends, and only the last is open-ended."""
     if not tiers:
         return []

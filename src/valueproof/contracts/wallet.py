@@ -268,6 +268,10 @@ def _check_grants(
                 raise ValueError(f"grants[{index}] must expire after it is granted")
         if grant.id in seen:
             raise ValueError(f"grants[{index}].id {grant.id!r} is used twice")
+        # Only the rule's own grants count towards the cap: their place in the queue is the one
+        # the cap keeps; a caller's grant marked recurring could be re-ranked a period later.
+        if grant.recurring:
+            raise ValueError(f"grants[{index}]: recurring grants come from the Recurring rule")
         seen.add(grant.id)
     if recurring is None:
         return

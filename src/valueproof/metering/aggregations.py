@@ -65,6 +65,28 @@ class Bucket:
         if self.latest_ts_us is None or (ts_us, seq) > (self.latest_ts_us, self.latest_seq or 0):
             self.latest_ts_us, self.latest_seq, self.latest_micros = ts_us, seq, value
 
+    def merge(self, other: Bucket) -> None:
+        """Fold another bucket's aggregate in (distinct values aside)."""
+        self.event_count += other.event_count
+        self.sum_micros += other.sum_micros
+        if other.min_micros is not None and (
+            self.min_micros is None or other.min_micros < self.min_micros
+        ):
+            self.min_micros = other.min_micros
+        if other.max_micros is not None and (
+            self.max_micros is None or other.max_micros > self.max_micros
+        ):
+            self.max_micros = other.max_micros
+        if other.latest_ts_us is not None and (
+            self.latest_ts_us is None
+            or (other.latest_ts_us, other.latest_seq or 0)
+            > (self.latest_ts_us, self.latest_seq or 0)
+        ):
+            self.latest_ts_us = other.latest_ts_us
+            self.latest_seq = other.latest_seq
+            self.latest_micros = other.latest_micros
+        self.note_leaf(other.first_leaf)
+        self.note_leaf(other.last_leaf)
 
     def note_leaf(self, leaf: int | None) -> None:
         """Widen the bucket's leaf span to include `leaf`."""

@@ -7,6 +7,7 @@ reader never sees events without their rollups.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -21,8 +22,15 @@ from valueproof.metering.aggregations import (
     GaugePoint,
     fold,
 )
-from valueproof.metering.tables import events, gauge_points, rollup_distinct, rollups
-from valueproof.periods import MICROS_PER_HOUR
+from valueproof.metering.tables import (
+    events,
+    gauge_points,
+    rollup_distinct,
+    rollups,
+    rollups_monthly,
+)
+from valueproof.periods import MICROS_PER_HOUR, month_of_hour, month_start_hour
+from valueproof.store import placeholder
 
 _REBUILD_CHUNK = 20_000
 
@@ -42,38 +50,56 @@ def _upsert(connection: Connection, table: Any) -> Any:
 
 # Hand-written because it runs for every batch: both dialects speak this upsert, and executing
 # it as plain DBAPI executemany skips the per-row parameter processing of a Core statement.
-_LATEST_IS_NEWER = (
-    "excluded.latest_ts_us IS NOT NULL AND (rollups.latest_ts_us IS NULL"
-    " OR excluded.latest_ts_us > rollups.latest_ts_us"
-    " OR (excluded.latest_ts_us = rollups.latest_ts_us"
-    " AND excluded.latest_seq > rollups.latest_seq))"
-)
-_UPSERT = (
-    "INSERT INTO rollups (tenant_id, meter_id, account_id, dims, hour, event_count, sum_micros,"
-    " min_micros, max_micros, latest_ts_us, latest_seq, latest_micros, first_leaf, last_leaf)"
-    " VALUES ({marks})"
-    " ON CONFLICT (tenant_id, meter_id, account_id, hour, dims) DO UPDATE SET"
-    " event_count = rollups.event_count + excluded.event_count,"
-    " sum_micros = rollups.sum_micros + excluded.sum_micros,"
-    " min_micros = CASE WHEN rollups.min_micros IS NULL THEN excluded.min_micros"
-    "  WHEN excluded.min_micros < rollups.min_micros THEN excluded.min_micros"
-    "  ELSE rollups.min_micros END,"
-    " max_micros = CASE WHEN rollups.max_micros IS NULL THEN excluded.max_micros"
-    "  WHEN excluded.max_micros > rollups.max_micros THEN excluded.max_micros"
-    "  ELSE rollups.max_micros END,"
-    f" latest_ts_us = CASE WHEN {_LATEST_IS_NEWER} THEN excluded.latest_ts_us"
-    "  ELSE rollups.latest_ts_us END,"
-    f" latest_seq = CASE WHEN {_LATEST_IS_NEWER} THEN excluded.latest_seq"
-    "  ELSE rollups.latest_seq END,"
-    f" latest_micros = CASE WHEN {_LATEST_IS_NEWER} THEN excluded.latest_micros"
-    "  ELSE rollups.latest_micros END,"
-    " first_leaf = CASE WHEN rollups.first_leaf IS NULL THEN excluded.first_leaf"
-    "  WHEN excluded.first_leaf < rollups.first_leaf THEN excluded.first_leaf"
-    "  ELSE rollups.first_leaf END,"
-    " last_leaf = CASE WHEN rollups.last_leaf IS NULL THEN excluded.last_leaf"
-    "  WHEN excluded.last_leaf > rollups.last_leaf THEN excluded.last_leaf"
-    "  ELSE rollups.last_leaf END"
-)
+def _upsert_sql(table: str, bucket: str) -> str:
+    """The upsert that adds aggregates to `table` (keyed by `bucket`: hour or month)."""
+    newer = (
+        f"excluded.latest_ts_us IS NOT NULL AND ({table}.latest_ts_us IS NULL"
+        f" OR excluded.latest_ts_us > {table}.latest_ts_us"
+        f" OR (excluded.latest_ts_us = {table}.latest_ts_us"
+        f" AND excluded.latest_seq > {table}.latest_seq))"
+    )
+
+    def lowest(column: str) -> str:
+        return (
+            f" {column} = CASE WHEN {table}.{column} IS NULL THEN excluded.{column}"
+            f"  WHEN excluded.{column} < {table}.{column} THEN excluded.{column}"
+            f"  ELSE {table}.{column} END"
+        )
+
+    def highest(column: str) -> str:
+        return lowest(column).replace(" < ", " > ")
+
+    def latest(column: str) -> str:
+        return f" {column} = CASE WHEN {newer} THEN excluded.{column} ELSE {table}.{column} END"
+
+    key = (
+        "tenant_id, meter_id, account_id, hour, dims"
+        if bucket == "hour"
+        else ("tenant_id, meter_id, month, account_id, dims")
+    )
+    updates = [
+        f" event_count = {table}.event_count + excluded.event_count",
+        f" sum_micros = {table}.sum_micros + excluded.sum_micros",
+        lowest("min_micros"),
+        highest("max_micros"),
+        latest("latest_ts_us"),
+        latest("latest_seq"),
+        latest("latest_micros"),
+        lowest("first_leaf"),
+        highest("last_leaf"),
+    ]
+    return (
+        f"INSERT INTO {table} (tenant_id, meter_id, account_id, dims, {bucket}, event_count,"
+        " sum_micros, min_micros, max_micros, latest_ts_us, latest_seq, latest_micros,"
+        " first_leaf, last_leaf) VALUES ({marks})"
+        f" ON CONFLICT ({key}) DO UPDATE SET" + ",".join(updates)
+    )
+
+
+# Hand-written because it runs for every batch: both dialects speak this upsert, and executing
+# it as plain DBAPI executemany skips the per-row parameter processing of a Core statement.
+_UPSERT = _upsert_sql("rollups", "hour")
+_UPSERT_MONTHLY = _upsert_sql("rollups_monthly", "month")
 
 
 def apply_deltas(
@@ -81,21 +107,23 @@ def apply_deltas(
     tenant_id: int,
     buckets: Mapping[BucketKey, Bucket],
     points: Sequence[GaugePoint],
+    monthly: bool = True,
 ) -> None:
-    """Add folded buckets to the rollups and record gauge readings."""
+    """Add folded buckets to the rollups (hourly, and monthly unless told not to) and record
+    gauge readings."""
     if buckets:
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        marks = ", ".join([placeholder(connection)] * 14)
         connection.exec_driver_sql(
-            _UPSERT.format(marks=", ".join([mark] * 14)),
-            [
-                (
-                    tenant_id, meter_id, account_id, dims, hour, b.event_count, b.sum_micros,
-                    b.min_micros, b.max_micros, b.latest_ts_us, b.latest_seq, b.latest_micros,
-                    b.first_leaf, b.last_leaf,
+            _UPSERT.format(marks=marks),
+            [_values(tenant_id, key, bucket) for key, bucket in buckets.items()],
+        )
+        if monthly:
+            months = _by_month(buckets)
+            if months:
+                connection.exec_driver_sql(
+                    _UPSERT_MONTHLY.format(marks=marks),
+                    [_values(tenant_id, key, bucket) for key, bucket in months.items()],
                 )
-                for (meter_id, account_id, dims, hour), b in buckets.items()
-            ],
-        )  # fmt: skip
         distinct = list(_distinct_rows(tenant_id, buckets))
         if distinct:
             connection.execute(
@@ -117,6 +145,31 @@ def apply_deltas(
                 for p in points
             ],
         )
+
+
+def _values(tenant_id: int, key: BucketKey, b: Bucket) -> tuple[Any, ...]:
+    meter_id, account_id, dims, when = key
+    return (
+        tenant_id, meter_id, account_id, dims, when, b.event_count, b.sum_micros, b.min_micros,
+        b.max_micros, b.latest_ts_us, b.latest_seq, b.latest_micros, b.first_leaf, b.last_leaf,
+    )  # fmt: skip
+
+
+def _by_month(buckets: Mapping[BucketKey, Bucket]) -> dict[BucketKey, Bucket]:
+    """Hourly buckets combined per calendar month (distinct values stay hourly)."""
+    months: dict[BucketKey, Bucket] = {}
+    month_of: dict[int, int] = {}
+    for (meter_id, account_id, dims, hour), bucket in buckets.items():
+        month = month_of.get(hour)
+        if month is None:
+            month = month_of[hour] = month_of_hour(hour)
+        key = (meter_id, account_id, dims, month)
+        found = months.get(key)
+        if found is None:
+            months[key] = replace(bucket, distinct=set())
+        else:
+            found.merge(bucket)
+    return months
 
 
 def _distinct_rows(tenant_id: int, buckets: Mapping[BucketKey, Bucket]) -> Iterator[dict[str, Any]]:
@@ -165,7 +218,9 @@ def refold_buckets(
     """Recompute buckets (meter, account, dims, hour) from the raw events in force.
 
     Corrections take events away, which min, max, latest and distinct counts cannot subtract.
+    The months of those hours are then rebuilt from their hours.
     """
+    months: set[BucketKey] = set()
     for compiled, account_id, dims, hour in set(touched):
         _delete_bucket(connection, tenant_id, compiled.id, account_id, dims, hour)
         rows = connection.execute(
@@ -180,7 +235,47 @@ def refold_buckets(
         )
         buckets, _ = fold(fold_inputs(rows), {compiled.meter.event_type: [compiled]})
         kept = {key: bucket for key, bucket in buckets.items() if key[2] == dims}
-        apply_deltas(connection, tenant_id, kept, [])
+        apply_deltas(connection, tenant_id, kept, [], monthly=False)
+        months.add((compiled.id, account_id, dims, month_of_hour(hour)))
+    for key in months:
+        _refold_month(connection, tenant_id, key)
+
+
+def _refold_month(connection: Connection, tenant_id: int, key: BucketKey) -> None:
+    """Rebuild one monthly row from the hourly rows under it."""
+    meter_id, account_id, dims, month = key
+    where = (
+        rollups_monthly.c.tenant_id == tenant_id,
+        rollups_monthly.c.meter_id == meter_id,
+        rollups_monthly.c.month == month,
+        rollups_monthly.c.account_id == account_id,
+        rollups_monthly.c.dims == dims,
+    )
+    connection.execute(delete(rollups_monthly).where(*where))
+    rows = connection.execute(
+        select(rollups).where(
+            rollups.c.tenant_id == tenant_id,
+            rollups.c.meter_id == meter_id,
+            rollups.c.account_id == account_id,
+            rollups.c.dims == dims,
+            rollups.c.hour >= month_start_hour(month),
+            rollups.c.hour < month_start_hour(month + 1),
+        )
+    )
+    whole = Bucket()
+    for row in rows:
+        whole.merge(
+            Bucket(
+                row.event_count, row.sum_micros, row.min_micros, row.max_micros,
+                row.latest_ts_us, row.latest_seq, row.latest_micros, row.first_leaf,
+                row.last_leaf,
+            )
+        )  # fmt: skip
+    if whole.event_count:
+        marks = ", ".join([placeholder(connection)] * 14)
+        connection.exec_driver_sql(
+            _UPSERT_MONTHLY.format(marks=marks), [_values(tenant_id, key, whole)]
+        )
 
 
 def _delete_bucket(
@@ -214,7 +309,7 @@ def remove_gauge_points(
 
 def drop_meter_rollups(connection: Connection, tenant_id: int, meter_id: int) -> None:
     """Remove every rollup row and reading of a meter."""
-    for table in (rollups, rollup_distinct, gauge_points):
+    for table in (rollups, rollups_monthly, rollup_distinct, gauge_points):
         connection.execute(
             delete(table).where(table.c.tenant_id == tenant_id, table.c.meter_id == meter_id)
         )

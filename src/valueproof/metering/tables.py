@@ -106,6 +106,30 @@ rollups = Table(
 # Queries across all accounts (the dashboard, month-end totals) go straight to their window.
 Index("ix_rollups_window", rollups.c.tenant_id, rollups.c.meter_id, rollups.c.hour)
 
+# The same aggregates per calendar month (UTC), kept beside the hourly ones at ingest: a billing
+# period of whole months reads one row per account and group instead of ~720. `month` counts
+# months since year 0 (year * 12 + month - 1), first in the key so that one month of every
+# account is a single range. Distinct values and gauge readings stay hourly only.
+rollups_monthly = Table(
+    "rollups_monthly",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("meter_id", Integer, ForeignKey("meters.id"), nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("dims", String(1000), nullable=False),
+    Column("event_count", BigInteger, nullable=False),
+    Column("sum_micros", BigInteger, nullable=False),
+    Column("min_micros", BigInteger),
+    Column("max_micros", BigInteger),
+    Column("latest_ts_us", BigInteger),
+    Column("latest_seq", BigInteger),
+    Column("latest_micros", BigInteger),
+    Column("first_leaf", BigInteger),
+    Column("last_leaf", BigInteger),
+    PrimaryKeyConstraint("tenant_id", "meter_id", "month", "account_id", "dims"),
+)
+
 # Distinct values per hour for `unique_count` meters: distinct counts do not add across hours.
 rollup_distinct = Table(
     "rollup_distinct",

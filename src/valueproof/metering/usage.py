@@ -219,12 +219,7 @@ def _rolled(
     where = _filters(rollups, tenant_id, compiled.id, account_id, window)
     if aggregation is Aggregation.LATEST:
         return _latest(connection, bucket, where)
-    measure = {
-        Aggregation.COUNT: func.sum(rollups.c.event_count),
-        Aggregation.SUM: func.sum(rollups.c.sum_micros),
-        Aggregation.MAX: func.max(rollups.c.max_micros),
-        Aggregation.MIN: func.min(rollups.c.min_micros),
-    }[aggregation]
+    measure = rolled_measure(aggregation)
     rows = connection.execute(
         select(bucket, rollups.c.account_id, rollups.c.dims, measure.label("measure"))
         .where(*where)
@@ -232,13 +227,30 @@ def _rolled(
     )
     cells: dict[Cell, Any] = {}
     for row in rows:
-        if row.measure is None:
-            continue
-        number = int(row.measure)
-        cells[(row.bucket, row.account_id, row.dims)] = (
-            Decimal(number) if aggregation is Aggregation.COUNT else from_micros(number)
-        )
+        if row.measure is not None:
+            cells[(row.bucket, row.account_id, row.dims)] = measured(aggregation, row.measure)
     return cells
+
+
+# How each aggregation that adds up across hours reads the rollups, as SQL over many rows.
+_MEASURE_COLUMNS: dict[Aggregation, tuple[Any, str]] = {
+    Aggregation.COUNT: (func.sum, "event_count"),
+    Aggregation.SUM: (func.sum, "sum_micros"),
+    Aggregation.MAX: (func.max, "max_micros"),
+    Aggregation.MIN: (func.min, "min_micros"),
+}
+ROLLED = frozenset(_MEASURE_COLUMNS)
+
+
+def rolled_measure(aggregation: Aggregation, table: Any = rollups) -> Any:
+    """SQL aggregating the rollups (hourly, or `table`) of a count, sum, max or min meter."""
+    function, column = _MEASURE_COLUMNS[aggregation]
+    return function(table.c[column])
+
+
+def measured(aggregation: Aggregation, number: Any) -> Decimal:
+    """A rolled measure as a quantity: counts are whole, the others micro-units."""
+    return Decimal(int(number)) if aggregation is Aggregation.COUNT else from_micros(int(number))
 
 
 def _latest(

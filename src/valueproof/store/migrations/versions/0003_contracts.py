@@ -1,15 +1,15 @@
-"""contracts and contract versions; rollups leaf span
+"""contracts; rollups leaf spans and the monthly tier
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 15:31:42.472608
+Create Date: 2026-11-23 15:52:34.766325
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -39,6 +39,35 @@ def upgrade() -> None:
         batch_op.create_index("ix_contracts_account", ["tenant_id", "account_id"], unique=False)
 
     op.create_table(
+        "rollups_monthly",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("meter_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("dims", sa.String(length=1000), nullable=False),
+        sa.Column("event_count", sa.BigInteger(), nullable=False),
+        sa.Column("sum_micros", sa.BigInteger(), nullable=False),
+        sa.Column("min_micros", sa.BigInteger(), nullable=True),
+        sa.Column("max_micros", sa.BigInteger(), nullable=True),
+        sa.Column("latest_ts_us", sa.BigInteger(), nullable=True),
+        sa.Column("latest_seq", sa.BigInteger(), nullable=True),
+        sa.Column("latest_micros", sa.BigInteger(), nullable=True),
+        sa.Column("first_leaf", sa.BigInteger(), nullable=True),
+        sa.Column("last_leaf", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_rollups_monthly_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["meter_id"], ["meters.id"], name=op.f("fk_rollups_monthly_meter_id_meters")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_rollups_monthly_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "meter_id", "month", "account_id", "dims", name=op.f("pk_rollups_monthly")
+        ),
+    )
+    op.create_table(
         "contract_versions",
         sa.Column("contract_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
@@ -66,6 +95,42 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("last_leaf", sa.BigInteger(), nullable=True))
 
     # ### end Alembic commands ###
+    _backfill_monthly(op.get_bind())
+
+
+_COLUMNS = (
+    "tenant_id, meter_id, account_id, dims, hour, event_count, sum_micros, min_micros,"
+    " max_micros, latest_ts_us, latest_seq, latest_micros"
+)
+
+
+def _backfill_monthly(connection: sa.Connection) -> None:
+    """Monthly rows for the hourly rollups already stored (self-contained: no app imports)."""
+    months: dict[tuple, list] = {}
+    for row in connection.execute(sa.text(f"SELECT {_COLUMNS} FROM rollups")):
+        tenant, meter, account, dims, hour, count, total, low, high, ts, seq, value = row
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
+        key = (tenant, meter, moment.year * 12 + moment.month - 1, account, dims)
+        cell = months.setdefault(key, [0, 0, None, None, None, None, None])
+        cell[0] += count
+        cell[1] += total
+        cell[2] = low if cell[2] is None or (low is not None and low < cell[2]) else cell[2]
+        cell[3] = high if cell[3] is None or (high is not None and high > cell[3]) else cell[3]
+        if ts is not None and (cell[4] is None or (ts, seq) > (cell[4], cell[5])):
+            cell[4:7] = [ts, seq, value]
+    if months:
+        connection.execute(
+            sa.text(
+                "INSERT INTO rollups_monthly (tenant_id, meter_id, month, account_id, dims,"
+                " event_count, sum_micros, min_micros, max_micros, latest_ts_us, latest_seq,"
+                " latest_micros) VALUES (:t, :m, :month, :a, :d, :c, :s, :lo, :hi, :ts, :seq, :v)"
+            ),
+            [
+                dict(zip(("t", "m", "month", "a", "d"), key, strict=True))
+                | dict(zip(("c", "s", "lo", "hi", "ts", "seq", "v"), cell, strict=True))
+                for key, cell in months.items()
+            ],
+        )
 
 
 def downgrade() -> None:
@@ -75,6 +140,7 @@ def downgrade() -> None:
         batch_op.drop_column("first_leaf")
 
     op.drop_table("contract_versions")
+    op.drop_table("rollups_monthly")
     with op.batch_alter_table("contracts", schema=None) as batch_op:
         batch_op.drop_index("ix_contracts_account")
 
