@@ -13,17 +13,20 @@ from valueproof.contracts.ledger_source import ContractVersionSource
 from valueproof.contracts.records import CONTRACT_VERSION, document_json
 from valueproof.contracts.registry import (
     account_versions,
+    contract_problems,
     in_force,
     list_contracts,
     tenant_versions,
     versions,
 )
 from valueproof.contracts.tables import contract_versions
+from valueproof.contracts.validation import parse_contract
 from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.registry import load_catalog
 from valueproof.store import read, write
 
 from .conftest import Priced, call, contract_document
@@ -153,3 +156,28 @@ def test_the_audit_rebuilds_contract_leaves_and_catches_an_edited_version(
     with read(priced.engine) as connection:
         report = audit(connection, priced.tenant.id, SOURCES, ())
     assert [(f.kind, f.record) for f in report.findings] == [("edited", "acme-2026@1")]
+
+
+def test_contract_problems_names_every_refusal_of_apply_without_storing(priced: Priced) -> None:
+    priced.apply(contract_document())
+    priced.apply(contract_document(key="globex-2026", account="globex"))
+    amendment = contract_document(currency="EUR", effective_from="2026-07-15")
+    amendment["components"][1]["meter"] = "nope"
+    stranger = contract_document(key="other", account="nobody")
+    overlapping = contract_document(key="acme-other", term={"start": "2026-06-01"})
+    taken = contract_document(key="globex-2026", account="acme")
+    with read(priced.engine) as connection:
+        catalog = load_catalog(connection, priced.tenant.id)
+
+        def problems(document: dict[str, object]) -> dict[str, str]:
+            found = contract_problems(
+                connection, priced.tenant.id, parse_contract(document), catalog
+            )
+            return dict(found)
+
+        assert set(problems(amendment)) == {"currency", "effective_from", "components[1].meter"}
+        assert "unknown account 'nobody'" in problems(stranger)["account"]
+        assert "overlaps contract 'acme-2026'" in problems(overlapping)["term"]
+        assert "belongs to another account" in problems(taken)["account"]
+        assert problems(contract_document()) == {}
+        assert ledger_log.log_size(connection, priced.tenant.id) == 2

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from valueproof import __version__
 from valueproof.api import problems
-from valueproof.api.routers import accounts, events, ledger, meters, usage
+from valueproof.api.routers import accounts, contracts, events, ledger, meters, usage
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
@@ -37,7 +37,14 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         config.ledger_passphrase.get_secret_value() if config.ledger_passphrase else None
     )
     problems.install(app)
-    for router in (accounts.router, meters.router, events.router, usage.router, ledger.router):
+    for router in (
+        accounts.router,
+        meters.router,
+        events.router,
+        usage.router,
+        ledger.router,
+        contracts.router,
+    ):
         app.include_router(router)
     app.include_router(pages.router)
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from valueproof.contracts.errors import ContractInvalid
 from valueproof.errors import InvalidInput, ValueproofError
 
 PROBLEM_JSON = "application/problem+json"
@@ -28,11 +29,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ValueproofError)
     async def _ours(_request: Request, error: ValueproofError) -> Response:
-        extra = (
-            {"errors": [{"field": error.field, "reason": error.reason}]}
-            if isinstance(error, InvalidInput)
-            else {}
-        )
+        extra = {"errors": _field_errors(error)} if isinstance(error, InvalidInput) else {}
         return problem(error.status, error.title, error.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
@@ -46,3 +43,9 @@ def install(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return problem(422, "Invalid input", detail, errors=errors)
+
+
+def _field_errors(error: InvalidInput) -> list[dict[str, str]]:
+    """The error's field and reason; every one of them for a contract's problems."""
+    found = error.problems if isinstance(error, ContractInvalid) else ((error.field, error.reason),)
+    return [{"field": field, "reason": reason} for field, reason in found]

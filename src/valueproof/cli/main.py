@@ -15,6 +15,7 @@ from valueproof import __version__
 from valueproof.cli import (
     accounts,
     apikeys,
+    contracts,
     db,
     demo,
     ingest,
@@ -48,6 +49,7 @@ GROUPS: tuple[tuple[str, typer.Typer], ...] = (
     ("accounts", accounts.app),
     ("event-types", meters.event_types_app),
     ("meters", meters.app),
+    ("contract", contracts.app),
     ("demo", demo.app),
     ("ledger", ledger.app),
     ("verify", verify_cli.app),
@@ -57,6 +59,7 @@ GROUPS: tuple[tuple[str, typer.Typer], ...] = (
 COMMANDS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("ingest", ingest.ingest),
     ("usage", usage.usage),
+    ("preview", contracts.preview),
     ("serve", serve.serve),
 )
 

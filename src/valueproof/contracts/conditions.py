@@ -7,6 +7,7 @@ runs on rollups, never on raw events. A `when` sees `usage` (meter key to period
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,15 +41,22 @@ class Condition:
 
 def compile_condition(source: str, field: str, variables: frozenset[str]) -> Condition:
     """Compile `source`, refusing syntax errors and names outside `variables` (ValueError)."""
-    try:
-        program = cel.compile(source)
-    except ValueError as error:
-        raise ValueError(f"invalid CEL: {_first_line(str(error))}") from None
+    program = _program(source)
     unknown = sorted(set(program.variables()) - variables)
     if unknown:
         allowed = ", ".join(sorted(variables))
         raise ValueError(f"CEL names unknown variable {unknown[0]!r}; it may use {allowed}")
     return Condition(source, field, program)
+
+
+@functools.lru_cache(maxsize=4096)
+def _program(source: str) -> Any:
+    """The compiled program of `source`: contracts of many accounts share their expressions, and
+    a program is immutable (each run gets its own variables)."""
+    try:
+        return cel.compile(source)
+    except ValueError as error:
+        raise ValueError(f"invalid CEL: {_first_line(str(error))}") from None
 
 
 def check_functions(condition: Condition, sample: Mapping[str, Any]) -> None:

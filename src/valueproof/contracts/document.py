@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -58,19 +59,54 @@ def _instant(value: Any) -> Any:
     return value
 
 
+def _decimal_schema(description: str, maximum: int | None = None) -> WithJsonSchema:
+    """What the published schema says of a decimal: a number, or its text (exact)."""
+    number: dict[str, Any] = {"type": "number", "minimum": 0}
+    if maximum is not None:
+        number["maximum"] = maximum
+    text = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?( [A-Z]{3})?$"}
+    return WithJsonSchema({"anyOf": [number, text], "description": description})
+
+
 # A price per unit: any number of decimals (0.0004 USD a call is common), never negative.
-Price = Annotated[Decimal, BeforeValidator(_decimal_text), Field(ge=0, allow_inf_nan=False)]
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_text),
+    Field(ge=0, allow_inf_nan=False),
+    _decimal_schema("a price: a decimal >= 0, as a number or text, optionally '0.002 USD'"),
+]
 # A fixed amount of money: a whole number of the currency's minor units.
 Amount = Annotated[
     Decimal,
     BeforeValidator(_decimal_text),
     Field(ge=0, allow_inf_nan=False),
+    _decimal_schema("money: a decimal >= 0 in whole minor units of the currency ('499.00')"),
 ]
-Quantity = Annotated[Decimal, BeforeValidator(_decimal_text), Field(ge=0, allow_inf_nan=False)]
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_text),
+    Field(ge=0, allow_inf_nan=False),
+    _decimal_schema("a quantity: a decimal >= 0"),
+]
 Percent = Annotated[
-    Decimal, BeforeValidator(_decimal_text), Field(ge=0, le=100, allow_inf_nan=False)
+    Decimal,
+    BeforeValidator(_decimal_text),
+    Field(ge=0, le=100, allow_inf_nan=False),
+    _decimal_schema("a percentage from 0 to 100 ('2.9')", maximum=100),
 ]
-Instant = Annotated[datetime, BeforeValidator(_instant)]
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_instant),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+            ],
+            "description": "RFC 3339 date-time with an offset, or a date (midnight UTC)",
+        }
+    ),
+]
 Key = Annotated[str, Field(pattern=KEY_PATTERN)]
 
 

@@ -58,22 +58,16 @@ def apply_contract(
     now_us: int,
 ) -> Applied:
     """Store `document` as the contract's next version (the caller holds the tenant lock)."""
-    problems = catalog_problems(document, catalog)
-    if problems:
-        raise ContractInvalid(problems)
-    account_id = _account_id(connection, tenant_id, document.account)
-    row = connection.execute(
-        select(contracts).where(
-            contracts.c.tenant_id == tenant_id, contracts.c.key == document.contract
-        )
-    ).first()
+    row = _contract_row(connection, tenant_id, document.contract)
     history = [] if row is None else versions(connection, tenant_id, document.contract)
-    if row is not None and row.account_id != account_id:
-        raise Conflict(f"contract {document.contract!r} belongs to another account")
     if history and history[-1].document == document:
         return Applied("unchanged", history[-1])
-    _check_history(document, history)
-    _check_overlap(connection, tenant_id, account_id, document)
+    account_id = _account_id(connection, tenant_id, document.account)
+    if row is not None and row.account_id != account_id:
+        raise Conflict(f"contract {document.contract!r} belongs to another account")
+    problems = _problems(connection, tenant_id, document, catalog, history, account_id)
+    if problems:
+        raise ContractInvalid(problems)
     if row is None:
         contract_id = connection.execute(
             insert(contracts).values(
@@ -163,40 +157,79 @@ def _meters_named(component: Any) -> Iterator[tuple[str, str]]:
         yield "active_meter", component.active_meter
 
 
-def _check_history(document: ContractDocument, history: Sequence[StoredVersion]) -> None:
+def contract_problems(
+    connection: Connection, tenant_id: int, document: ContractDocument, catalog: Catalog
+) -> list[tuple[str, str]]:
+    """Everything applying `document` would refuse, without storing anything."""
+    row = _contract_row(connection, tenant_id, document.contract)
+    history = [] if row is None else versions(connection, tenant_id, document.contract)
+    account_id = connection.execute(
+        select(accounts.c.id).where(
+            accounts.c.tenant_id == tenant_id, accounts.c.external_id == document.account
+        )
+    ).scalar()
+    problems = []
+    if account_id is None:
+        problems.append(("account", f"unknown account {document.account!r}"))
+    elif row is not None and row.account_id != account_id:
+        problems.append(("account", f"contract {document.contract!r} belongs to another account"))
+    return problems + _problems(connection, tenant_id, document, catalog, history, account_id)
+
+
+def _problems(
+    connection: Connection,
+    tenant_id: int,
+    document: ContractDocument,
+    catalog: Catalog,
+    history: Sequence[StoredVersion],
+    account_id: int | None,
+) -> list[tuple[str, str]]:
+    problems = catalog_problems(document, catalog) + _history_problems(document, history)
+    if account_id is not None:
+        problems += _overlap_problems(connection, tenant_id, account_id, document)
+    return problems
+
+
+def _contract_row(connection: Connection, tenant_id: int, key: str) -> Any:
+    return connection.execute(
+        select(contracts).where(contracts.c.tenant_id == tenant_id, contracts.c.key == key)
+    ).first()
+
+
+def _history_problems(
+    document: ContractDocument, history: Sequence[StoredVersion]
+) -> list[tuple[str, str]]:
     """An amendment keeps the currency and takes force at the start of a billing period."""
     if not history:
-        return
+        return []
+    problems = []
     first = history[0].document
     if document.currency != first.currency:
-        raise ContractInvalid(
-            [
-                (
-                    "currency",
-                    f"currency mismatch: the contract is in {first.currency}; "
-                    f"{document.currency} needs a new contract",
-                )
-            ]
+        problems.append(
+            (
+                "currency",
+                f"currency mismatch: the contract is in {first.currency}; "
+                f"{document.currency} needs a new contract",
+            )
         )
     billing = document.billing
     period = billing_period_at(
         document.term.start, document.term.end, billing.period, billing.anchor_day, document.starts
     )
     if period is not None and period.start != document.starts:
-        raise ContractInvalid(
-            [
-                (
-                    "effective_from",
-                    "an amendment takes force at the start of a billing period "
-                    f"(next: {format_rfc3339(period.end)})",
-                )
-            ]
+        problems.append(
+            (
+                "effective_from",
+                "an amendment takes force at the start of a billing period "
+                f"(next: {format_rfc3339(period.end)})",
+            )
         )
+    return problems
 
 
-def _check_overlap(
+def _overlap_problems(
     connection: Connection, tenant_id: int, account_id: int, document: ContractDocument
-) -> None:
+) -> list[tuple[str, str]]:
     """One contract at a time per account: terms of different contracts must not overlap."""
     others = connection.execute(
         select(contracts.c.key).where(
@@ -205,12 +238,11 @@ def _check_overlap(
             contracts.c.key != document.contract,
         )
     ).scalars()
-    for key in others:
-        latest = versions(connection, tenant_id, key)[-1].document
-        if _overlaps(latest, document):
-            raise ContractInvalid(
-                [("term", f"overlaps contract {key!r} of account {document.account!r}")]
-            )
+    return [
+        ("term", f"overlaps contract {key!r} of account {document.account!r}")
+        for key in others
+        if _overlaps(versions(connection, tenant_id, key)[-1].document, document)
+    ]
 
 
 def _overlaps(left: ContractDocument, right: ContractDocument) -> bool:

@@ -109,8 +109,12 @@ def _per_transaction(document: ContractDocument) -> set[str]:
     return {c.meter for c in document.components if isinstance(c, Percentage) and c.per_transaction}
 
 
-def _hours(period: BillingPeriod) -> tuple[int, int]:
-    return hour_of(to_micros(period.start)), hour_of(to_micros(period.end))
+def _hours(period: BillingPeriod, now: datetime) -> tuple[int, int]:
+    """The period's usage window in hours: to its end once over, else up to `now`'s hour."""
+    start = hour_of(to_micros(period.start))
+    if now >= period.end:
+        return start, hour_of(to_micros(period.end))
+    return start, max(start, hour_of(to_micros(now)) + 1)
 
 
 def _usage(
@@ -122,7 +126,7 @@ def _usage(
     period: BillingPeriod,
     now: datetime,
 ) -> dict[str, MeterUsage]:
-    start_hour, end_hour = _hours(period)
+    start_hour, end_hour = _hours(period, now)
     detailed = _per_transaction(document)
     usage = {}
     for key in sorted(_meters_of(document)):
@@ -265,7 +269,7 @@ def rate_accounts(
             due.append((account_id, history, version, _period_of(version.document, at)))
     windows: dict[tuple[int, int], set[str]] = {}
     for _, _, version, period in due:
-        windows.setdefault(_hours(period), set()).update(_meters_of(version.document))
+        windows.setdefault(_hours(period, now), set()).update(_meters_of(version.document))
     totals: dict[tuple[int, int, str], dict[int, list[GroupTotal]]] = {}
     for (start_hour, end_hour), keys in windows.items():
         for key in sorted(keys):
@@ -275,7 +279,7 @@ def rate_accounts(
             )
     people = _all_attributes(connection, tenant_id)
     for account_id, history, version, period in due:
-        start_hour, end_hour = _hours(period)
+        start_hour, end_hour = _hours(period, now)
         document = version.document
         usage = {}
         for key in sorted(_meters_of(document)):
@@ -349,10 +353,12 @@ def preview(connection: Connection, tenant_id: int, account: str, now: datetime)
 
 
 def run_rate_factor(period: BillingPeriod, now: datetime) -> Decimal:
-    """Period length over elapsed time, both in whole hours (usage is rolled up by the hour)."""
+    """Period length over elapsed time, both in whole hours (usage is rolled up by the hour),
+    to six decimals."""
     length = (period.end - period.start) // _HOUR
     elapsed = math.ceil(max(0.0, (min(now, period.end) - period.start) / _HOUR))
-    return Decimal(length) / Decimal(max(1, elapsed))
+    exact = Decimal(length) / Decimal(max(1, elapsed))
+    return exact.quantize(_SIX_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 def project(usage: MeterUsage, factor: Decimal, aggregation: Aggregation) -> MeterUsage:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import yaml
 from pydantic import ValidationError
 
@@ -38,7 +39,11 @@ from valueproof.money import currency
 
 
 def read_contract(text: str) -> ContractDocument:
-    """Parse a contract written as YAML or JSON (JSON is YAML), then validate it."""
+    """Parse a contract written as JSON or YAML, then validate it."""
+    try:
+        return parse_contract(orjson.loads(text))
+    except orjson.JSONDecodeError:
+        pass  # not JSON (YAML accepts most JSON, but not tab indentation): read it as YAML
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

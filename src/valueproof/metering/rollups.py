@@ -118,7 +118,7 @@ def apply_deltas(
             [_values(tenant_id, key, bucket) for key, bucket in buckets.items()],
         )
         if monthly:
-            months = _by_month(buckets)
+            months = by_month(buckets)
             if months:
                 connection.exec_driver_sql(
                     _UPSERT_MONTHLY.format(marks=marks),
@@ -155,7 +155,7 @@ def _values(tenant_id: int, key: BucketKey, b: Bucket) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _by_month(buckets: Mapping[BucketKey, Bucket]) -> dict[BucketKey, Bucket]:
+def by_month(buckets: Mapping[BucketKey, Bucket]) -> dict[BucketKey, Bucket]:
     """Hourly buckets combined per calendar month (distinct values stay hourly)."""
     months: dict[BucketKey, Bucket] = {}
     month_of: dict[int, int] = {}

@@ -7,6 +7,7 @@ Create Date: 2026-11-23 15:52:34.766325
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -106,7 +107,7 @@ _COLUMNS = (
 
 def _backfill_monthly(connection: sa.Connection) -> None:
     """Monthly rows for the hourly rollups already stored (self-contained: no app imports)."""
-    months: dict[tuple, list] = {}
+    months: dict[tuple[int, int, int, int, str], list[Any]] = {}
     for row in connection.execute(sa.text(f"SELECT {_COLUMNS} FROM rollups")):
         tenant, meter, account, dims, hour, count, total, low, high, ts, seq, value = row
         moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
