@@ -33,7 +33,7 @@ def test_demo_seed_loads_the_book_once(
     # Every event is on the signed log, and the audit agrees with the records.
     assert "ledger verifier key" in first.output
     status = orjson.loads(cli.root("ledger", "status", "--tenant", slug, "--json").stdout)
-    assert status["size"] == stored and status["unsigned_leaves"] == 0
+    assert status["size"] == stored + 6 and status["unsigned_leaves"] == 0  # and 6 contracts
     assert cli.root("ledger", "audit", "--tenant", slug).exit_code == 0
     assert f"│ {stored}" in first.output.replace(",", "")
     usage = cli.root("usage", "--tenant", slug, "--meter", "messages", "--from",
@@ -42,6 +42,13 @@ def test_demo_seed_loads_the_book_once(
     assert usage.exit_code == 0, usage.output
     monthly = orjson.loads(usage.stdout)["rows"]
     assert monthly and all(Decimal(row["value"]) > 0 for row in monthly)
+    # Every account has a contract, and its charges so far can be previewed.
+    contracts = orjson.loads(cli.root("contract", "list", "--tenant", slug, "--json").stdout)
+    accounts = [c["account"] for c in contracts["contracts"]]
+    assert len(accounts) == 6
+    preview = cli.root("preview", accounts[0], "--tenant", slug, "--json")
+    assert preview.exit_code == 0, preview.output
+    assert Decimal(orjson.loads(preview.stdout)["period_to_date"]["total"]) > 0
     again = cli.root(*args)
     assert again.exit_code == 0
     assert "seeded already" in again.output

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from valueproof.contracts.validation import parse_contract
 from valueproof.demo import (
     EVENT_TYPES,
     METERS,
@@ -21,6 +22,7 @@ from valueproof.demo import (
     demo_accounts,
     demo_events,
 )
+from valueproof.demo.contracts import demo_contract
 from valueproof.errors import InvalidInput
 
 END = datetime(2025, 1, 1, tzinfo=UTC)
@@ -310,3 +312,23 @@ def test_trends_show_year_over_year() -> None:
             assert latest < 0.9 * earlier
     assert checked["growing"] >= 3
     assert checked["declining"] >= 3
+
+
+def test_every_demo_account_has_a_valid_contract_for_its_line() -> None:
+    accounts = demo_accounts(tiny(accounts=60))
+    start = END - timedelta(days=21)
+    seen = set()
+    for account in accounts:
+        document = parse_contract(demo_contract(account, start))
+        seen.add((account.attributes["product"], account.attributes["size"]))
+        assert document.account == account.external_id
+        assert document.term.start.day == 1
+        metered = {getattr(c, "meter", None) for c in document.components} - {None}
+        expected = {
+            "background_checks": {"background_checks"},
+            "messaging": {"messages"},
+            "logistics": {"shipments"},
+        }[account.attributes["product"]]
+        assert metered == expected
+    assert {product for product, _ in seen} == {"background_checks", "messaging", "logistics"}
+    assert {size for _, size in seen} == {"smb", "mid", "enterprise"}

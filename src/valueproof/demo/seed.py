@@ -1,4 +1,5 @@
-"""Load the sample book of business into a tenant: definitions, accounts, a key, two years of usage.
+"""Load the sample book of business into a tenant: definitions, accounts and their contracts, a
+key, two years of usage.
 
 Everything goes through the product's own paths (the registry, the accounts service and the one
 ingest path), so the demo exercises what a vendor would use.
@@ -9,16 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from valueproof.contracts.registry import apply_contract
+from valueproof.contracts.validation import parse_contract
 from valueproof.demo import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
+from valueproof.demo.contracts import demo_contract
 from valueproof.errors import AlreadyExists, NotFound
 from valueproof.ledger.keyring import Keyring, generate_key
 from valueproof.ledger.publish import CheckpointPolicy, log_origin
 from valueproof.metering.definitions import EventType, Meter
 from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_stream
-from valueproof.metering.registry import apply_event_type, apply_meter
+from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
 from valueproof.store import tenant_lock, write
 from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.clock import now_us
@@ -77,6 +82,11 @@ def seed_demo(
                     attributes={**account.attributes, "archetype": account.profile.archetype},
                 ),
             )
+        catalog = load_catalog(connection, tenant.id)
+        start = spec.end - timedelta(days=spec.days)
+        for account in accounts:
+            terms = parse_contract(demo_contract(account, start))
+            apply_contract(connection, tenant.id, terms, catalog, now_us())
         key = create_api_key(connection, tenant.id, frozenset(Scope), name="demo")
         signing = (
             generate_key(
