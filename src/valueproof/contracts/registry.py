@@ -20,11 +20,13 @@ from valueproof.contracts.errors import ContractInvalid
 from valueproof.contracts.records import contract_version_leaf, document_json, document_text
 from valueproof.contracts.tables import contract_versions, contracts
 from valueproof.contracts.validation import compile_contract
-from valueproof.errors import Conflict, InvalidInput, NotFound
+from valueproof.errors import Conflict, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import Catalog
 from valueproof.periods import billing_period_at, format_rfc3339, from_micros, to_micros
+from valueproof.tenancy.accounts import account_id as account_id_of
+from valueproof.tenancy.accounts import account_ids
 from valueproof.tenancy.tables import accounts
 
 Status = Literal["created", "amended", "unchanged"]
@@ -62,7 +64,7 @@ def apply_contract(
     history = [] if row is None else versions(connection, tenant_id, document.contract)
     if history and history[-1].document == document:
         return Applied("unchanged", history[-1])
-    account_id = _account_id(connection, tenant_id, document.account)
+    account_id = account_id_of(connection, tenant_id, document.account)
     if row is not None and row.account_id != account_id:
         raise Conflict(f"contract {document.contract!r} belongs to another account")
     problems = _problems(connection, tenant_id, document, catalog, history, account_id)
@@ -163,11 +165,7 @@ def contract_problems(
     """Everything applying `document` would refuse, without storing anything."""
     row = _contract_row(connection, tenant_id, document.contract)
     history = [] if row is None else versions(connection, tenant_id, document.contract)
-    account_id = connection.execute(
-        select(accounts.c.id).where(
-            accounts.c.tenant_id == tenant_id, accounts.c.external_id == document.account
-        )
-    ).scalar()
+    account_id = account_ids(connection, tenant_id, [document.account]).get(document.account)
     problems = []
     if account_id is None:
         problems.append(("account", f"unknown account {document.account!r}"))
@@ -248,17 +246,6 @@ def _overlap_problems(
 def _overlaps(left: ContractDocument, right: ContractDocument) -> bool:
     far = datetime.max.replace(tzinfo=left.term.start.tzinfo)
     return left.term.start < (right.term.end or far) and right.term.start < (left.term.end or far)
-
-
-def _account_id(connection: Connection, tenant_id: int, external_id: str) -> int:
-    found = connection.execute(
-        select(accounts.c.id).where(
-            accounts.c.tenant_id == tenant_id, accounts.c.external_id == external_id
-        )
-    ).scalar()
-    if found is None:
-        raise InvalidInput("account", f"unknown account {external_id!r}")
-    return int(found)
 
 
 _VERSION_COLUMNS = (

@@ -53,6 +53,7 @@ from valueproof.periods import (
     hour_of,
     to_micros,
 )
+from valueproof.tenancy.accounts import account_id as account_id_of
 from valueproof.tenancy.tables import accounts
 
 __all__ = ["Preview", "preview", "rate_accounts", "rate_period"]
@@ -153,17 +154,6 @@ def _attributes(connection: Connection, account_id: int) -> dict[str, Any]:
     return {"id": row.external_id, "name": row.name, "attributes": attributes}
 
 
-def _account_id(connection: Connection, tenant_id: int, external_id: str) -> int:
-    found = connection.execute(
-        select(accounts.c.id).where(
-            accounts.c.tenant_id == tenant_id, accounts.c.external_id == external_id
-        )
-    ).scalar()
-    if found is None:
-        raise InvalidInput("account", f"unknown account {external_id!r}")
-    return int(found)
-
-
 def _wallet_history(
     connection: Connection,
     tenant_id: int,
@@ -221,7 +211,7 @@ def rate_period(
     connection: Connection, tenant_id: int, account: str, at: datetime, now: datetime
 ) -> Charges:
     """The charges of the billing period holding `at`, as the store stands (period to date)."""
-    account_id = _account_id(connection, tenant_id, account)
+    account_id = account_id_of(connection, tenant_id, account)
     return _rate_one(connection, tenant_id, account_id, account, at, now, {})[0]
 
 
@@ -330,7 +320,7 @@ def _all_attributes(connection: Connection, tenant_id: int) -> dict[int, dict[st
 
 def preview(connection: Connection, tenant_id: int, account: str, now: datetime) -> Preview:
     """Period-to-date charges at `now`, and a projection to the period's end at the run rate."""
-    account_id = _account_id(connection, tenant_id, account)
+    account_id = account_id_of(connection, tenant_id, account)
     charges, inputs, terms, version, catalog = _rate_one(
         connection, tenant_id, account_id, account, now, now, {}
     )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from valueproof.errors import AlreadyExists, Conflict, NotFound
+from valueproof.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.tables import accounts
 
@@ -144,6 +144,14 @@ def delete_account(connection: Connection, tenant_id: int, external_id: str) -> 
         raise Conflict(
             f"account {external_id!r} has usage on record and cannot be deleted"
         ) from None
+
+
+def account_id(connection: Connection, tenant_id: int, external_id: str) -> int:
+    """The internal id of an account; an unknown one is InvalidInput naming `account`."""
+    found = account_ids(connection, tenant_id, [external_id]).get(external_id)
+    if found is None:
+        raise InvalidInput("account", f"unknown account {external_id!r}")
+    return found
 
 
 def account_ids(
