@@ -56,12 +56,6 @@ class Currency:
         """Whether `amount` is a whole number of minor units."""
         return amount == amount.quantize(self.minor_unit, rounding=decimal.ROUND_DOWN)
 
-    def to_minor(self, amount: Decimal) -> int:
-        """A whole amount in minor units (cents for USD); refuses fractions of a minor unit."""
-        if not self.fits(amount):
-            raise ValueError(f"{amount} {self.code} is not a whole number of minor units")
-        return int(amount.scaleb(self.exponent))
-
 
 def currency(code: str, field: str = "currency") -> Currency:
     """The currency with ISO 4217 code `code`; an unknown code is InvalidInput naming `field`."""
@@ -72,8 +66,3 @@ def currency(code: str, field: str = "currency") -> Currency:
     if iso.exponent is None:
         raise InvalidInput(field, f"{code} has no minor unit (ISO 4217 'N.A.'); cannot bill in it")
     return Currency(iso.code, iso.exponent)
-
-
-def format_amount(amount: Decimal, currency: Currency) -> str:
-    """An amount as text with exactly the currency's decimals, e.g. `12.50`."""
-    return str(amount.quantize(currency.minor_unit))

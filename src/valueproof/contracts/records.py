@@ -12,7 +12,6 @@ import orjson
 
 from valueproof.contracts.document import ContractDocument
 from valueproof.ledger.leaves import leaf_bytes
-from valueproof.periods import format_rfc3339
 
 __all__ = ["CONTRACT_VERSION", "contract_version_leaf", "document_json"]
 
@@ -42,8 +41,3 @@ def contract_version_leaf(document: dict[str, Any], version: int) -> bytes:
         "document": document,
     }
     return leaf_bytes(CONTRACT_VERSION, _VERSION, record)
-
-
-def effective_text(document: ContractDocument) -> str:
-    """RFC 3339 text of when a version takes force."""
-    return format_rfc3339(document.starts)
