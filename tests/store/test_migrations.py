@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 import valueproof.contracts.tables
 import valueproof.ledger.tables
 import valueproof.metering.tables
+import valueproof.outcomes.tables
 import valueproof.tenancy.tables  # noqa: F401  (declares its tables on the metadata)
 from valueproof.store import connect_engine, metadata, upgrade
 from valueproof.store.migrate import alembic_config

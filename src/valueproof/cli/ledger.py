@@ -23,6 +23,7 @@ from valueproof.ledger.publish import (
     rotate_key,
 )
 from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.outcomes.ledger_source import OracleReadingSource
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.clock import now_us
@@ -30,7 +31,7 @@ from valueproof.tenancy.clock import now_us
 app = command_group("The verifiable ledger: signing keys, checkpoints and the audit.")
 
 # Every kind of record on the log, as its domain rebuilds it for the audit.
-RECORD_SOURCES = (UsageEventSource(), ContractVersionSource())
+RECORD_SOURCES = (UsageEventSource(), ContractVersionSource(), OracleReadingSource())
 
 
 @app.command("keygen")

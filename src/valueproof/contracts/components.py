@@ -296,10 +296,11 @@ def _gain_share(component: GainShare, period: _Period) -> Iterator[Line]:
         if before:
             baseline_value = before[-1].value
             sources.append(_reading_source(before[-1]))
-    if baseline_value is None or not measured:
+    flag = period.inputs.flags.get(component.metric)
+    if baseline_value is None or not measured or flag is not None:
         missing = "baseline" if baseline_value is None else "measured value"
         floor = component.floor or ZERO
-        gap = {"missing": f"no reading of {component.metric!r} for the {missing}"}
+        gap = {"missing": flag or f"no reading of {component.metric!r} for the {missing}"}
         yield period.line(component, "gain_share", None, floor, gap, tuple(sources))
         return
     latest = measured[-1]
@@ -331,8 +332,9 @@ def _gain_share(component: GainShare, period: _Period) -> Iterator[Line]:
 
 
 def _reading_source(reading: Any) -> Source:
-    leaves = () if reading.leaf_index is None else ((reading.leaf_index, reading.leaf_index),)
-    return Source("reading", reading.metric, reading.value, 1, leaves)
+    indexes = set(reading.leaves) | ({reading.leaf_index} - {None})
+    spans = leaf_ranges((index, index) for index in indexes)
+    return Source("reading", reading.metric, reading.value, max(1, len(indexes)), spans)
 
 
 _BUILDERS: dict[str, Callable[[Any, _Period], Iterator[Line]]] = {

@@ -53,6 +53,7 @@ class Reading:
     value: Decimal
     as_of: datetime
     leaf_index: int | None = None
+    leaves: tuple[int, ...] = ()  # for a value aggregated from several sources: all their leaves
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class RatingInput:
     outcomes: Mapping[str, OutcomeUsage] = field(default_factory=dict)
     readings: Mapping[str, Sequence[Reading]] = field(default_factory=dict)
     account: Mapping[str, Any] = field(default_factory=dict)
+    # Metrics whose readings give no number this period (sources disagree, too few), and why.
+    flags: Mapping[str, str] = field(default_factory=dict)
     # The term's earlier periods with the charges the credit wallet covered: today's balance
     # depends on them.
     wallet_history: tuple[WalletPeriod, ...] = ()

@@ -20,12 +20,13 @@ from sqlalchemy import Connection, select
 from valueproof.contracts.document import (
     USAGE_TYPES,
     ContractDocument,
+    GainShare,
     Metered,
     Percentage,
     Seats,
 )
 from valueproof.contracts.errors import RatingError
-from valueproof.contracts.inputs import MeterUsage, RatingInput
+from valueproof.contracts.inputs import MeterUsage, RatingInput, Reading
 from valueproof.contracts.lines import total
 from valueproof.contracts.rating import Charges, rate
 from valueproof.contracts.registry import (
@@ -36,7 +37,7 @@ from valueproof.contracts.registry import (
 )
 from valueproof.contracts.validation import CompiledContract, compile_contract
 from valueproof.contracts.wallet import WalletPeriod
-from valueproof.errors import InvalidInput
+from valueproof.errors import InvalidInput, NotFound
 from valueproof.ledger.log import log_size
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import Catalog, load_catalog
@@ -46,6 +47,8 @@ from valueproof.metering.totals import (
     transactions,
     window_totals,
 )
+from valueproof.outcomes.aggregation import Flag
+from valueproof.outcomes.oracles import metric_value
 from valueproof.periods import (
     BillingPeriod,
     billing_period_at,
@@ -61,6 +64,7 @@ __all__ = ["Preview", "preview", "rate_accounts", "rate_period"]
 _ADDITIVE = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.TIME_WEIGHTED_SUM})
 _SIX_PLACES = Decimal("0.000001")
 _HOUR = timedelta(hours=1)
+_INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,39 @@ def _wallet_history(
     return tuple(carried)
 
 
+def _readings(
+    connection: Connection,
+    tenant_id: int,
+    document: ContractDocument,
+    period: BillingPeriod,
+    now: datetime,
+) -> tuple[dict[str, list[Reading]], dict[str, str]]:
+    """Each gain-share metric's value by its oracle rule: at the baseline instant, and the
+    latest in the period so far; or why there is no number (a flag)."""
+    readings: dict[str, list[Reading]] = {}
+    flags: dict[str, str] = {}
+    for component in document.components:
+        if not isinstance(component, GainShare):
+            continue
+        metric = component.metric
+        instants = [min(now, period.end - _INSTANT)]
+        if component.baseline.as_of is not None:
+            instants.append(component.baseline.as_of)
+        found = readings.setdefault(metric, [])
+        for at in instants:
+            try:
+                value = metric_value(connection, tenant_id, metric, at)
+            except NotFound as error:
+                flags[metric] = error.detail
+                break
+            if isinstance(value, Flag):
+                flags[metric] = value.reason
+                break
+            leaves = tuple(o.leaf_index for o in value.used if o.leaf_index is not None)
+            found.append(Reading(metric, value.value, value.as_of, None, leaves))
+    return readings, flags
+
+
 def rate_period(
     connection: Connection, tenant_id: int, account: str, at: datetime, now: datetime
 ) -> Charges:
@@ -231,10 +268,13 @@ def _rate_one(
     catalog = load_catalog(connection, tenant_id)
     document = version.document
     period = _period_of(document, at)
+    readings, flags = _readings(connection, tenant_id, document, period, now)
     inputs = RatingInput(
         period=period,
         usage=_usage(connection, tenant_id, catalog, account_id, document, period, now),
         ledger_size=log_size(connection, tenant_id),
+        readings=readings,
+        flags=flags,
         account=_attributes(connection, account_id),
         wallet_history=_wallet_history(
             connection, tenant_id, catalog, account_id, history, version, period, now, cache
@@ -283,10 +323,13 @@ def rate_accounts(
                     )
                 )  # fmt: skip
             usage[key] = MeterUsage(key, groups, found)
+        readings, flags = _readings(connection, tenant_id, document, period, now)
         inputs = RatingInput(
             period=period,
             usage=usage,
             ledger_size=ledger_size,
+            readings=readings,
+            flags=flags,
             account=people[account_id],
             wallet_history=_wallet_history(
                 connection, tenant_id, catalog, account_id, history, version, period, now, cache
@@ -335,6 +378,7 @@ def preview(connection: Connection, tenant_id: int, account: str, now: datetime)
         ledger_size=inputs.ledger_size,
         outcomes=inputs.outcomes,
         readings=inputs.readings,
+        flags=inputs.flags,
         account=inputs.account,
         wallet_history=inputs.wallet_history,
     )

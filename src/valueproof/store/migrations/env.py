@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 import valueproof.contracts.tables
 import valueproof.ledger.tables
 import valueproof.metering.tables
+import valueproof.outcomes.tables
 import valueproof.tenancy.tables  # noqa: F401
 from valueproof.config import settings
 from valueproof.store.engine import connect_engine

@@ -1,0 +1,1 @@
+"""Outcomes and oracles: verified results and signed KPI readings that contracts price."""
