@@ -198,3 +198,13 @@ def test_gain_share_is_rated_from_the_oracle_with_the_readings_leaves(
         early = rate_period(connection, single.id, "acme", NOW, datetime(2026, 11, 5, tzinfo=UTC))
     assert early.lines[0].amount == Decimal("0.00")
     assert "no current reading from bi" in early.lines[0].detail["missing"]
+
+
+def test_a_source_keeps_the_metrics_a_rule_reads_from_it(engine: Engine, single: Tenant) -> None:
+    narrowed = SourceDefinition(
+        key="bi", public_key=public_key_text(KEYS["bi"].public_key()), metrics=["churn"]
+    )
+    with write(engine) as connection, pytest.raises(InvalidInput, match="metric 'nrr' reads"):
+        apply_source(connection, single.id, narrowed, 2)
+    with pytest.raises(ValueError, match="public_key"):
+        SourceDefinition(key="x", public_key="not a key", metrics=["nrr"])

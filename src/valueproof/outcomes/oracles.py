@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection, insert, select, update
 
 from valueproof.errors import InvalidInput, NotFound
@@ -41,7 +41,7 @@ from valueproof.outcomes.readings import (
     verify_signature,
 )
 from valueproof.outcomes.tables import oracle_metrics, oracle_readings, oracle_sources
-from valueproof.periods import from_micros, to_micros
+from valueproof.periods import format_rfc3339, from_micros, to_micros
 
 ORACLE_READING = "oracle_reading"
 _RECORD_VERSION = 1
@@ -63,10 +63,14 @@ class SourceDefinition(BaseModel):
         default=86_400, ge=60, description="a reading older than this is refused as stale"
     )
 
-    @model_validator(mode="after")
-    def _key_parses(self) -> SourceDefinition:
-        parse_public_key(self.public_key)
-        return self
+    @field_validator("public_key")
+    @classmethod
+    def _key_parses(cls, text: str) -> str:
+        try:
+            parse_public_key(text)
+        except InvalidInput as error:
+            raise ValueError(error.reason) from None
+        return text
 
 
 class MetricDefinition(BaseModel):
@@ -130,6 +134,11 @@ def apply_source(
     connection: Connection, tenant_id: int, source: SourceDefinition, now_us: int
 ) -> Status:
     """Register a source, or update it (a new key, more metrics); the caller holds the lock."""
+    for key, rule in metrics(connection, tenant_id).items():
+        if source.key in rule.sources and key not in source.metrics:
+            raise InvalidInput(
+                "metrics", f"metric {key!r} reads this source: keep it, or change its rule first"
+            )
     text = _dump(source)
     row = connection.execute(
         select(oracle_sources.c.id, oracle_sources.c.definition).where(
@@ -353,3 +362,47 @@ def metric_value(
 
 
 _INSTANT = timedelta(microseconds=1)  # `at` itself counts
+
+
+def reading_result_json(result: ReadingResult) -> dict[str, Any]:
+    """One submitted reading's outcome as the API and the CLI print it."""
+    return {
+        "index": result.index,
+        "status": result.status,
+        "errors": [{"field": e.field, "reason": e.reason} for e in result.errors],
+        "leaf_index": result.leaf_index,
+    }
+
+
+def stored_reading_json(reading: StoredReading) -> dict[str, Any]:
+    """A stored reading as JSON: the value as its exact text."""
+    return {
+        "source": reading.source,
+        "metric": reading.metric,
+        "value": format(reading.value, "f"),
+        "as_of": format_rfc3339(reading.as_of),
+        "nonce": reading.nonce,
+        "leaf_index": reading.leaf_index,
+    }
+
+
+def value_json(found: MetricValue | Flag) -> dict[str, Any]:
+    """A metric's value (or its flag) with the readings it was drawn from."""
+    used = [_observation_json(o) for o in found.used]
+    if isinstance(found, Flag):
+        return {"metric": found.metric, "flag": found.reason, "used": used}
+    return {
+        "metric": found.metric,
+        "value": format(found.value, "f"),
+        "as_of": format_rfc3339(found.as_of),
+        "used": used,
+    }
+
+
+def _observation_json(observation: Observation) -> dict[str, Any]:
+    return {
+        "source": observation.source,
+        "value": format(observation.value, "f"),
+        "as_of": format_rfc3339(observation.as_of),
+        "leaf_index": observation.leaf_index,
+    }

@@ -1,0 +1,223 @@
+"""`/v1/oracles`: registered data sources, each metric's rule, signed readings and values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+
+from valueproof.api.auth import engine_of, requires
+from valueproof.config import Settings
+from valueproof.errors import InvalidInput, PayloadTooLarge
+from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.outcomes import oracles
+from valueproof.outcomes.oracles import (
+    MetricDefinition,
+    ReadingResult,
+    SourceDefinition,
+    reading_result_json,
+    stored_reading_json,
+    value_json,
+)
+from valueproof.periods import parse_instant_field
+from valueproof.store import read, tenant_lock, write
+from valueproof.tenancy.clock import now_us
+from valueproof.tenancy.keys import Principal, Scope
+
+router = APIRouter(tags=["oracles"])
+
+_READINGS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["readings"],
+                "properties": {
+                    "readings": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["reading", "signature"],
+                            "properties": {
+                                "reading": {"type": "object"},
+                                "signature": {"type": "string", "format": "byte"},
+                            },
+                        },
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+@router.put("/v1/oracles/sources/{key}")
+def put_source(
+    request: Request,
+    key: str,
+    body: SourceDefinition,
+    response: Response,
+    who: Principal = Depends(requires(Scope.ADMIN)),
+) -> dict[str, Any]:
+    """Register a data source and the public key it signs with, or update it."""
+    if body.key != key:
+        raise InvalidInput("key", f"the body names {body.key!r} but the path {key!r}")
+    with write(engine_of(request)) as connection:
+        tenant_lock(connection, who.tenant_id)
+        status = oracles.apply_source(connection, who.tenant_id, body, now_us())
+    response.status_code = 201 if status == "created" else 200
+    return {"status": status, **body.model_dump(mode="json")}
+
+
+@router.get("/v1/oracles/sources")
+def list_sources(
+    request: Request, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    with read(engine_of(request)) as connection:
+        found = oracles.sources(connection, who.tenant_id)
+    return {"sources": [found[key][1].model_dump(mode="json") for key in sorted(found)]}
+
+
+@router.put("/v1/oracles/metrics/{key}")
+def put_metric(
+    request: Request,
+    key: str,
+    body: MetricDefinition,
+    response: Response,
+    who: Principal = Depends(requires(Scope.ADMIN)),
+) -> dict[str, Any]:
+    """Set how a metric's value is read: one agreed source, or the median of several."""
+    if body.key != key:
+        raise InvalidInput("key", f"the body names {body.key!r} but the path {key!r}")
+    with write(engine_of(request)) as connection:
+        tenant_lock(connection, who.tenant_id)
+        status = oracles.apply_metric(connection, who.tenant_id, body, now_us())
+    response.status_code = 201 if status == "created" else 200
+    return {"status": status, **body.model_dump(mode="json")}
+
+
+@router.get("/v1/oracles/metrics")
+def list_metrics(
+    request: Request, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    with read(engine_of(request)) as connection:
+        found = oracles.metrics(connection, who.tenant_id)
+    return {"metrics": [found[key].model_dump(mode="json") for key in sorted(found)]}
+
+
+@router.get("/v1/oracles/metrics/{key}/value", responses={404: {"description": "No such metric."}})
+def get_metric_value(
+    request: Request,
+    key: str,
+    at: str | None = Query(None, description="RFC 3339; default now."),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    """The metric's value at `at` by its rule, or the flag that stands in for a number."""
+    moment = datetime.now(UTC) if at is None else parse_instant_field("at", at)
+    with read(engine_of(request)) as connection:
+        found = oracles.metric_value(connection, who.tenant_id, key, moment)
+    return value_json(found)
+
+
+@router.post(
+    "/v1/oracles/readings",
+    openapi_extra={"requestBody": _READINGS_BODY},
+    responses={
+        200: {"description": "Every item is on record (accepted now or a duplicate)."},
+        207: {"description": "Some items are on record, others rejected or in conflict."},
+        422: {"description": "No item is on record."},
+    },
+)
+async def post_readings(
+    request: Request, who: Principal = Depends(requires(Scope.INGEST))
+) -> Response:
+    """Verify and record a batch of signed readings; an outcome for every item, in order."""
+    config: Settings = request.app.state.settings
+    items = _readings(await _body(request, config.max_request_bytes))
+    if len(items) > config.max_batch_events:
+        raise PayloadTooLarge(
+            "readings", f"{len(items)} items; at most {config.max_batch_events} per request"
+        )
+    policy = CheckpointPolicy(
+        request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
+    )
+    results = await run_in_threadpool(_submit, engine_of(request), who.tenant_id, items, policy)
+    return _answer(results)
+
+
+@router.get("/v1/oracles/readings")
+def list_readings(
+    request: Request,
+    metric: str = Query(..., description="Metric key."),
+    start: str | None = Query(None, alias="from", description="RFC 3339, inclusive (as_of)."),
+    end: str | None = Query(None, alias="to", description="RFC 3339, exclusive (as_of)."),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    """A metric's accepted readings, oldest first."""
+    since = None if start is None else parse_instant_field("from", start)
+    until = None if end is None else parse_instant_field("to", end)
+    with read(engine_of(request)) as connection:
+        found = oracles.stored_readings(connection, who.tenant_id, metric, since, until)
+    return {"metric": metric, "readings": [stored_reading_json(r) for r in found]}
+
+
+def _submit(
+    engine: Engine, tenant_id: int, items: Sequence[Any], policy: CheckpointPolicy
+) -> list[ReadingResult]:
+    """One write transaction under the tenant lock; a checkpoint after it, if one is due."""
+    with write(engine) as connection:
+        tenant_lock(connection, tenant_id)
+        received = datetime.now(UTC)
+        results = oracles.submit_readings(connection, tenant_id, items, received)
+        if any(result.status == "accepted" for result in results):
+            after_append(connection, tenant_id, policy, now_us())
+    return results
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge("(body)", f"{declared} bytes; at most {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("(body)", f"more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _readings(body: bytes) -> list[Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("readings"), list):
+        raise InvalidInput("readings", 'send a JSON object {"readings": [...]}')
+    items: list[Any] = document["readings"]
+    return items
+
+
+def _answer(results: list[ReadingResult]) -> Response:
+    body = readings_answer(results)
+    if body["conflict"] == 0 and body["rejected"] == 0:
+        status = 200
+    elif body["accepted"] or body["duplicate"]:
+        status = 207
+    else:
+        status = 422
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def readings_answer(results: Sequence[ReadingResult]) -> dict[str, Any]:
+    """A batch's outcome: counts of each status, and every item's result in order."""
+    counts = {status: 0 for status in ("accepted", "duplicate", "conflict", "rejected")}
+    for result in results:
+        counts[result.status] += 1
+    return {**counts, "results": [reading_result_json(r) for r in results]}
