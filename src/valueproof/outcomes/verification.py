@@ -126,21 +126,43 @@ def verify(
 def criteria_check(compiled: CompiledDefinition, attributes: Mapping[str, Any]) -> list[Reason]:
     """A `criterion_failed` reason for each criterion the checked `attributes` fail.
 
-    The hot path: one run of all criteria joined by `&&`, and each criterion on its own only
-    when that is not true.
+    Which criteria fail is `failing_criteria`; this adds what each one read.
     """
-    if compiled.all_criteria is None:
+    return [
+        _failed(compiled, criterion, attributes, result)
+        for criterion, result in failing_criteria(compiled, attributes)
+    ]
+
+
+def failing_criteria(
+    compiled: CompiledDefinition, attributes: Mapping[str, Any]
+) -> list[tuple[Expression, Any]]:
+    """The criteria the checked `attributes` fail, each with what it gave (or its error).
+
+    The hot path: one run of a program that adds up a bit for each criterion that is false
+    (converting a claim to CEL costs more than evaluating it); each criterion runs on its own
+    only when one of them cannot be evaluated on the claim's data.
+    """
+    if compiled.failures is None:
         return []
     try:
-        if compiled.run(compiled.all_criteria, attributes) is True:
-            return []
+        bits = compiled.run(compiled.failures, attributes, compiled.all_flat)
     except CEL_ERRORS:
-        pass  # some criterion fails on this claim's data: each one's run below says which
-    return [
-        reason
-        for criterion in compiled.criteria
-        if (reason := _criterion_reason(compiled, criterion, attributes)) is not None
-    ]
+        each = [(c, _result(compiled, c, attributes)) for c in compiled.criteria]
+        return [(criterion, result) for criterion, result in each if result is not True]
+    if not bits:
+        return []
+    return [(c, False) for i, c in enumerate(compiled.criteria) if bits >> i & 1]
+
+
+def _result(
+    compiled: CompiledDefinition, criterion: Expression, attributes: Mapping[str, Any]
+) -> Any:
+    """A criterion's own result, or the error it raised."""
+    try:
+        return compiled.run(criterion.program, attributes, criterion.flat)
+    except CEL_ERRORS as error:
+        return error
 
 
 def check_attributes(
@@ -250,16 +272,22 @@ def _criteria_reasons(
 def _criterion_reason(
     compiled: CompiledDefinition, criterion: Expression, attributes: Mapping[str, Any]
 ) -> Reason | None:
-    field = f"criteria.{criterion.name}"
-    try:
-        result = compiled.run(criterion.program, attributes)
-    except CEL_ERRORS as error:
-        detail = f"{criterion.name}: {criterion.source} failed: {describe_error(error, criterion)}"
-        return Reason("criterion_failed", field, detail + _values(compiled, criterion, attributes))
-    if result is True:
-        return None
-    outcome = "is false" if result is False else f"gave {result!r}, not true or false"
+    result = _result(compiled, criterion, attributes)
+    return None if result is True else _failed(compiled, criterion, attributes, result)
+
+
+def _failed(
+    compiled: CompiledDefinition, criterion: Expression, attributes: Mapping[str, Any], result: Any
+) -> Reason:
+    """The reason for a criterion that gave `result` (false, not a boolean, or an error)."""
+    if isinstance(result, CEL_ERRORS):
+        outcome = f"failed: {describe_error(result, criterion)}"
+    elif result is False:
+        outcome = "is false"
+    else:
+        outcome = f"gave {result!r}, not true or false"
     detail = f"{criterion.name}: {criterion.source} {outcome}"
+    field = f"criteria.{criterion.name}"
     return Reason("criterion_failed", field, detail + _values(compiled, criterion, attributes))
 
 

@@ -1,0 +1,150 @@
+"""Outcomes benchmark: how fast claims are checked against a contract's criteria.
+
+The definition is the seed's lead profile: five typed attributes and four CEL criteria
+(industry, size, region, score). Claims are generated with a fixed seed, two thirds of them on
+profile. Each figure checks the same claims, typed once by `check_attributes` beforehand:
+
+- ours: `verification.failing_criteria`, compiled CEL (`common-expression-language`): which
+  criteria each claim fails, from one run of one program per claim that adds a bit for each
+  false criterion (goal >= 100,000 claims/s);
+- ours with the reasons written out (`criteria_check`: each failure with the values it read);
+- the straightforward use of the same library: each criterion run on `{"claim": attributes}`;
+- the pure-Python CEL of `cel-python` on the same expressions (on a sample: it is slow).
+
+End-to-end claim ingestion (verdicts and ledger leaves, goal >= 20,000 claims/s) waits for the
+claims store, which is not built yet.
+
+    .venv/bin/python benchmarks/outcomes.py
+    .venv/bin/python benchmarks/outcomes.py --claims 50000 --sample 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import cel
+import celpy
+from ingest import Row, machine, print_table, say
+
+from valueproof.outcomes.definitions import compile_definition, parse_definition
+from valueproof.outcomes.verification import check_attributes, criteria_check, failing_criteria
+
+DEFINITION = {
+    "contract": "acme-2026",
+    "outcome": "qualified_lead",
+    "attributes": {
+        "email": {"type": "string", "required": True, "personal": True},
+        "industry": {"type": "string", "required": True},
+        "employees": {"type": "integer", "required": True},
+        "region": {"type": "string", "required": True},
+        "score": {"type": "number", "required": True},
+    },
+    "criteria": [
+        {"name": "industry", "expression": 'claim.industry in ["saas", "fintech", "health"]'},
+        {"name": "size", "expression": "claim.employees >= 50 && claim.employees <= 5000"},
+        {"name": "region", "expression": 'claim.region in ["EMEA", "NA"]'},
+        {"name": "score", "expression": "claim.score >= 0.6"},
+    ],
+    "dedupe_key": "email_domain(claim.email)",
+    "known_key": "normalize(claim.email)",
+    "verification_window_days": 30,
+    "dispute_window_days": 14,
+}
+
+
+def claims(count: int, seed: int) -> list[dict[str, Any]]:
+    """Generated claim attributes; about two in three meet every criterion."""
+    rng = random.Random(seed)
+    found = []
+    for number in range(count):
+        on_profile = rng.random() < 2 / 3
+        found.append(
+            {
+                "email": f"lead{number}@company{number % 997}.example",
+                "industry": rng.choice(["saas", "fintech", "health"])
+                if on_profile
+                else rng.choice(["saas", "retail", "fintech"]),
+                "employees": rng.randint(50, 5000) if on_profile else rng.randint(1, 9000),
+                "region": rng.choice(["EMEA", "NA"]) if on_profile else rng.choice(["NA", "APAC"]),
+                "score": round(rng.uniform(0.6, 1.0) if on_profile else rng.uniform(0, 1), 3),
+            }
+        )
+    return found
+
+
+def rate(run: Callable[[dict[str, Any]], Any], items: Sequence[dict[str, Any]]) -> float:
+    """Claims per second, best of three passes."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for item in items:
+            run(item)
+        best = min(best, time.perf_counter() - started)
+    return len(items) / best
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--claims", type=int, default=200_000)
+    parser.add_argument("--sample", type=int, default=5_000, help="claims for cel-python")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    say(f"valueproof outcomes benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    say(f"machine: {machine()}")
+    compiled = compile_definition(parse_definition(DEFINITION))
+    typed = []
+    for attributes in claims(args.claims, args.seed):
+        checked, problems = check_attributes(compiled, attributes)
+        assert not problems, problems
+        typed.append(checked)
+    passing = sum(1 for item in typed if not criteria_check(compiled, item))
+    say(f"{len(typed):,} claims, {passing:,} on profile")
+
+    ours = rate(lambda item: failing_criteria(compiled, item), typed)
+    reasons = rate(lambda item: criteria_check(compiled, item), typed)
+
+    programs = [cel.compile(c["expression"]) for c in DEFINITION["criteria"]]  # type: ignore[index]
+    plain = rate(lambda item: [p.execute({"claim": item}) for p in programs], typed)
+
+    environment = celpy.Environment()
+    pure = [
+        environment.program(environment.compile(c["expression"]))  # type: ignore[index]
+        for c in DEFINITION["criteria"]  # type: ignore[union-attr]
+    ]
+    sample = typed[: args.sample]
+
+    def pure_check(item: dict[str, Any]) -> list[Any]:
+        activation = {"claim": celpy.json_to_cel(item)}
+        return [program.evaluate(activation) for program in pure]
+
+    baseline = rate(pure_check, sample)
+    agree = all(
+        [bool(v) for v in pure_check(item)] == [bool(p.execute({"claim": item})) for p in programs]
+        for item in sample[:1000]
+    )
+    print_table(
+        [
+            Row("criteria evaluation, ours (compiled CEL, one program per claim)",
+                f"{ours:,.0f} claims/s", ">= 100,000 claims/s",
+                "met" if ours >= 100_000 else f"MISSED (x{100_000 / ours:.1f} to go)"),
+            Row("ours with each failure's reason written out", f"{reasons:,.0f} claims/s",
+                "", ""),
+            Row("the same library, each criterion on {'claim': attributes}",
+                f"{plain:,.0f} claims/s", "", f"ours x{ours / plain:.1f}"),
+            Row(f"cel-python (pure Python), {len(sample):,} claims", f"{baseline:,.0f} claims/s",
+                "", f"ours x{ours / baseline:.0f}"),
+            Row("cel-python and ours agree on every criterion", "yes" if agree else "NO",
+                "", "met" if agree else "MISSED"),
+            Row("claim ingestion with verdicts and ledger leaves", "not measured",
+                ">= 20,000 claims/s", "the claims store is not built yet"),
+        ]
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
