@@ -13,7 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from valueproof import __version__
 from valueproof.api import problems
-from valueproof.api.routers import accounts, contracts, events, ledger, meters, oracles, usage
+from valueproof.api.routers import (
+    accounts,
+    contracts,
+    events,
+    ledger,
+    meters,
+    oracles,
+    outcomes,
+    usage,
+)
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
@@ -45,6 +54,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         ledger.router,
         contracts.router,
         oracles.router,
+        outcomes.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

@@ -23,6 +23,7 @@ from valueproof.ledger.publish import (
     rotate_key,
 )
 from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
 from valueproof.outcomes.ledger_source import OracleReadingSource
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.store import read, tenant_lock, write
@@ -31,7 +32,13 @@ from valueproof.tenancy.clock import now_us
 app = command_group("The verifiable ledger: signing keys, checkpoints and the audit.")
 
 # Every kind of record on the log, as its domain rebuilds it for the audit.
-RECORD_SOURCES = (UsageEventSource(), ContractVersionSource(), OracleReadingSource())
+RECORD_SOURCES = (
+    UsageEventSource(),
+    ContractVersionSource(),
+    OracleReadingSource(),
+    OutcomeDefinitionSource(),
+    OutcomeVerdictSource(),
+)
 
 
 @app.command("keygen")

@@ -1,7 +1,8 @@
-"""Tables of oracles: registered data sources, each metric's aggregation rule, and readings."""
+"""Tables of outcomes: oracle sources, metric rules and readings; definitions and claims."""
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -60,3 +61,48 @@ oracle_readings = Table(
 )
 Index("ix_oracle_readings_metric", oracle_readings.c.tenant_id, oracle_readings.c.metric,
       oracle_readings.c.as_of_us)  # fmt: skip
+
+# Each version of an outcome definition, one per change of the document, each a ledger leaf.
+outcome_definitions = Table(
+    "outcome_definitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("contract", String(200), nullable=False),
+    Column("outcome", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition", Text, nullable=False),  # canonical JSON of the definition document
+    Column("leaf_index", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "contract", "outcome", "version"),
+    UniqueConstraint("tenant_id", "leaf_index"),
+)
+
+# Every claim taken, with its verdict (accepted or not) and the leaf that records it. The salts
+# of personal attributes stay here: the leaf holds only their salted hashes.
+outcome_claims = Table(
+    "outcome_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("claim_id", String(200), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("contract", String(200), nullable=False),
+    Column("outcome", String(200), nullable=False),
+    Column("definition_version", Integer, nullable=False),
+    Column("occurred_at_us", BigInteger, nullable=False),
+    Column("submitted_at_us", BigInteger, nullable=False),
+    Column("attributes", Text, nullable=False),  # JSON, as submitted
+    Column("salts", Text, nullable=False),  # JSON {attribute: base64 salt} of committed ones
+    Column("content_sha256", LargeBinary(32), nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Column("reasons", Text, nullable=False),  # JSON [{code, field, detail}]
+    Column("dedupe_key_hash", String(64), nullable=True),  # sha256 hex: keys may be personal
+    Column("leaf_index", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "claim_id"),
+    UniqueConstraint("tenant_id", "leaf_index"),
+)
+Index("ix_outcome_claims_rating", outcome_claims.c.tenant_id, outcome_claims.c.account_id,
+      outcome_claims.c.outcome, outcome_claims.c.occurred_at_us)  # fmt: skip
+Index("ix_outcome_claims_dedupe", outcome_claims.c.tenant_id, outcome_claims.c.contract,
+      outcome_claims.c.outcome, outcome_claims.c.dedupe_key_hash)  # fmt: skip

@@ -235,8 +235,9 @@ def _timestamp(value: Any) -> Any:
         return _Problem(f"must be an RFC 3339 timestamp, not {_json_kind(value)}")
     try:
         return parse_rfc3339(value)
-    except (ValueError, OverflowError) as error:
-        return _Problem(str(error))
+    except (ValueError, OverflowError):
+        # Not the parser's message: it quotes the value, and a personal one must not be echoed.
+        return _Problem("must be an RFC 3339 date-time with a UTC offset or Z")
 
 
 def _json_kind(value: Any) -> str:
