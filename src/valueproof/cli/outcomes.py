@@ -1,0 +1,304 @@
+"""`valueproof outcomes`: outcome definitions and claims, each verdict a ledger leaf; the same
+store functions as `/v1/outcomes`, on the database directly."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from sqlalchemy import Connection
+
+from valueproof.cli.context import (
+    TenantOption,
+    engine_of,
+    file_argument,
+    invocation,
+    keyring_of,
+    tenant_of,
+)
+from valueproof.cli.output import (
+    EXIT_FAILED,
+    JsonFlag,
+    command_group,
+    print_json,
+    print_table,
+    say,
+)
+from valueproof.errors import InvalidInput
+from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.metering.schema import FieldError
+from valueproof.outcomes import claims
+from valueproof.outcomes.claims import ClaimResult, claim_json, claim_result_json, definition_json
+from valueproof.outcomes.definitions import read_definition
+from valueproof.store import read, tenant_lock, write
+from valueproof.tenancy.clock import now_us
+
+app = command_group(
+    "Outcome pricing: definitions of what a claimed outcome must meet, and claims, each "
+    "recorded with its verdict on the ledger."
+)
+
+DEFAULT_CHUNK = 1_000
+PROBLEMS_SHOWN = 20
+
+
+@app.command("define")
+def define(
+    ctx: typer.Context,
+    path: Annotated[Path, file_argument("An outcome definition, YAML or JSON.")],
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record an outcome definition; a changed document is a new version (and a new leaf).
+
+    Every problem of an invalid definition is listed (exit 2) and nothing is recorded."""
+    definition = read_definition(_text(path))
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        status = claims.apply_definition(connection, owner.id, definition, now_us())
+        [stored] = [
+            d
+            for d in claims.definitions(connection, owner.id)
+            if (d.contract, d.outcome) == (definition.contract, definition.outcome)
+        ]
+    if as_json:
+        print_json({"status": status, **definition_json(stored)})
+        return
+    say(
+        f"{stored.contract}/{stored.outcome}: {status}, version {stored.version}, "
+        f"leaf {stored.leaf_index}"
+    )
+
+
+@app.command("definitions")
+def list_definitions(
+    ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = False
+) -> None:
+    """The latest version of every outcome definition."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        found = claims.definitions(connection, owner.id)
+    if as_json:
+        print_json({"definitions": [definition_json(d) for d in found]})
+        return
+    print_table(
+        ["contract", "outcome", "version", "criteria", "verification_days", "dispute_days",
+         "leaf_index"],
+        [
+            (
+                d.contract, d.outcome, d.version,
+                ", ".join(c.name for c in d.definition.criteria),
+                d.definition.verification_window_days, d.definition.dispute_window_days,
+                d.leaf_index,
+            )
+            for d in found
+        ],
+        numeric={"version", "verification_days", "dispute_days", "leaf_index"},
+    )  # fmt: skip
+
+
+@dataclass(slots=True)
+class ClaimTally:
+    """The counts of a run: each item's status, and the verdicts of the items on record."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def record(self, results: Sequence[ClaimResult]) -> None:
+        for result in results:
+            self.statuses[result.status] += 1
+            if result.accepted is None:
+                continue
+            self.verdicts["accepted" if result.accepted else "refused"] += 1
+            # A claim counts once under each code it was refused for.
+            self.reasons.update({reason.code for reason in result.reasons})
+
+    @property
+    def all_on_record(self) -> bool:
+        return self.statuses["conflict"] == 0 and self.statuses["rejected"] == 0
+
+
+@app.command("claim")
+def claim(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, file_argument('Claims as JSONL (one claim per line) or JSON `{"claims": [...]}`.')
+    ],
+    tenant: TenantOption = None,
+    chunk: Annotated[
+        int, typer.Option(min=1, help="Claims per transaction.", show_default=True)
+    ] = DEFAULT_CHUNK,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify and record the claims of a file, one transaction per chunk, and count the
+    verdicts.
+
+    Exit 0: every claim is on record, taken now or a duplicate, whatever its verdict; 1: some
+    were rejected (malformed) or in conflict; 2: an unreadable file."""
+    items = list(_claim_items(path))
+    here = invocation(ctx)
+    policy = CheckpointPolicy(keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000)
+    owner = tenant_of(ctx, tenant)
+    tally = ClaimTally()
+    results: list[ClaimResult] = []
+    for offset in range(0, len(items), chunk):
+        batch = items[offset : offset + chunk]
+        with write(here.engine) as connection:
+            tenant_lock(connection, owner.id)
+            taken = _submit(connection, owner.id, batch)
+            if any(result.status == "accepted" for result in taken):
+                after_append(connection, owner.id, policy, now_us())
+        taken = [replace(result, index=result.index + offset) for result in taken]
+        tally.record(taken)
+        results.extend(taken)
+    report = _claims_report(path, owner.slug, tally)
+    if as_json:
+        print_json({**report, "results": [claim_result_json(r) for r in results]})
+    else:
+        _print_claims_report(report, results)
+    if not tally.all_on_record:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    claim_id: Annotated[str, typer.Argument(metavar="CLAIM_ID", help="The claim's id.")],
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """A claim on record: its verdict with every reason, its leaf, and the salts of its
+    personal attributes (the customer recomputes their commitments with them)."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        found = claim_json(claims.stored_claim(connection, owner.id, claim_id))
+    if as_json:
+        print_json(found)
+        return
+    verdict = found["verdict"]
+    say(
+        f"claim {found['id']}: {'accepted' if verdict['accepted'] else 'refused'}, "
+        f"leaf {found['leaf_index']}"
+    )
+    say(
+        f"account {found['account']}, {found['contract']}/{found['outcome']} "
+        f"(definition version {found['definition_version']}), occurred {found['occurred_at']}, "
+        f"submitted {found['submitted_at']}"
+    )
+    print_table(
+        ["attribute", "value", "salt"],
+        [(name, value, found["salts"].get(name)) for name, value in found["attributes"].items()],
+    )
+    if verdict["reasons"]:
+        print_table(
+            ["code", "field", "detail"],
+            [(r["code"], r["field"], r["detail"]) for r in verdict["reasons"]],
+            title="reasons",
+        )
+
+
+# --- reading and submitting claims ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A JSONL line that is not JSON: refused as its item, without reaching the store."""
+
+    reason: str
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput("path", f"reading {path.name} failed: {error}") from None
+
+
+def _claim_items(path: Path) -> Iterator[Any]:
+    """The items of a claims file, in order: a JSON document `{"claims": [...]}`, else JSONL
+    (blank lines skipped; a line that is not JSON is one refused item)."""
+    text = _text(path)
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        document = None
+    if isinstance(document, dict) and "claims" in document:
+        if not isinstance(document["claims"], list):
+            raise InvalidInput("claims", 'must be a list: {"claims": [...]}')
+        yield from document["claims"]
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield Unreadable(f"line {number} is not JSON: {error}")
+
+
+def _submit(connection: Connection, tenant_id: int, batch: Sequence[Any]) -> list[ClaimResult]:
+    """submit_claims on the readable items, the unreadable ones refused in their places."""
+    readable = [item for item in batch if not isinstance(item, Unreadable)]
+    taken = iter(claims.submit_claims(connection, tenant_id, readable, datetime.now(UTC)))
+    results = []
+    for index, item in enumerate(batch):
+        if isinstance(item, Unreadable):
+            error = FieldError("(line)", item.reason)
+            results.append(ClaimResult(index, None, "rejected", (error,)))
+        else:
+            results.append(replace(next(taken), index=index))
+    return results
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+def _claims_report(path: Path, tenant: str, tally: ClaimTally) -> dict[str, Any]:
+    statuses = tally.statuses
+    return {
+        "file": str(path),
+        "tenant": tenant,
+        "items": sum(statuses.values()),
+        "accepted": statuses["accepted"],
+        "duplicate": statuses["duplicate"],
+        "conflict": statuses["conflict"],
+        "rejected": statuses["rejected"],
+        "verdicts": {
+            "accepted": tally.verdicts["accepted"],
+            "refused": tally.verdicts["refused"],
+            "reasons": dict(sorted(tally.reasons.items())),
+        },
+    }
+
+
+def _print_claims_report(report: dict[str, Any], results: Sequence[ClaimResult]) -> None:
+    say(
+        f"{report['items']} claims from {report['file']} into tenant {report['tenant']}: "
+        f"taken {report['accepted']}, duplicate {report['duplicate']}, "
+        f"conflict {report['conflict']}, malformed {report['rejected']}"
+    )
+    verdicts = report["verdicts"]
+    reasons = ", ".join(f"{code} {count}" for code, count in verdicts["reasons"].items())
+    say(
+        f"verdicts: accepted {verdicts['accepted']}, refused {verdicts['refused']}"
+        + (f" ({reasons})" if reasons else "")
+    )
+    problems = [r for r in results if r.status in ("conflict", "rejected")]
+    if not problems:
+        return
+    shown = problems[:PROBLEMS_SHOWN]
+    title = f"first {len(shown)} of {len(problems)} problems" if problems[PROBLEMS_SHOWN:] else None
+    print_table(
+        ["item", "id", "status", "field", "reason"],
+        [(r.index + 1, r.id, r.status, e.field, e.reason) for r in shown for e in r.errors],
+        title=title or "problems",
+        numeric={"item"},
+    )
