@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.bodies import read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy
@@ -58,7 +59,7 @@ async def post_events(
 ) -> Response:
     """Ingest a batch; the answer has an outcome for every item, in order."""
     config: Settings = request.app.state.settings
-    body = await _body(request, config.max_request_bytes)
+    body = await read_body(request, config.max_request_bytes)
     items = _items(request.headers.get("content-type", "application/json"), body)
     if len(items) > config.max_batch_events:
         raise PayloadTooLarge(
@@ -74,19 +75,6 @@ async def post_events(
         ingest_batch, engine_of(request), who.tenant_id, items, options
     )
     return _answer(results)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("(body)", f"{declared} bytes; at most {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge("(body)", f"more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _items(content_type: str, body: bytes) -> list[Any]:

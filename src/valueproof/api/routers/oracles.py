@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
@@ -139,7 +140,7 @@ async def post_readings(
 ) -> Response:
     """Verify and record a batch of signed readings; an outcome for every item, in order."""
     config: Settings = request.app.state.settings
-    items = _readings(await _body(request, config.max_request_bytes))
+    items = batch_items(await read_body(request, config.max_request_bytes), "readings")
     if len(items) > config.max_batch_events:
         raise PayloadTooLarge(
             "readings", f"{len(items)} items; at most {config.max_batch_events} per request"
@@ -178,30 +179,6 @@ def _submit(
         if any(result.status == "accepted" for result in results):
             after_append(connection, tenant_id, policy, now_us())
     return results
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("(body)", f"{declared} bytes; at most {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge("(body)", f"more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _readings(body: bytes) -> list[Any]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("readings"), list):
-        raise InvalidInput("readings", 'send a JSON object {"readings": [...]}')
-    items: list[Any] = document["readings"]
-    return items
 
 
 def _answer(results: list[ReadingResult]) -> Response:

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
@@ -69,7 +70,7 @@ async def put_definition(
 ) -> dict[str, Any]:
     """Record an outcome definition (YAML or JSON); a changed document is a new version."""
     config: Settings = request.app.state.settings
-    text = (await _body(request, config.max_request_bytes)).decode("utf-8", errors="replace")
+    text = (await read_body(request, config.max_request_bytes)).decode("utf-8", errors="replace")
     definition = read_definition(text)
     if (definition.contract, definition.outcome) != (contract, outcome):
         found = f"{definition.contract}/{definition.outcome}"
@@ -119,7 +120,7 @@ async def post_claims(
 ) -> Response:
     """Verify and record a batch of claims; each taken claim's verdict is a ledger leaf."""
     config: Settings = request.app.state.settings
-    items = _claims(await _body(request, config.max_request_bytes))
+    items = batch_items(await read_body(request, config.max_request_bytes), "claims")
     if len(items) > config.max_batch_events:
         raise PayloadTooLarge(
             "claims", f"{len(items)} items; at most {config.max_batch_events} per request"
@@ -151,31 +152,6 @@ def _submit(
         if any(result.status == "accepted" for result in results):
             after_append(connection, tenant_id, policy, now_us())
     return results
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    # As in the oracles router: a shared body reader would belong in valueproof.api.
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("(body)", f"{declared} bytes; at most {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge("(body)", f"more than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _claims(body: bytes) -> list[Any]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
-        raise InvalidInput("claims", 'send a JSON object {"claims": [...]}')
-    items: list[Any] = document["claims"]
-    return items
 
 
 def _answer(results: list[ClaimResult]) -> Response:
