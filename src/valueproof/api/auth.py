@@ -1,4 +1,9 @@
-"""Bearer-key authentication: every request resolves to a Principal of exactly one tenant."""
+"""Bearer-key authentication: every request resolves to a Principal of exactly one tenant.
+
+`requires(scope)` admits vendor keys only. `requires_account(scope)` also admits the customer key
+of the path's account (`{external_id}`); `requires_or_customer(scope)` admits any customer key of
+the tenant and leaves the route to check that what it returns is that customer's own.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +48,31 @@ def requires(scope: Scope) -> Callable[[Principal], Principal]:
 
     def check(who: Principal = Depends(principal)) -> Principal:
         who.require(scope)
+        return who
+
+    return check
+
+
+def requires_account(scope: Scope) -> Callable[..., Principal]:
+    """A vendor key holding `scope`, or the customer key of the path's account `external_id`.
+
+    Another account's customer key gets 404, as for an account that does not exist.
+    """
+
+    def check(external_id: str, who: Principal = Depends(principal)) -> Principal:
+        who.require_account(external_id, scope)
+        return who
+
+    return check
+
+
+def requires_or_customer(scope: Scope) -> Callable[[Principal], Principal]:
+    """A vendor key holding `scope`, or any customer key: the route must then call
+    `who.require_account` with the account of what it is about to return."""
+
+    def check(who: Principal = Depends(principal)) -> Principal:
+        if not who.is_customer:
+            who.require(scope)
         return who
 
     return check

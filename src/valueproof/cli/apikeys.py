@@ -8,8 +8,10 @@ import typer
 
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, say, warn
+from valueproof.errors import InvalidInput
 from valueproof.store import write
-from valueproof.tenancy.keys import create_api_key, parse_scopes, revoke_api_key
+from valueproof.tenancy.accounts import get_account
+from valueproof.tenancy.keys import Scope, create_api_key, parse_scopes, revoke_api_key
 
 app = command_group("API keys of a tenant.")
 
@@ -18,18 +20,29 @@ app = command_group("API keys of a tenant.")
 def create(
     ctx: typer.Context,
     scopes: Annotated[
-        str, typer.Option(help="Comma-separated scopes: ingest, read, admin (admin implies all).")
-    ],
+        str | None,
+        typer.Option(
+            help="Comma-separated scopes: ingest, read, admin (admin implies all); "
+            "with --account, only customer (the default)."
+        ),
+    ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="EXTERNAL_ID: a customer key of this account, which sees only that account."
+        ),
+    ] = None,
     tenant: TenantOption = None,
     name: Annotated[str, typer.Option(help="A label to recognize the key by.")] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Issue a key. The key goes to stdout, alone, so a script can capture it; it is shown this
     once and cannot be recovered."""
-    chosen = parse_scopes(scopes)
+    chosen = _scopes(scopes, account)
     owner = tenant_of(ctx, tenant)
     with write(engine_of(ctx)) as connection:
-        issued = create_api_key(connection, owner.id, chosen, name)
+        account_id = None if account is None else get_account(connection, owner.id, account).id
+        issued = create_api_key(connection, owner.id, chosen, name, account_id)
     if as_json:
         print_json(
             {
@@ -41,10 +54,26 @@ def create(
     else:
         say(issued.token)
     scope_names = ",".join(sorted(scope.value for scope in issued.scopes))
+    holder = "" if account is None else f", account {account}"
     warn(
-        f"API key {issued.key_id} for tenant {owner.slug} (scopes {scope_names}). "
+        f"API key {issued.key_id} for tenant {owner.slug}{holder} (scopes {scope_names}). "
         "Store it now: it will not be shown again."
     )
+
+
+def _scopes(scopes: str | None, account: str | None) -> frozenset[Scope]:
+    """The scopes asked for: a customer key has exactly `customer`; a vendor key never has it."""
+    if account is not None:
+        chosen = frozenset({Scope.CUSTOMER}) if scopes is None else parse_scopes(scopes)
+        if chosen != {Scope.CUSTOMER}:
+            raise InvalidInput("scopes", "a customer key (--account) has only the scope customer")
+        return chosen
+    if scopes is None:
+        raise InvalidInput("scopes", "give --scopes (ingest, read, admin) or --account")
+    chosen = parse_scopes(scopes)
+    if Scope.CUSTOMER in chosen:
+        raise InvalidInput("scopes", "the customer scope needs --account EXTERNAL_ID")
+    return chosen
 
 
 @app.command("revoke")

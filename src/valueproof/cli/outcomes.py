@@ -146,6 +146,8 @@ def claim(
     items = list(_claim_items(path))
     here = invocation(ctx)
     policy = CheckpointPolicy(keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000)
+    secret = here.config.ledger_passphrase  # also opens the accounts' known-set secrets
+    passphrase = None if secret is None else secret.get_secret_value()
     owner = tenant_of(ctx, tenant)
     tally = ClaimTally()
     results: list[ClaimResult] = []
@@ -153,7 +155,7 @@ def claim(
         batch = items[offset : offset + chunk]
         with write(here.engine) as connection:
             tenant_lock(connection, owner.id)
-            taken = _submit(connection, owner.id, batch)
+            taken = _submit(connection, owner.id, batch, passphrase)
             if any(result.status == "accepted" for result in taken):
                 after_append(connection, owner.id, policy, now_us())
         taken = [replace(result, index=result.index + offset) for result in taken]
@@ -244,10 +246,13 @@ def _claim_items(path: Path) -> Iterator[Any]:
             yield Unreadable(f"line {number} is not JSON: {error}")
 
 
-def _submit(connection: Connection, tenant_id: int, batch: Sequence[Any]) -> list[ClaimResult]:
+def _submit(
+    connection: Connection, tenant_id: int, batch: Sequence[Any], passphrase: str | None
+) -> list[ClaimResult]:
     """submit_claims on the readable items, the unreadable ones refused in their places."""
     readable = [item for item in batch if not isinstance(item, Unreadable)]
-    taken = iter(claims.submit_claims(connection, tenant_id, readable, datetime.now(UTC)))
+    now = datetime.now(UTC)
+    taken = iter(claims.submit_claims(connection, tenant_id, readable, now, passphrase))
     results = []
     for index, item in enumerate(batch):
         if isinstance(item, Unreadable):

@@ -31,6 +31,7 @@ from valueproof.outcomes.definitions import (
     OutcomeDefinition,
     compile_definition,
 )
+from valueproof.outcomes.known import KnownSets, KnownSetUnavailable
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions
 from valueproof.outcomes.verification import Claim, Reason, verify
 from valueproof.periods import format_micros, parse_rfc3339, to_micros
@@ -318,22 +319,28 @@ def _envelope(item: Any) -> tuple[_Item | None, str | None, list[FieldError]]:
 
 
 def submit_claims(
-    connection: Connection, tenant_id: int, items: Sequence[Any], now: datetime
+    connection: Connection,
+    tenant_id: int,
+    items: Sequence[Any],
+    now: datetime,
+    passphrase: str | None = None,
 ) -> list[ClaimResult]:
     """Verify and record a batch of claims (the caller holds the tenant lock), in order.
 
     Per item: accepted (on record, with its verdict), duplicate (the same claim again: its
     original verdict), conflict (its id is on record with other content) or rejected.
+    `passphrase` opens the accounts' known-set secrets (outcomes.known).
     """
     parsed = [_envelope(item) for item in items]
     known = account_ids(connection, tenant_id, {p.account for p, _, _ in parsed if p})
     compiled: dict[tuple[str, str], tuple[int, CompiledDefinition] | None] = {}
+    known_sets = KnownSets(connection, tenant_id, passphrase)
     results = []
     for index, (item, claim_id, errors) in enumerate(parsed):
         if item is None:
             results.append(ClaimResult(index, claim_id, "rejected", tuple(errors)))
             continue
-        results.append(_take(connection, tenant_id, known, compiled, index, item, now))
+        results.append(_take(connection, tenant_id, known, compiled, known_sets, index, item, now))
     return results
 
 
@@ -342,6 +349,7 @@ def _take(
     tenant_id: int,
     known: Mapping[str, int],
     compiled: dict[tuple[str, str], tuple[int, CompiledDefinition] | None],
+    known_sets: KnownSets,
     index: int,
     item: _Item,
     now: datetime,
@@ -375,13 +383,20 @@ def _take(
         reason = f"no definition of {item.outcome!r} outcomes for contract {item.contract!r}"
         return ClaimResult(index, item.id, "rejected", (FieldError("outcome", reason),))
     version, definition = found
+    check = None
+    if definition.known_key is not None:
+        try:
+            check = known_sets.check(account_id)
+        except KnownSetUnavailable as error:
+            # Not taken rather than taken unchecked: the customer would pay for what it knew.
+            return ClaimResult(index, item.id, "rejected", (FieldError("known_key", error.detail),))
     claim = Claim(item.id, item.account, item.outcome, item.occurred_at, item.attributes, now)
     verdict = verify(
         definition,
         claim,
-        is_known=lambda _: False,  # the known set is not wired to the store yet
+        is_known=(lambda _: False) if check is None else check.holds,
         earlier=lambda dedupe_key: _earlier(connection, tenant_id, item, _key_hash(dedupe_key)),
-        known_hash_of=None,
+        known_hash_of=None if check is None else check.hash_of,
     )
     stored = StoredClaim(
         item.id, item.account, item.contract, item.outcome, version, to_micros(item.occurred_at),

@@ -106,3 +106,30 @@ Index("ix_outcome_claims_rating", outcome_claims.c.tenant_id, outcome_claims.c.a
       outcome_claims.c.outcome, outcome_claims.c.occurred_at_us)  # fmt: skip
 Index("ix_outcome_claims_dedupe", outcome_claims.c.tenant_id, outcome_claims.c.contract,
       outcome_claims.c.outcome, outcome_claims.c.dedupe_key_hash)  # fmt: skip
+
+# A customer account's known-set secret, encrypted: AES-256-GCM under a key derived with scrypt
+# from the operator's passphrase (outcomes.known). Never stored or returned in clear.
+known_set_secrets = Table(
+    "known_set_secrets",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kdf", String(40), nullable=False),  # names the KDF and its parameters
+    Column("salt", LargeBinary(16), nullable=False),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary(64), nullable=False),  # 32-byte secret + 16-byte GCM tag
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "account_id"),
+)
+
+# The HMAC-SHA256 hashes a customer uploaded of what it already knows (outcomes.knownset).
+known_set_hashes = Table(
+    "known_set_hashes",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("hash", String(64), nullable=False),  # lowercase hex
+    Column("added_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "account_id", "hash"),
+)

@@ -34,6 +34,8 @@ api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger),
+    # Set for a customer key: the one account it may see. Deleting the account deletes its keys.
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
 )
 
 accounts = Table(

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from valueproof.api.auth import engine_of, requires
+from valueproof.api.auth import engine_of, requires, requires_account
 from valueproof.config import Settings
 from valueproof.contracts import registry, service
 from valueproof.contracts.diff import diff_versions, version_diff_json
@@ -180,9 +180,10 @@ def preview(
     request: Request,
     external_id: str,
     at: str | None = Query(None, description="RFC 3339; default: now."),
-    who: Principal = Depends(requires(Scope.READ)),
+    who: Principal = Depends(requires_account(Scope.READ)),
 ) -> dict[str, Any]:
-    """Charges of the billing period holding `at` so far, and projected to its end."""
+    """Charges of the billing period holding `at` so far, and projected to its end (a `read`
+    key, or the account's own customer key)."""
     moment = datetime.now(UTC) if at is None else parse_instant_field("at", at)
     with read(engine_of(request)) as connection:
         found = service.preview(connection, who.tenant_id, external_id, moment)
