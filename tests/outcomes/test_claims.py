@@ -302,3 +302,14 @@ def test_the_audit_finds_an_edited_verdict_and_an_edited_definition(
         ("edited", "c1"),
         ("edited", "acme-leads/qualified_lead@1"),
     }
+
+
+def test_a_repeat_within_one_batch_is_a_duplicate_of_its_first_with_the_same_leaf(
+    engine: Engine, acme: Tenant
+) -> None:
+    first, again, other = submit(engine, acme, [lead(7), lead(7), lead(7, company="Else")])
+    assert (first.status, again.status, other.status) == ("accepted", "duplicate", "conflict")
+    assert again.leaf_index == first.leaf_index is not None
+    assert (again.accepted, again.reasons) == (first.accepted, first.reasons)
+    with read(engine) as connection:
+        assert ledger_log.log_size(connection, acme.id) == 2  # the definition and one verdict

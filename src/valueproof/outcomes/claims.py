@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from valueproof.outcomes.known import KnownSets, KnownSetUnavailable
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions
 from valueproof.outcomes.verification import Claim, Reason, verify
 from valueproof.periods import format_micros, parse_rfc3339, to_micros
+from valueproof.store import placeholder
 from valueproof.tenancy.accounts import account_ids
 from valueproof.tenancy.tables import accounts
 
@@ -329,103 +330,181 @@ def submit_claims(
 
     Per item: accepted (on record, with its verdict), duplicate (the same claim again: its
     original verdict), conflict (its id is on record with other content) or rejected.
-    `passphrase` opens the accounts' known-set secrets (outcomes.known).
+    `passphrase` opens the accounts' known-set secrets (outcomes.known). The batch's verdicts
+    go on the ledger in one append and into the table in one insert.
     """
     parsed = [_envelope(item) for item in items]
-    known = account_ids(connection, tenant_id, {p.account for p, _, _ in parsed if p})
-    compiled: dict[tuple[str, str], tuple[int, CompiledDefinition] | None] = {}
-    known_sets = KnownSets(connection, tenant_id, passphrase)
-    results = []
+    batch = _Batch(
+        connection,
+        tenant_id,
+        now,
+        account_ids(connection, tenant_id, {p.account for p, _, _ in parsed if p}),
+        KnownSets(connection, tenant_id, passphrase),
+        _on_record(connection, tenant_id, [p.id for p, _, _ in parsed if p]),
+    )
+    results: list[ClaimResult] = []
     for index, (item, claim_id, errors) in enumerate(parsed):
         if item is None:
             results.append(ClaimResult(index, claim_id, "rejected", tuple(errors)))
-            continue
-        results.append(_take(connection, tenant_id, known, compiled, known_sets, index, item, now))
-    return results
+        else:
+            results.append(batch.take(index, item))
+    return batch.record(results)
 
 
-def _take(
-    connection: Connection,
-    tenant_id: int,
-    known: Mapping[str, int],
-    compiled: dict[tuple[str, str], tuple[int, CompiledDefinition] | None],
-    known_sets: KnownSets,
-    index: int,
-    item: _Item,
-    now: datetime,
-) -> ClaimResult:
-    t = outcome_claims.c
-    on_record = connection.execute(
-        select(t.content_sha256, t.accepted, t.reasons, t.leaf_index).where(
-            t.tenant_id == tenant_id, t.claim_id == item.id
+@dataclass(slots=True)
+class _Batch:
+    """What one batch of claims needs: its lookups, and the verdicts waiting to be recorded."""
+
+    connection: Connection
+    tenant_id: int
+    now: datetime
+    accounts: Mapping[str, int]
+    known_sets: KnownSets
+    on_record: dict[str, Any]  # claim id -> its row: ids seen before this batch
+    compiled: dict[tuple[str, str], tuple[int, CompiledDefinition] | None] = field(
+        default_factory=dict
+    )
+    taken: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # this batch: id -> index
+    keys: dict[tuple[str, str, str], str] = field(default_factory=dict)  # accepted dedupe keys
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    leaves: list[bytes] = field(default_factory=list)
+    places: list[int] = field(default_factory=list)  # the result index of each pending row
+
+    def take(self, index: int, item: _Item) -> ClaimResult:
+        """The item's result; a new claim's verdict waits in `rows` and `leaves`."""
+        repeat = self._repeat(index, item)
+        if repeat is not None:
+            return repeat
+        account_id = self.accounts.get(item.account)
+        if account_id is None:
+            error = FieldError("account", f"unknown account {item.account!r}")
+            return ClaimResult(index, item.id, "rejected", (error,))
+        found = self._definition(item.contract, item.outcome)
+        if found is None:
+            reason = f"no definition of {item.outcome!r} outcomes for contract {item.contract!r}"
+            return ClaimResult(index, item.id, "rejected", (FieldError("outcome", reason),))
+        version, definition = found
+        check = None
+        if definition.known_key is not None:
+            try:
+                check = self.known_sets.check(account_id)
+            except KnownSetUnavailable as error:
+                # Not taken rather than taken unchecked: the customer would pay for what it knew.
+                error_field = FieldError("known_key", error.detail)
+                return ClaimResult(index, item.id, "rejected", (error_field,))
+        claim = Claim(
+            item.id, item.account, item.outcome, item.occurred_at, item.attributes, self.now
         )
-    ).first()
-    if on_record is not None:
-        if bytes(on_record.content_sha256) != item.content_sha256:
-            error = FieldError("id", "a claim with this id and other content is on record")
-            return ClaimResult(index, item.id, "conflict", (error,))
-        return ClaimResult(
-            index, item.id, "duplicate", (), on_record.accepted,
-            _reasons(on_record.reasons), on_record.leaf_index,
+        verdict = verify(
+            definition,
+            claim,
+            is_known=(lambda _: False) if check is None else check.holds,
+            earlier=lambda dedupe_key: self._earlier(item, _key_hash(dedupe_key)),
+            known_hash_of=None if check is None else check.hash_of,
+        )
+        key_hash = None if verdict.dedupe_key is None else _key_hash(verdict.dedupe_key)
+        if verdict.accepted and key_hash is not None:
+            self.keys.setdefault((item.contract, item.outcome, key_hash), item.id)
+        stored = StoredClaim(
+            item.id, item.account, item.contract, item.outcome, version,
+            to_micros(item.occurred_at), to_micros(self.now), item.attributes,
+            _salts(definition.definition, item.attributes), verdict.accepted, verdict.reasons, -1,
         )  # fmt: skip
-    account_id = known.get(item.account)
-    if account_id is None:
-        error = FieldError("account", f"unknown account {item.account!r}")
-        return ClaimResult(index, item.id, "rejected", (error,))
-    key = (item.contract, item.outcome)
-    if key not in compiled:
-        latest = _latest(connection, tenant_id, *key)
-        compiled[key] = (
-            None if latest is None else (latest.version, compile_definition(latest.definition))
+        self.leaves.append(verdict_leaf(stored))
+        self.rows.append(_row(self.tenant_id, account_id, stored, item, key_hash))
+        self.places.append(index)
+        self.taken[item.id] = (item.content_sha256, index)
+        return ClaimResult(index, item.id, "accepted", (), verdict.accepted, verdict.reasons)
+
+    def record(self, results: list[ClaimResult]) -> list[ClaimResult]:
+        """Append the waiting verdicts to the ledger and the table; fill in their leaves."""
+        if not self.rows:
+            return results
+        first = ledger_log.append(self.connection, self.tenant_id, self.leaves, to_micros(self.now))
+        for offset, (row, place) in enumerate(zip(self.rows, self.places, strict=True)):
+            row["leaf_index"] = first + offset
+            results[place] = replace(results[place], leaf_index=first + offset)
+        self.connection.execute(insert(outcome_claims), self.rows)
+        for position, result in enumerate(results):  # repeats within the batch
+            if result.status == "duplicate" and result.leaf_index is None:
+                _, original = self.taken[str(result.id)]
+                results[position] = replace(result, leaf_index=results[original].leaf_index)
+        return results
+
+    def _repeat(self, index: int, item: _Item) -> ClaimResult | None:
+        """The result of an id seen before (on record, or earlier in this batch), if it was."""
+        row = self.on_record.get(item.id)
+        if row is not None:
+            if bytes(row.content_sha256) != item.content_sha256:
+                error = FieldError("id", "a claim with this id and other content is on record")
+                return ClaimResult(index, item.id, "conflict", (error,))
+            return ClaimResult(
+                index, item.id, "duplicate", (), row.accepted, _reasons(row.reasons),
+                row.leaf_index,
+            )  # fmt: skip
+        seen = self.taken.get(item.id)
+        if seen is None:
+            return None
+        digest, original = seen
+        if digest != item.content_sha256:
+            error = FieldError("id", "a claim with this id and other content is in this batch")
+            return ClaimResult(index, item.id, "conflict", (error,))
+        pending = self.places.index(original)
+        earlier = self.rows[pending]
+        return ClaimResult(
+            index, item.id, "duplicate", (), earlier["accepted"], _reasons(earlier["reasons"])
         )
-    found = compiled[key]
-    if found is None:
-        reason = f"no definition of {item.outcome!r} outcomes for contract {item.contract!r}"
-        return ClaimResult(index, item.id, "rejected", (FieldError("outcome", reason),))
-    version, definition = found
-    check = None
-    if definition.known_key is not None:
-        try:
-            check = known_sets.check(account_id)
-        except KnownSetUnavailable as error:
-            # Not taken rather than taken unchecked: the customer would pay for what it knew.
-            return ClaimResult(index, item.id, "rejected", (FieldError("known_key", error.detail),))
-    claim = Claim(item.id, item.account, item.outcome, item.occurred_at, item.attributes, now)
-    verdict = verify(
-        definition,
-        claim,
-        is_known=(lambda _: False) if check is None else check.holds,
-        earlier=lambda dedupe_key: _earlier(connection, tenant_id, item, _key_hash(dedupe_key)),
-        known_hash_of=None if check is None else check.hash_of,
-    )
-    stored = StoredClaim(
-        item.id, item.account, item.contract, item.outcome, version, to_micros(item.occurred_at),
-        to_micros(now), item.attributes, _salts(definition.definition, item.attributes),
-        verdict.accepted, verdict.reasons, -1,
-    )  # fmt: skip
-    leaf_index = ledger_log.append(connection, tenant_id, [verdict_leaf(stored)], to_micros(now))
-    connection.execute(
-        insert(outcome_claims).values(
-            tenant_id=tenant_id,
-            claim_id=item.id,
-            account_id=account_id,
-            contract=item.contract,
-            outcome=item.outcome,
-            definition_version=version,
-            occurred_at_us=stored.occurred_at_us,
-            submitted_at_us=stored.submitted_at_us,
-            attributes=canonical_json(item.attributes).decode(),
-            salts=orjson.dumps(stored.salts).decode(),
-            content_sha256=item.content_sha256,
-            accepted=verdict.accepted,
-            reasons=_reasons_text(verdict.reasons),
-            dedupe_key_hash=None if verdict.dedupe_key is None else _key_hash(verdict.dedupe_key),
-            leaf_index=leaf_index,
+
+    def _definition(self, contract: str, outcome: str) -> tuple[int, CompiledDefinition] | None:
+        key = (contract, outcome)
+        if key not in self.compiled:
+            latest = _latest(self.connection, self.tenant_id, contract, outcome)
+            self.compiled[key] = (
+                None if latest is None else (latest.version, compile_definition(latest.definition))
+            )
+        return self.compiled[key]
+
+    def _earlier(self, item: _Item, key_hash: str) -> str | None:
+        """The first accepted claim with this dedupe key: in this batch, else on record."""
+        found = self.keys.get((item.contract, item.outcome, key_hash))
+        return found or _earlier(self.connection, self.tenant_id, item, key_hash)
+
+
+def _on_record(connection: Connection, tenant_id: int, ids: Sequence[str]) -> dict[str, Any]:
+    """The rows of the claim ids already on record."""
+    t = outcome_claims.c
+    found: dict[str, Any] = {}
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), 500):
+        rows = connection.execute(
+            select(t.claim_id, t.content_sha256, t.accepted, t.reasons, t.leaf_index).where(
+                t.tenant_id == tenant_id, t.claim_id.in_(wanted[start : start + 500])
+            )
         )
-    )
-    return ClaimResult(
-        index, item.id, "accepted", (), verdict.accepted, verdict.reasons, leaf_index
-    )
+        found.update({row.claim_id: row for row in rows})
+    return found
+
+
+def _row(
+    tenant_id: int, account_id: int, stored: StoredClaim, item: _Item, key_hash: str | None
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "claim_id": item.id,
+        "account_id": account_id,
+        "contract": item.contract,
+        "outcome": item.outcome,
+        "definition_version": stored.definition_version,
+        "occurred_at_us": stored.occurred_at_us,
+        "submitted_at_us": stored.submitted_at_us,
+        "attributes": canonical_json(item.attributes).decode(),
+        "salts": orjson.dumps(stored.salts).decode(),
+        "content_sha256": item.content_sha256,
+        "accepted": stored.accepted,
+        "reasons": _reasons_text(stored.reasons),
+        "dedupe_key_hash": key_hash,
+        "leaf_index": None,
+    }
 
 
 def _key_hash(dedupe_key: str) -> str:
@@ -433,21 +512,20 @@ def _key_hash(dedupe_key: str) -> str:
 
 
 def _earlier(connection: Connection, tenant_id: int, item: _Item, key_hash: str) -> str | None:
-    """The first accepted claim on record (this batch's included) with this dedupe key."""
-    t = outcome_claims.c
-    row = connection.execute(
-        select(t.claim_id)
-        .where(
-            t.tenant_id == tenant_id,
-            t.contract == item.contract,
-            t.outcome == item.outcome,
-            t.dedupe_key_hash == key_hash,
-            t.accepted.is_(True),
-        )
-        .order_by(t.leaf_index)
-        .limit(1)
-    ).first()
-    return None if row is None else str(row.claim_id)
+    """The first accepted claim on record with this dedupe key."""
+    # Plain SQL: it runs once per claim, and building a Core statement costs more than this.
+    mark = placeholder(connection)
+    found = connection.exec_driver_sql(
+        "SELECT claim_id FROM outcome_claims WHERE tenant_id = {0} AND contract = {0}"
+        " AND outcome = {0} AND dedupe_key_hash = {0} AND accepted = {1}"
+        " ORDER BY leaf_index LIMIT 1".format(mark, "1" if _is_sqlite(connection) else "true"),
+        (tenant_id, item.contract, item.outcome, key_hash),
+    ).scalar()
+    return None if found is None else str(found)
+
+
+def _is_sqlite(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite"
 
 
 def _salts(definition: OutcomeDefinition, attributes: Mapping[str, Any]) -> dict[str, str]:
