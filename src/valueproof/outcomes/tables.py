@@ -99,6 +99,8 @@ outcome_claims = Table(
     Column("reasons", Text, nullable=False),  # JSON [{code, field, detail}]
     Column("dedupe_key_hash", String(64), nullable=True),  # sha256 hex: keys may be personal
     Column("leaf_index", BigInteger, nullable=False),
+    # When an upheld dispute voided the outcome (outcomes.disputes); null while it stands.
+    Column("voided_us", BigInteger, nullable=True),
     UniqueConstraint("tenant_id", "claim_id"),
     UniqueConstraint("tenant_id", "leaf_index"),
 )
@@ -132,4 +134,39 @@ known_set_hashes = Table(
     Column("hash", String(64), nullable=False),  # lowercase hex
     Column("added_us", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "account_id", "hash"),
+)
+
+# Each step of a dispute of an accepted outcome (opened by the customer, answered and resolved
+# by the vendor), one row and one ledger leaf per step. A claim is disputed at most once.
+outcome_dispute_steps = Table(
+    "outcome_dispute_steps",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("claim_id", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1 opened, then answers, then the resolution
+    Column("step", String(20), nullable=False),  # opened | answered | resolved
+    Column("party", String(20), nullable=False),  # customer | vendor
+    Column("text", Text, nullable=False),  # the reason, the answer or the resolution's note
+    Column("resolution", String(20), nullable=True),  # upheld | rejected, on `resolved` only
+    Column("at_us", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "claim_id", "seq"),
+    UniqueConstraint("tenant_id", "leaf_index"),
+)
+
+# Every version of every success-plan action (outcomes.plans): a change is a new version and a
+# ledger leaf, so a plan's state at any past time can be shown.
+success_plan_actions = Table(
+    "success_plan_actions",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("action", String(200), nullable=False),  # the action's key, unique per account
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),  # canonical JSON of the action at this version
+    Column("changed_by", String(20), nullable=False),  # customer | vendor
+    Column("changed_us", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "account_id", "action", "version"),
+    UniqueConstraint("tenant_id", "leaf_index"),
 )
