@@ -10,7 +10,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valueproof.contracts.inputs import MeterUsage, OutcomeUsage, RatingInput, Reading
+from valueproof.contracts.inputs import (
+    MeterUsage,
+    OutcomeCredit,
+    OutcomeUsage,
+    RatingInput,
+    Reading,
+)
 from valueproof.contracts.rating import Charges, charges_bytes, charges_json, rate
 from valueproof.contracts.validation import compile_contract, parse_contract
 from valueproof.contracts.wallet import WalletPeriod
@@ -186,18 +192,61 @@ def test_seats_are_credited_for_those_nobody_used() -> None:
     assert charges.total == Decimal("180.00")  # the 12 seats used
 
 
-def test_per_outcome_caps_and_credits_voided_outcomes() -> None:
+def test_per_outcome_caps_and_credits_voided_outcomes_under_the_cap_that_held() -> None:
     document = contract(
         {"id": "leads", "type": "per_outcome", "outcome": "qualified_lead", "unit_price": "40.00",
          "max_count": 50}
     )  # fmt: skip
-    outcomes = {"qualified_lead": OutcomeUsage("qualified_lead", 60, voided=2, leaves=((5, 90),))}
+    october = (datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
+    price, cap = Decimal("40.00"), 50
+    # October billed 60 accepted, capped at 50. Voiding 2 leaves 58: still 50 billable, no
+    # credit. Voiding 12 leaves 48: 2 fewer billable than were charged.
+    credits = (
+        OutcomeCredit(*october, 60, 58, price, cap, None, ((7, 7),)),
+        OutcomeCredit(*october, 58, 48, price, cap, None, ((9, 9), (12, 12))),
+    )
+    outcomes = {"qualified_lead": OutcomeUsage("qualified_lead", 60, ((5, 90),), credits)}
     charges = rated(document, outcomes=outcomes)
-    found = amounts(charges)
-    assert found[("leads", "per_outcome")] == Decimal("2000.00")
-    assert found[("leads", "outcome_credit")] == Decimal("-80.00")
-    assert charges.lines[0].detail["capped"] is True
-    assert charges.lines[0].sources[0].leaves == ((5, 90),)
+    per_outcome, none_owed, two_owed = charges.lines
+    assert per_outcome.amount == Decimal("2000.00") and per_outcome.detail["capped"] is True
+    assert per_outcome.sources[0].leaves == ((5, 90),)
+    assert (none_owed.kind, none_owed.amount, none_owed.quantity) == (
+        "outcome_credit",
+        Decimal("0.00"),
+        Decimal(2),
+    )
+    assert (two_owed.amount, two_owed.quantity) == (Decimal("-80.00"), Decimal(10))
+    assert two_owed.detail["period_start"] == "2024-10-01T00:00:00Z"
+    assert two_owed.sources[0].leaves == ((9, 9), (12, 12))
+    assert charges.total == Decimal("1920.00")
+
+
+@given(
+    accepted=st.integers(0, 200),
+    voids=st.lists(st.integers(0, 30), max_size=5),
+    cap=st.none() | st.integers(0, 150),
+)
+def test_outcome_credits_add_up_to_what_the_voids_took_off(
+    accepted: int, voids: list[int], cap: int | None
+) -> None:
+    """However the voids fall across later periods, the credits sum to the earlier period's
+    charge as billed minus its charge on what still stands, and never exceed it."""
+    document = contract(
+        {"id": "leads", "type": "per_outcome", "outcome": "qualified_lead", "unit_price": "40.00"}
+    )
+    price, standing, credited = Decimal("40.00"), accepted, Decimal(0)
+    october = (datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
+    for voided in voids:
+        after = max(standing - voided, 0)
+        credit = OutcomeCredit(*october, standing, after, price, cap)
+        usage = {"qualified_lead": OutcomeUsage("qualified_lead", 0, (), (credit,))}
+        [_, line] = rated(document, outcomes=usage).lines
+        assert line.amount <= 0
+        credited += line.amount
+        standing = after
+    full = accepted if cap is None else min(accepted, cap)
+    left = standing if cap is None else min(standing, cap)
+    assert -credited == (full - left) * price
 
 
 GAIN = {

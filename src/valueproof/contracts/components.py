@@ -25,10 +25,11 @@ from valueproof.contracts.document import (
     Seats,
     Volume,
 )
-from valueproof.contracts.inputs import MeterUsage, RatingInput, group_values
+from valueproof.contracts.inputs import MeterUsage, OutcomeCredit, RatingInput, group_values
 from valueproof.contracts.lines import Line, Source, leaf_ranges, make_line
 from valueproof.contracts.validation import CompiledContract
 from valueproof.money import Currency
+from valueproof.periods import format_rfc3339
 
 __all__ = ["component_lines"]
 
@@ -272,16 +273,30 @@ def _per_outcome(component: PerOutcome, period: _Period) -> Iterator[Line]:
     yield period.line(
         component, "per_outcome", Decimal(result.billable), result.amount, detail, (source,)
     )
-    if usage is not None and usage.voided:
-        voided = Decimal(usage.voided)
-        yield period.line(
-            component,
-            "outcome_credit",
-            voided,
-            -voided * component.unit_price,
-            {"voided": usage.voided, "unit_price": component.unit_price},
-            (source,),
-        )
+    for credit in () if usage is None else usage.credits:
+        yield _outcome_credit(component, period, credit)
+
+
+def _outcome_credit(component: PerOutcome, period: _Period, credit: OutcomeCredit) -> Line:
+    """What an earlier period's per-outcome charge loses to outcomes voided in this one."""
+    billed = fees.per_outcome(credit.billed, credit.unit_price, credit.max_count, credit.max_amount)
+    standing = fees.per_outcome(
+        credit.standing, credit.unit_price, credit.max_count, credit.max_amount
+    )
+    voided = credit.billed - credit.standing
+    detail = {
+        "period_start": format_rfc3339(credit.period_start),
+        "period_end": format_rfc3339(credit.period_end),
+        "billed": credit.billed,
+        "standing": credit.standing,
+        "voided": voided,
+        "unit_price": credit.unit_price,
+        "charged_then": billed.amount,
+        "charge_now": standing.amount,
+    }
+    source = Source("outcome", component.outcome, Decimal(voided), voided, credit.leaves)
+    amount = standing.amount - billed.amount
+    return period.line(component, "outcome_credit", Decimal(voided), amount, detail, (source,))
 
 
 def _gain_share(component: GainShare, period: _Period) -> Iterator[Line]:

@@ -18,7 +18,7 @@ from valueproof.contracts.wallet import WalletPeriod
 from valueproof.metering.totals import GroupTotal, Transaction
 from valueproof.periods import BillingPeriod, format_rfc3339
 
-__all__ = ["MeterUsage", "OutcomeUsage", "RatingInput", "Reading", "when_context"]
+__all__ = ["MeterUsage", "OutcomeCredit", "OutcomeUsage", "RatingInput", "Reading", "when_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +36,31 @@ class MeterUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeCredit:
+    """Outcomes of an earlier period that upheld disputes voided in this one. `billed` is that
+    period's count as it stood when this period began, `standing` what is left of it now: the
+    credit is the difference of that period's per-outcome charge, under that period's terms
+    (so a count cap that held then is honoured)."""
+
+    period_start: datetime
+    period_end: datetime
+    billed: int
+    standing: int
+    unit_price: Decimal
+    max_count: int | None = None
+    max_amount: Decimal | None = None
+    leaves: tuple[tuple[int, int], ...] = ()  # the resolutions that voided them
+
+
+@dataclass(frozen=True, slots=True)
 class OutcomeUsage:
-    """Outcomes of one type in the period: accepted ones, and earlier ones voided since."""
+    """Outcomes of one type: those accepted in the period and still standing, and the credits
+    owed for earlier periods' outcomes voided in this one."""
 
     outcome: str
     accepted: int
-    voided: int = 0
     leaves: tuple[tuple[int, int], ...] = ()
+    credits: tuple[OutcomeCredit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

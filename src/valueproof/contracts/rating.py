@@ -99,9 +99,12 @@ def _line(
 
 
 def _amounts_by_component(lines: Sequence[Line]) -> dict[str, Decimal]:
+    """Each component's charges this period, what commitments and credits draw on. An outcome
+    credit refunds an earlier period, so it neither uses up nor shortens this one's."""
     totals: dict[str, Decimal] = {}
     for line in lines:
-        totals[line.component] = totals.get(line.component, ZERO) + line.amount
+        if line.kind != "outcome_credit":
+            totals[line.component] = totals.get(line.component, ZERO) + line.amount
     return totals
 
 

@@ -23,12 +23,12 @@ from valueproof.contracts.document import (
     GainShare,
     Metered,
     Percentage,
-    PerOutcome,
     Seats,
 )
 from valueproof.contracts.errors import RatingError
-from valueproof.contracts.inputs import MeterUsage, OutcomeUsage, RatingInput, Reading
+from valueproof.contracts.inputs import MeterUsage, RatingInput, Reading
 from valueproof.contracts.lines import total
+from valueproof.contracts.outcome_usage import outcome_usage
 from valueproof.contracts.rating import Charges, rate
 from valueproof.contracts.registry import (
     StoredVersion,
@@ -49,7 +49,6 @@ from valueproof.metering.totals import (
     window_totals,
 )
 from valueproof.outcomes.aggregation import Flag
-from valueproof.outcomes.claims import accepted_outcomes
 from valueproof.outcomes.oracles import metric_value
 from valueproof.periods import (
     BillingPeriod,
@@ -246,31 +245,6 @@ def _readings(
     return readings, flags
 
 
-def _outcomes(
-    connection: Connection,
-    tenant_id: int,
-    account_id: int,
-    document: ContractDocument,
-    period: BillingPeriod,
-    now: datetime,
-) -> dict[str, OutcomeUsage]:
-    """Each per-outcome component's accepted claims under this contract that occurred in the
-    period so far, with the span of their verdicts' leaves."""
-    keys = {c.outcome for c in document.components if isinstance(c, PerOutcome)}
-    if not keys:
-        return {}
-    end = min(period.end, now + _INSTANT)
-    found = accepted_outcomes(
-        connection, tenant_id, account_id, document.contract, to_micros(period.start),
-        to_micros(end),
-    )  # fmt: skip
-    usage = {}
-    for key in sorted(keys):
-        count, first, last = found.get(key, (0, 0, 0))
-        usage[key] = OutcomeUsage(key, count, leaves=((first, last),) if count else ())
-    return usage
-
-
 def rate_period(
     connection: Connection, tenant_id: int, account: str, at: datetime, now: datetime
 ) -> Charges:
@@ -300,7 +274,7 @@ def _rate_one(
         period=period,
         usage=_usage(connection, tenant_id, catalog, account_id, document, period, now),
         ledger_size=log_size(connection, tenant_id),
-        outcomes=_outcomes(connection, tenant_id, account_id, document, period, now),
+        outcomes=outcome_usage(connection, tenant_id, account_id, history, document, period, now),
         readings=readings,
         flags=flags,
         account=_attributes(connection, account_id),
@@ -356,7 +330,9 @@ def rate_accounts(
             period=period,
             usage=usage,
             ledger_size=ledger_size,
-            outcomes=_outcomes(connection, tenant_id, account_id, document, period, now),
+            outcomes=outcome_usage(
+                connection, tenant_id, account_id, history, document, period, now
+            ),
             readings=readings,
             flags=flags,
             account=people[account_id],

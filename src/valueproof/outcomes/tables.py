@@ -146,7 +146,10 @@ outcome_dispute_steps = Table(
     Column("seq", Integer, nullable=False),  # 1 opened, then answers, then the resolution
     Column("step", String(20), nullable=False),  # opened | answered | resolved
     Column("party", String(20), nullable=False),  # customer | vendor
-    Column("text", Text, nullable=False),  # the reason, the answer or the resolution's note
+    # The reason, the answer or the resolution's note: free text that may name people, so the
+    # leaf holds only sha256(salt || text) and the salt stays here (as for personal attributes).
+    Column("text", Text, nullable=False),
+    Column("salt", LargeBinary(16), nullable=False),
     Column("resolution", String(20), nullable=True),  # upheld | rejected, on `resolved` only
     Column("at_us", BigInteger, nullable=False),
     Column("leaf_index", BigInteger, nullable=False),

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("step", sa.String(length=20), nullable=False),
         sa.Column("party", sa.String(length=20), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("salt", sa.LargeBinary(length=16), nullable=False),
         sa.Column("resolution", sa.String(length=20), nullable=True),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
         sa.Column("leaf_index", sa.BigInteger(), nullable=False),
