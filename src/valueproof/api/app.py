@@ -16,11 +16,13 @@ from valueproof.api import problems
 from valueproof.api.routers import (
     accounts,
     contracts,
+    disputes,
     events,
     ledger,
     meters,
     oracles,
     outcomes,
+    plans,
     usage,
 )
 from valueproof.config import Settings, settings
@@ -55,6 +57,8 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         contracts.router,
         oracles.router,
         outcomes.router,
+        disputes.router,
+        plans.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

@@ -24,7 +24,9 @@ from valueproof.ledger.publish import (
 )
 from valueproof.metering.ledger_source import UsageEventSource
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
+from valueproof.outcomes.disputes_source import OutcomeDisputeSource
 from valueproof.outcomes.ledger_source import OracleReadingSource
+from valueproof.outcomes.plans_source import SuccessPlanActionSource
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.clock import now_us
@@ -38,6 +40,8 @@ RECORD_SOURCES = (
     OracleReadingSource(),
     OutcomeDefinitionSource(),
     OutcomeVerdictSource(),
+    OutcomeDisputeSource(),
+    SuccessPlanActionSource(),
 )
 
 

@@ -1,0 +1,203 @@
+"""Disputes of accepted outcomes: the customer's key opens one, the vendor answers and resolves.
+
+Each step is a ledger leaf. The customer key of the claim's account is the only party that
+opens a dispute; answering and resolving take a vendor `admin` key. A customer key sees its own
+account's disputes only; another account's are answered as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Connection, Engine
+
+from valueproof.api.auth import engine_of, principal, requires, requires_or_customer
+from valueproof.api.bodies import read_body
+from valueproof.config import Settings
+from valueproof.errors import Forbidden, InvalidInput, NotFound
+from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.outcomes import disputes
+from valueproof.outcomes.claims import stored_claim
+from valueproof.outcomes.disputes import Dispute, dispute_json
+from valueproof.outcomes.plans import adherence, adherence_json
+from valueproof.store import read, tenant_lock, write
+from valueproof.tenancy.accounts import account_id
+from valueproof.tenancy.clock import now_us
+from valueproof.tenancy.keys import Principal, Scope
+
+router = APIRouter(tags=["disputes"])
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Not disputable now: rejected claim, closed window, resolved."}
+}
+
+
+def _body(fields: dict[str, str]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": list(fields),
+                    "properties": {
+                        name: {"type": "string", "description": text}
+                        for name, text in fields.items()
+                    },
+                }
+            }
+        },
+    }
+
+
+@router.post(
+    "/v1/outcomes/claims/{claim_id}/dispute",
+    status_code=201,
+    openapi_extra={"requestBody": _body({"reason": "Why the outcome should not count."})},
+    responses={**_CONFLICT, 403: {"description": "Not the customer key of the claim's account."}},
+)
+async def open_dispute(
+    request: Request, claim_id: str, who: Principal = Depends(principal)
+) -> dict[str, Any]:
+    """The customer disputes its accepted outcome inside the dispute window, with a reason."""
+    if not who.is_customer:
+        raise Forbidden("a dispute is opened with the customer key of the claim's account")
+    reason = (await _fields(request, "reason"))["reason"]
+
+    def run(connection: Connection, at: int) -> Dispute:
+        _own(connection, who, claim_id)
+        return disputes.open_dispute(connection, who.tenant_id, claim_id, reason, at)
+
+    return await _step(request, who, run)
+
+
+@router.post(
+    "/v1/outcomes/claims/{claim_id}/dispute/answers",
+    openapi_extra={"requestBody": _body({"answer": "The vendor's answer."})},
+    responses=_CONFLICT,
+)
+async def answer_dispute(
+    request: Request, claim_id: str, who: Principal = Depends(requires(Scope.ADMIN))
+) -> dict[str, Any]:
+    """The vendor answers an open dispute (as often as needed before resolving it)."""
+    answer = (await _fields(request, "answer"))["answer"]
+
+    def run(connection: Connection, at: int) -> Dispute:
+        return disputes.answer_dispute(connection, who.tenant_id, claim_id, answer, at)
+
+    return await _step(request, who, run)
+
+
+@router.post(
+    "/v1/outcomes/claims/{claim_id}/dispute/resolution",
+    openapi_extra={
+        "requestBody": _body(
+            {"resolution": "upheld (the outcome is voided) or rejected", "note": "Why."}
+        )
+    },
+    responses=_CONFLICT,
+)
+async def resolve_dispute(
+    request: Request, claim_id: str, who: Principal = Depends(requires(Scope.ADMIN))
+) -> dict[str, Any]:
+    """The vendor resolves a dispute: `upheld` voids the outcome (credited on the next invoice
+    when it was billed already), `rejected` leaves it billable."""
+    given = await _fields(request, "resolution", "note")
+
+    def run(connection: Connection, at: int) -> Dispute:
+        return disputes.resolve_dispute(
+            connection, who.tenant_id, claim_id, given["resolution"], given["note"], at
+        )
+
+    return await _step(request, who, run)
+
+
+@router.get(
+    "/v1/outcomes/claims/{claim_id}/dispute", responses={404: {"description": "No dispute."}}
+)
+def get_dispute(
+    request: Request, claim_id: str, who: Principal = Depends(requires_or_customer(Scope.READ))
+) -> dict[str, Any]:
+    """A dispute with every step, the salts that open its texts' commitments, and the claim's
+    account's success-plan adherence when the dispute was opened."""
+    with read(engine_of(request)) as connection:
+        _own(connection, who, claim_id)
+        found = disputes.dispute(connection, who.tenant_id, claim_id)
+        return _with_plan(connection, who.tenant_id, found)
+
+
+@router.get("/v1/outcomes/disputes")
+def list_disputes(
+    request: Request,
+    account: str | None = None,
+    status: str | None = None,
+    who: Principal = Depends(requires_or_customer(Scope.READ)),
+) -> dict[str, Any]:
+    """Disputes oldest first, of one account or all (a customer key: its own account only),
+    optionally in one status: open, answered, upheld or rejected."""
+    if who.is_customer:
+        if account not in (None, who.account_external_id):
+            raise NotFound(f"no account {account!r}")
+        account = who.account_external_id
+    with read(engine_of(request)) as connection:
+        found = disputes.disputes(connection, who.tenant_id, account, status)
+    return {"disputes": [dispute_json(item) for item in found]}
+
+
+def _own(connection: Connection, who: Principal, claim_id: str) -> None:
+    """For a customer key, NotFound unless the claim is its account's (the same answer as for
+    no claim at all)."""
+    if who.is_customer:
+        claim = stored_claim(connection, who.tenant_id, claim_id)
+        if claim.account != who.account_external_id:
+            raise NotFound(f"no claim {claim_id!r}")
+
+
+def _with_plan(connection: Connection, tenant_id: int, found: Dispute) -> dict[str, Any]:
+    answer = dispute_json(found)
+    opened = found.steps[0].at_us
+    owner = account_id(connection, tenant_id, found.claim.account)
+    answer["success_plan"] = adherence_json(adherence(connection, tenant_id, owner, opened))
+    return answer
+
+
+async def _fields(request: Request, *names: str) -> dict[str, str]:
+    config: Settings = request.app.state.settings
+    body = await read_body(request, config.max_request_bytes)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("(body)", "send a JSON object")
+    found = {}
+    for name in names:
+        value = document.get(name)
+        if not isinstance(value, str):
+            raise InvalidInput(name, "required, a text")
+        found[name] = value
+    return found
+
+
+async def _step(
+    request: Request, who: Principal, run: Callable[[Connection, int], Dispute]
+) -> dict[str, Any]:
+    config: Settings = request.app.state.settings
+    policy = CheckpointPolicy(
+        request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
+    )
+    engine: Engine = engine_of(request)
+
+    def transaction() -> dict[str, Any]:
+        with write(engine) as connection:
+            tenant_lock(connection, who.tenant_id)
+            at = now_us()
+            found = run(connection, at)
+            after_append(connection, who.tenant_id, policy, at)
+            return _with_plan(connection, who.tenant_id, found)
+
+    return await run_in_threadpool(transaction)
