@@ -23,6 +23,7 @@ from valueproof.api.routers import (
     oracles,
     outcomes,
     plans,
+    success,
     usage,
 )
 from valueproof.config import Settings, settings
@@ -59,6 +60,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         outcomes.router,
         disputes.router,
         plans.router,
+        success.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

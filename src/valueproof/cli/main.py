@@ -26,6 +26,7 @@ from valueproof.cli import (
     outcomes,
     plans,
     serve,
+    success,
     tenants,
     usage,
 )
@@ -58,6 +59,7 @@ GROUPS: tuple[tuple[str, typer.Typer], ...] = (
     ("outcomes", outcomes.app),
     ("dispute", disputes.app),
     ("plan", plans.app),
+    ("success", success.app),
     ("demo", demo.app),
     ("ledger", ledger.app),
     ("verify", verify_cli.app),

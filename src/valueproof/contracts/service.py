@@ -8,7 +8,7 @@ pure `rating.rate`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -76,6 +76,7 @@ class Preview:
     charges: Charges
     projected: Charges
     factor: Decimal  # period length / time elapsed: what additive usage was multiplied by
+    usage: Mapping[str, MeterUsage]  # the contract's meters, period to date
 
 
 def _compiled(version: StoredVersion, cache: dict[int, CompiledContract]) -> CompiledContract:
@@ -388,7 +389,7 @@ def preview(connection: Connection, tenant_id: int, account: str, now: datetime)
         wallet_history=inputs.wallet_history,
     )
     projected = rate(terms, version.version, version.leaf_index, projected_inputs)
-    return Preview(now, charges, projected, factor)
+    return Preview(now, charges, projected, factor, inputs.usage)
 
 
 def run_rate_factor(period: BillingPeriod, now: datetime) -> Decimal:

@@ -1,0 +1,1 @@
+"""Customer Success analytics: seasonality, seasonal baselines, health and alerts over usage."""
