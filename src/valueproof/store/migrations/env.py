@@ -10,6 +10,7 @@ import valueproof.contracts.tables
 import valueproof.ledger.tables
 import valueproof.metering.tables
 import valueproof.outcomes.tables
+import valueproof.success.tables
 import valueproof.tenancy.tables  # noqa: F401
 from valueproof.config import settings
 from valueproof.store.engine import connect_engine

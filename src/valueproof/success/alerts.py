@@ -1,0 +1,222 @@
+"""Alert rules and the signals they raise, pure: a CSM's early warnings for a consumption book.
+
+- `decline` / `surge`: usage stayed below (above) the seasonal prediction interval for the last
+  `days` days in a row. The interval comes from the account's own seasonal baseline, so a
+  seasonal trough inside the interval never alerts, unlike a week-over-week drop.
+- `quiet`: no usage for `days` days by an account that used the product before.
+- `commitment_at_risk`: past `min_elapsed` of the period, the charges projected at the run rate
+  reach less than `below` of the minimum commitment.
+- `credit_runout`: at the period's burn, prepaid credit runs out before the period ends.
+
+A signal names its `type` and `reason` (the meter or component it is about): the store keeps at
+most one live alert per account, type and reason, and updates it with each signal's numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from valueproof.errors import InvalidInput, field_path
+
+__all__ = [
+    "TYPES",
+    "AlertRules",
+    "Signal",
+    "commitment_signals",
+    "credit_signals",
+    "interval_signals",
+    "parse_rules",
+    "quiet_signal",
+]
+
+Severity = Literal["info", "warning", "critical"]
+TYPES = ("decline", "surge", "quiet", "commitment_at_risk", "credit_runout")
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
+class IntervalRule(_Rule):
+    days: int = Field(default=3, ge=1, le=90, description="Days in a row outside the interval.")
+
+
+class QuietRule(_Rule):
+    days: int = Field(default=7, ge=1, le=365, description="Days without usage.")
+
+
+class CommitmentRule(_Rule):
+    min_elapsed: float = Field(default=0.25, ge=0, le=1, description="Share of the period.")
+    below: float = Field(default=0.9, gt=0, le=1, description="Projected share of the minimum.")
+
+
+class AlertRules(BaseModel):
+    """A tenant's alert rules (`PUT /v1/success/settings/alerts`); every field has a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decline: IntervalRule = IntervalRule()
+    surge: IntervalRule = IntervalRule(days=2)
+    quiet: QuietRule = QuietRule()
+    commitment_at_risk: CommitmentRule = CommitmentRule()
+    credit_runout: _Rule = _Rule()
+
+
+def parse_rules(data: Any) -> AlertRules:
+    """Validate an alert-rules document; InvalidInput names the first bad field."""
+    try:
+        return AlertRules.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidInput(field_path(first["loc"]) or "(document)", first["msg"]) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A condition that holds now, with the numbers that show it."""
+
+    type: str
+    reason: str
+    severity: Severity
+    message: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+def _trailing(flags: Sequence[bool]) -> int:
+    run = 0
+    for flag in reversed(flags):
+        if not flag:
+            break
+        run += 1
+    return run
+
+
+def interval_signals(
+    meter: str,
+    days: Sequence[date],
+    actual: Sequence[float],
+    lower: Sequence[float],
+    upper: Sequence[float],
+    expected: Sequence[float],
+    rules: AlertRules,
+) -> list[Signal]:
+    """`decline` or `surge` when the last days in a row fell outside the prediction interval."""
+    if not (len(days) == len(actual) == len(lower) == len(upper) == len(expected)):
+        raise ValueError("days, actual, lower, upper and expected differ in length")
+    found = []
+    checks = (
+        ("decline", rules.decline, [a < lo for a, lo in zip(actual, lower, strict=True)]),
+        ("surge", rules.surge, [a > up for a, up in zip(actual, upper, strict=True)]),
+    )
+    for kind, rule, outside in checks:
+        run = _trailing(outside)
+        if not rule.enabled or run < rule.days:
+            continue
+        span = slice(len(days) - run, len(days))
+        used, wanted = sum(actual[span]), sum(expected[span])
+        change = (used - wanted) / wanted if wanted > 0 else None
+        percent = "" if change is None else f" ({change:+.0%} against {wanted:,.0f} expected)"
+        found.append(
+            Signal(
+                kind,
+                meter,
+                "warning" if kind == "decline" else "info",
+                f"{meter}: {run} days in a row {'below' if kind == 'decline' else 'above'} "
+                f"the seasonal range{percent}",
+                {
+                    "meter": meter,
+                    "days": run,
+                    "since": days[span.start].isoformat(),
+                    "actual": round(used, 6),
+                    "expected": round(wanted, 6),
+                    "bound": round(sum((lower if kind == "decline" else upper)[span]), 6),
+                    "change": None if change is None else round(change, 6),
+                },
+            )
+        )
+    return found
+
+
+def quiet_signal(
+    last_used: date | None, today: date, rules: AlertRules, reason: str = "usage"
+) -> Signal | None:
+    """`quiet` when an account that used the product has not for `days` days."""
+    if not rules.quiet.enabled or last_used is None:
+        return None
+    idle = (today - last_used).days
+    if idle < rules.quiet.days:
+        return None
+    return Signal(
+        "quiet",
+        reason,
+        "critical",
+        f"no usage for {idle} days (last on {last_used.isoformat()})",
+        {"last_used": last_used.isoformat(), "idle_days": idle},
+    )
+
+
+def commitment_signals(
+    commitments: Sequence[Any], elapsed: Decimal, rules: AlertRules
+) -> list[Signal]:
+    """`commitment_at_risk` for each commitment projected to land below `below` of its minimum,
+    once `min_elapsed` of the period has gone (utilization.CommitmentUse values)."""
+    rule = rules.commitment_at_risk
+    if not rule.enabled or elapsed < Decimal(str(rule.min_elapsed)):
+        return []
+    found = []
+    for item in commitments:
+        if item.minimum <= 0 or item.projected >= item.minimum * Decimal(str(rule.below)):
+            continue
+        share = item.projected / item.minimum
+        found.append(
+            Signal(
+                "commitment_at_risk",
+                item.component,
+                "warning",
+                f"{item.component}: projected {item.projected} of the {item.minimum} minimum "
+                f"({share:.0%}); shortfall {-item.projected_difference}",
+                {
+                    "minimum": str(item.minimum),
+                    "committed_to_date": str(item.committed_to_date),
+                    "projected": str(item.projected),
+                    "shortfall": str(-item.projected_difference),
+                    "pace": str(item.pace),
+                },
+            )
+        )
+    return found
+
+
+def credit_signals(credits: Sequence[Any], rules: AlertRules) -> list[Signal]:
+    """`credit_runout` for each wallet that runs out before the period ends at today's burn
+    (utilization.CreditUse values)."""
+    if not rules.credit_runout.enabled:
+        return []
+    found = []
+    for item in credits:
+        if not item.before_period_end or item.runs_out is None:
+            continue
+        found.append(
+            Signal(
+                "credit_runout",
+                item.component,
+                "warning",
+                f"{item.component}: prepaid credit runs out around "
+                f"{item.runs_out.date().isoformat()}, before the period ends",
+                {
+                    "balance": str(item.balance),
+                    "burn_per_day": str(item.burn_per_day),
+                    "days_left": None if item.days_left is None else str(item.days_left),
+                    "runs_out": item.runs_out.isoformat(),
+                },
+            )
+        )
+    return found
