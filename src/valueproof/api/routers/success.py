@@ -6,12 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
-from valueproof.api.auth import engine_of, requires_account
-from valueproof.periods import parse_instant_field
-from valueproof.store import read
+from valueproof.api.auth import engine_of, requires, requires_account
+from valueproof.api.bodies import read_body
+from valueproof.config import Settings
+from valueproof.errors import InvalidInput, NotFound
+from valueproof.periods import parse_instant_field, to_micros
+from valueproof.store import read, tenant_lock, write
+from valueproof.success.alert_store import alert_json, alert_queue, snooze
+from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
+from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["success"])
@@ -31,3 +38,77 @@ def get_utilization(
     moment = datetime.now(UTC) if at is None else parse_instant_field("at", at)
     with read(engine_of(request)) as connection:
         return utilization_json(utilization(connection, who.tenant_id, external_id, moment))
+
+
+@router.get("/v1/alerts")
+def list_alerts(
+    request: Request,
+    status: str = Query("open", description="open (snoozes that ended count), snoozed, resolved"),
+    account: str | None = Query(None, description="Only this account's alerts."),
+    limit: int = Query(200, ge=1, le=1000),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    """The alert queue: critical first, then the latest updated, each with the numbers that
+    raised it."""
+    with read(engine_of(request)) as connection:
+        found = alert_queue(connection, who.tenant_id, status, account, now_us(), limit)
+    return {"alerts": [alert_json(alert) for alert in found]}
+
+
+@router.post("/v1/alerts/{alert_id}/snooze")
+async def snooze_alert(
+    request: Request, alert_id: int, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    """Snooze a live alert until `{"until": RFC 3339}` (at most 180 days ahead): it is still
+    updated, out of the open queue until then. A `read` key will do: alert state is a CSM's
+    working state, not a record of the ledger."""
+    config: Settings = request.app.state.settings
+    document = _object(await read_body(request, config.max_request_bytes))
+    given = document.get("until")
+    if not isinstance(given, str):
+        raise InvalidInput("until", "required, an RFC 3339 instant")
+    until = to_micros(parse_instant_field("until", given))
+    with write(engine_of(request)) as connection:
+        tenant_lock(connection, who.tenant_id)
+        return alert_json(snooze(connection, who.tenant_id, alert_id, until, now_us()))
+
+
+@router.get("/v1/success/settings/{key}")
+def get_setting(
+    request: Request, key: str, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    """A settings document (`alerts`, ...) as in force: the stored one, or the defaults."""
+    parse = _parser(key)
+    with read(engine_of(request)) as connection:
+        return setting_json(load_setting(connection, who.tenant_id, key, parse))
+
+
+@router.put("/v1/success/settings/{key}")
+async def put_setting(
+    request: Request, key: str, who: Principal = Depends(requires(Scope.ADMIN))
+) -> dict[str, Any]:
+    """Replace a settings document; a bad one is refused whole, naming the field."""
+    parse = _parser(key)
+    config: Settings = request.app.state.settings
+    document = _object(await read_body(request, config.max_request_bytes))
+    with write(engine_of(request)) as connection:
+        tenant_lock(connection, who.tenant_id)
+        stored = store_setting(connection, who.tenant_id, key, document, parse, now_us())
+    return setting_json(stored)
+
+
+def _parser(key: str) -> Any:
+    parse = SETTINGS.get(key)
+    if parse is None:
+        raise NotFound(f"no settings {key!r}; there are {', '.join(sorted(SETTINGS))}")
+    return parse
+
+
+def _object(body: bytes) -> dict[str, Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("(body)", "send a JSON object")
+    return document

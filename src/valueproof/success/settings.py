@@ -1,0 +1,56 @@
+"""A tenant's Customer Success settings documents (alert rules, scorecards, segment rules),
+stored whole by key; a key never set reads as its defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import Connection, delete, insert, select
+
+from valueproof.success.alerts import parse_rules
+from valueproof.success.tables import success_settings
+
+__all__ = ["SETTINGS", "load_setting", "setting_json", "store_setting"]
+
+# Each settings key and the parser of its document (which also gives its defaults from None).
+SETTINGS: dict[str, Callable[[Any], Any]] = {"alerts": parse_rules}
+
+T = TypeVar("T")
+
+
+def load_setting(connection: Connection, tenant_id: int, key: str, parse: Callable[[Any], T]) -> T:
+    """The document stored under `key`, parsed; `parse(None)` gives the defaults."""
+    t = success_settings.c
+    row = connection.execute(
+        select(t.document).where(t.tenant_id == tenant_id, t.key == key)
+    ).first()
+    return parse(None if row is None else orjson.loads(row.document))
+
+
+def store_setting(
+    connection: Connection,
+    tenant_id: int,
+    key: str,
+    document: Any,
+    parse: Callable[[Any], T],
+    now_us: int,
+) -> T:
+    """Validate `document` with `parse` (it raises naming the bad field), then store it whole."""
+    parsed = parse(document)
+    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS).decode()
+    t = success_settings.c
+    connection.execute(delete(success_settings).where(t.tenant_id == tenant_id, t.key == key))
+    connection.execute(
+        insert(success_settings).values(
+            tenant_id=tenant_id, key=key, document=text, updated_us=now_us
+        )
+    )
+    return parsed
+
+
+def setting_json(parsed: Any) -> dict[str, Any]:
+    """A parsed settings document as JSON, its defaults filled in."""
+    answer: dict[str, Any] = parsed.model_dump(mode="json")
+    return answer
