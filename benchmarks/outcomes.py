@@ -4,17 +4,20 @@ The definition is the seed's lead profile: five typed attributes and four CEL cr
 (industry, size, region, score). Claims are generated with a fixed seed, two thirds of them on
 profile. Each figure checks the same claims, typed once by `check_attributes` beforehand:
 
-- ours: `verification.failing_criteria`, compiled CEL (`common-expression-language`): which
-  criteria each claim fails, from one run of one program per claim that adds a bit for each
-  false criterion (goal >= 100,000 claims/s);
-- ours with the reasons written out (`criteria_check`: each failure with the values it read);
+- ours: `verification.failing_criteria_batch`, compiled CEL (`common-expression-language`):
+  which criteria each claim fails, for batches of 1,000 claims as ingestion checks them, each
+  criterion run once per distinct set of the values it reads (goal >= 100,000 claims/s);
+- ours one claim at a time (`failing_criteria`), and with the reasons written out
+  (`criteria_check`: each failure with the values it read);
 - the straightforward use of the same library: each criterion run on `{"claim": attributes}`;
 - the pure-Python CEL of `cel-python` on the same expressions (on a sample: it is slow).
 
 Then end-to-end claim ingestion (goal >= 20,000 claims/s): `--ingest-claims` whole claims
 through `claims.submit_claims` into a fresh SQLite database in `benchmarks/scratch/` (removed
 afterwards), in chunks of 1,000, each its own write transaction under the tenant lock, as the
-CLI and the API submit them: envelope checks, verification, a verdict leaf and a row per claim.
+CLI and the API submit them: envelope checks, verification, a verdict leaf and a row per claim
+(each chunk verified together: every expression run once per chunk, one query per lookup). The
+CPU time is printed beside the wall time: on a shared machine the two differ.
 
     .venv/bin/python benchmarks/outcomes.py
     .venv/bin/python benchmarks/outcomes.py --claims 50000 --sample 2000 --ingest-claims 20000
@@ -39,7 +42,12 @@ from ingest import SCRATCH, Row, machine, print_table, say
 
 from valueproof.outcomes.claims import apply_definition, submit_claims
 from valueproof.outcomes.definitions import compile_definition, parse_definition
-from valueproof.outcomes.verification import check_attributes, criteria_check, failing_criteria
+from valueproof.outcomes.verification import (
+    check_attributes,
+    criteria_check,
+    failing_criteria,
+    failing_criteria_batch,
+)
 from valueproof.periods import format_rfc3339
 from valueproof.store import connect_engine, tenant_lock, upgrade, write
 from valueproof.tenancy.accounts import AccountCreate, create_account
@@ -47,6 +55,7 @@ from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.tenants import create_tenant
 
 INGEST_CHUNK = 1_000
+CRITERIA_BATCH = 1_000
 
 DEFINITION = {
     "contract": "acme-2026",
@@ -102,9 +111,22 @@ def rate(run: Callable[[dict[str, Any]], Any], items: Sequence[dict[str, Any]]) 
     return len(items) / best
 
 
-def ingest(count: int, seed: int) -> tuple[float, Counter[str]]:
-    """Seconds to submit `count` claims end to end into a fresh SQLite database, and how many
-    of each verdict (`accepted`, else the first reason's code) they got."""
+def batch_rate(
+    run: Callable[[Sequence[dict[str, Any]]], Any], items: Sequence[dict[str, Any]]
+) -> float:
+    """Claims per second given CRITERIA_BATCH claims per call, best of three passes."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for offset in range(0, len(items), CRITERIA_BATCH):
+            run(items[offset : offset + CRITERIA_BATCH])
+        best = min(best, time.perf_counter() - started)
+    return len(items) / best
+
+
+def ingest(count: int, seed: int) -> tuple[float, float, Counter[str]]:
+    """Seconds (wall, then CPU) to submit `count` claims end to end into a fresh SQLite
+    database, and how many of each verdict (`accepted`, else the first reason's code) they got."""
     SCRATCH.mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="outcomes-", dir=SCRATCH))
     try:
@@ -123,7 +145,7 @@ def ingest(count: int, seed: int) -> tuple[float, Counter[str]]:
             for number, attributes in enumerate(claims(count, seed))
         ]  # fmt: skip
         verdicts: Counter[str] = Counter()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for offset in range(0, len(items), INGEST_CHUNK):
             with write(engine) as connection:
                 tenant_lock(connection, tenant_id)
@@ -135,10 +157,11 @@ def ingest(count: int, seed: int) -> tuple[float, Counter[str]]:
                 for r in results
             )
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         engine.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return elapsed, verdicts
+    return elapsed, cpu, verdicts
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -159,8 +182,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     passing = sum(1 for item in typed if not criteria_check(compiled, item))
     say(f"{len(typed):,} claims, {passing:,} on profile")
 
-    ours = rate(lambda item: failing_criteria(compiled, item), typed)
+    ours = batch_rate(lambda batch: failing_criteria_batch(compiled, batch), typed)
+    one = rate(lambda item: failing_criteria(compiled, item), typed)
     reasons = rate(lambda item: criteria_check(compiled, item), typed)
+    assert [failing_criteria(compiled, item) for item in typed[:2000]] == failing_criteria_batch(
+        compiled, typed[:2000]
+    )
 
     programs = [cel.compile(c["expression"]) for c in DEFINITION["criteria"]]  # type: ignore[index]
     plain = rate(lambda item: [p.execute({"claim": item}) for p in programs], typed)
@@ -181,16 +208,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         [bool(v) for v in pure_check(item)] == [bool(p.execute({"claim": item})) for p in programs]
         for item in sample[:1000]
     )
-    elapsed, verdicts = ingest(args.ingest_claims, args.seed)
+    elapsed, cpu, verdicts = ingest(args.ingest_claims, args.seed)
     ingested = args.ingest_claims / elapsed
-    say(f"{args.ingest_claims:,} claims ingested in {elapsed:.2f} s: {dict(verdicts)}")
+    say(
+        f"{args.ingest_claims:,} claims ingested in {elapsed:.2f} s ({cpu:.2f} s of CPU, "
+        f"{args.ingest_claims / cpu:,.0f} claims/s): {dict(verdicts)}"
+    )
     print_table(
         [
-            Row("criteria evaluation, ours (compiled CEL, one program per claim)",
+            Row(f"criteria evaluation, ours (compiled CEL, batches of {CRITERIA_BATCH:,} claims)",
                 f"{ours:,.0f} claims/s", ">= 100,000 claims/s",
                 "met" if ours >= 100_000 else f"MISSED (x{100_000 / ours:.1f} to go)"),
-            Row("ours with each failure's reason written out", f"{reasons:,.0f} claims/s",
-                "", ""),
+            Row("ours, one claim per call", f"{one:,.0f} claims/s", "", ""),
+            Row("ours one at a time, each failure's reason written out",
+                f"{reasons:,.0f} claims/s", "", ""),
             Row("the same library, each criterion on {'claim': attributes}",
                 f"{plain:,.0f} claims/s", "", f"ours x{ours / plain:.1f}"),
             Row(f"cel-python (pure Python), {len(sample):,} claims", f"{baseline:,.0f} claims/s",

@@ -8,7 +8,7 @@ only when no check finds a reason to refuse it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,10 +29,15 @@ __all__ = [
     "CLOCK_SKEW",
     "REASON_CODES",
     "Claim",
+    "Examined",
     "Reason",
     "Verdict",
     "check_attributes",
+    "conclude",
     "criteria_check",
+    "examine",
+    "failing_criteria",
+    "failing_criteria_batch",
     "verify",
 ]
 
@@ -60,9 +65,9 @@ class Claim:
     submitted_at: datetime
 
     def __post_init__(self) -> None:
-        for name in ("occurred_at", "submitted_at"):
-            if getattr(self, name).utcoffset() is None:
-                raise InvalidInput(name, "must be an aware datetime (naive times are refused)")
+        if self.occurred_at.utcoffset() is None or self.submitted_at.utcoffset() is None:
+            name = "occurred_at" if self.occurred_at.utcoffset() is None else "submitted_at"
+            raise InvalidInput(name, "must be an aware datetime (naive times are refused)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,19 @@ class Verdict:
     known_hash: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Examined:
+    """A claim checked against its definition: every reason but the two the store's lookups
+    give, in verdict order around them, and the keys to look up."""
+
+    claim: Claim
+    reasons: tuple[Reason, ...]  # attributes, criteria, a known_key that cannot be computed
+    known_value: str | None  # the known_key's value, when the account has a known set
+    key_reasons: tuple[Reason, ...]  # a dedupe_key that cannot be computed
+    dedupe_key: str | None
+    window: tuple[Reason, ...]
+
+
 def verify(
     compiled: CompiledDefinition,
     claim: Claim,
@@ -99,28 +117,93 @@ def verify(
     an earlier claim with this dedupe key, or None; `known_hash_of(value)`: the known-set hash
     of a known_key value (knownset.hasher), None when the account has no known set.
     """
-    definition = compiled.definition
-    if claim.outcome != definition.outcome:
-        raise InvalidInput("outcome", f"{claim.outcome!r} is not {definition.outcome!r}")
-    attributes, reasons = check_attributes(compiled, claim.attributes)
-    invalid = {reason.field.removeprefix("attributes.") for reason in reasons}
-    reasons += _criteria_reasons(compiled, attributes, invalid)
+    [examined] = examine(compiled, [claim], known_sets=[known_hash_of is not None])
     known_hash = None
-    if compiled.known_key is not None and known_hash_of is not None:
-        value = _key(compiled, compiled.known_key, attributes, invalid, reasons)
-        if value is not None:
-            known_hash = known_hash_of(value)
-            if is_known(known_hash):
-                detail = f"the customer's known set holds this claim's {definition.known_key}"
-                reasons.append(Reason("already_known", "known_key", detail))
-    dedupe_key = _key(compiled, compiled.dedupe_key, attributes, invalid, reasons)
-    if dedupe_key is not None:
-        first = earlier(dedupe_key)
-        if first is not None and first != claim.id:
-            detail = f"claim {first} came earlier with the same {definition.dedupe_key}"
-            reasons.append(Reason("duplicate", "dedupe_key", detail))
-    reasons += _window_reasons(compiled, claim)
-    return Verdict(claim.id, not reasons, tuple(reasons), dedupe_key, known_hash)
+    if examined.known_value is not None and known_hash_of is not None:
+        known_hash = known_hash_of(examined.known_value)
+    first = None if examined.dedupe_key is None else earlier(examined.dedupe_key)
+    return conclude(
+        compiled,
+        examined,
+        known_hash=known_hash,
+        known=known_hash is not None and is_known(known_hash),
+        earlier=first,
+    )
+
+
+def examine(
+    compiled: CompiledDefinition, claims: Sequence[Claim], *, known_sets: Sequence[bool]
+) -> list[Examined]:
+    """The first stage of `verify` for a batch of claims, each expression run once per batch.
+
+    `known_sets[i]`: whether claim i's account has a known set (its known_key is computed).
+    """
+    definition = compiled.definition
+    for claim in claims:
+        if claim.outcome != definition.outcome:
+            raise InvalidInput("outcome", f"{claim.outcome!r} is not {definition.outcome!r}")
+    checked = [check_attributes(compiled, claim.attributes) for claim in claims]
+    typed = [attributes for attributes, _ in checked]
+    invalid = [{r.field.removeprefix("attributes.") for r in found} for _, found in checked]
+    failing = failing_criteria_batch(compiled, typed)
+    reasons = [
+        found
+        + [
+            _failed(compiled, criterion, attributes, result)
+            for criterion, result in failures
+            if bad.isdisjoint(criterion.reads)  # an invalid attribute is already a reason
+        ]
+        for (attributes, found), bad, failures in zip(checked, invalid, failing, strict=True)
+    ]
+    known_values: list[str | None] = [None] * len(claims)
+    if compiled.known_key is not None:
+        wanted = [i for i, has_set in enumerate(known_sets) if has_set]
+        known = _keys(compiled, compiled.known_key, typed, invalid, wanted)
+        for i, value in zip(wanted, known, strict=True):
+            if isinstance(value, Reason):
+                reasons[i].append(value)
+            else:
+                known_values[i] = value
+    everyone = range(len(claims))
+    dedupe = _keys(compiled, compiled.dedupe_key, typed, invalid, everyone)
+    return [
+        Examined(
+            claim,
+            tuple(reasons[i]),
+            known_values[i],
+            (key,) if isinstance(key, Reason) else (),
+            key if isinstance(key, str) else None,
+            tuple(_window_reasons(compiled, claim)),
+        )
+        for i, (claim, key) in enumerate(zip(claims, dedupe, strict=True))
+    ]
+
+
+def conclude(
+    compiled: CompiledDefinition,
+    examined: Examined,
+    *,
+    known_hash: str | None,
+    known: bool,
+    earlier: str | None,
+) -> Verdict:
+    """The verdict of an examined claim given the lookups: whether the customer's known set
+    holds `known_hash`, and the id of an earlier claim with its dedupe key (or None)."""
+    claim_id = examined.claim.id
+    if not known and not examined.key_reasons and (earlier is None or earlier == claim_id):
+        found = examined.reasons + examined.window  # the usual case: the lookups add nothing
+        return Verdict(claim_id, not found, found, examined.dedupe_key, known_hash)
+    definition = compiled.definition
+    reasons = list(examined.reasons)
+    if known:
+        detail = f"the customer's known set holds this claim's {definition.known_key}"
+        reasons.append(Reason("already_known", "known_key", detail))
+    reasons += examined.key_reasons
+    if earlier is not None and earlier != claim_id:
+        detail = f"claim {earlier} came earlier with the same {definition.dedupe_key}"
+        reasons.append(Reason("duplicate", "dedupe_key", detail))
+    reasons += examined.window  # with a lookup's reason at least: not accepted
+    return Verdict(claim_id, False, tuple(reasons), examined.dedupe_key, known_hash)
 
 
 def criteria_check(compiled: CompiledDefinition, attributes: Mapping[str, Any]) -> list[Reason]:
@@ -137,32 +220,29 @@ def criteria_check(compiled: CompiledDefinition, attributes: Mapping[str, Any]) 
 def failing_criteria(
     compiled: CompiledDefinition, attributes: Mapping[str, Any]
 ) -> list[tuple[Expression, Any]]:
-    """The criteria the checked `attributes` fail, each with what it gave (or its error).
-
-    The hot path: one run of a program that adds up a bit for each criterion that is false
-    (converting a claim to CEL costs more than evaluating it); each criterion runs on its own
-    only when one of them cannot be evaluated on the claim's data.
-    """
-    if compiled.failures is None:
+    """The criteria the checked `attributes` fail, each with what it gave (or its error)."""
+    if compiled.all_criteria is None:
         return []
     try:
-        bits = compiled.run(compiled.failures, attributes, compiled.all_flat)
+        # One run for a claim that meets every criterion (CEL's && is true only then).
+        if compiled.run(compiled.all_criteria, attributes, compiled.all_flat) is True:
+            return []
     except CEL_ERRORS:
-        each = [(c, _result(compiled, c, attributes)) for c in compiled.criteria]
-        return [(criterion, result) for criterion, result in each if result is not True]
-    if not bits:
-        return []
-    return [(c, False) for i, c in enumerate(compiled.criteria) if bits >> i & 1]
+        pass  # some criterion cannot be evaluated: each one says which
+    return failing_criteria_batch(compiled, [attributes])[0]
 
 
-def _result(
-    compiled: CompiledDefinition, criterion: Expression, attributes: Mapping[str, Any]
-) -> Any:
-    """A criterion's own result, or the error it raised."""
-    try:
-        return compiled.run(criterion.program, attributes, criterion.flat)
-    except CEL_ERRORS as error:
-        return error
+def failing_criteria_batch(
+    compiled: CompiledDefinition, batch: Sequence[Mapping[str, Any]]
+) -> list[list[tuple[Expression, Any]]]:
+    """failing_criteria of each checked attributes of `batch`: the hot path, each criterion
+    run once per distinct set of the values it reads (CompiledDefinition.run_each)."""
+    failing: list[list[tuple[Expression, Any]]] = [[] for _ in batch]
+    for criterion in compiled.criteria:
+        for found, result in zip(failing, compiled.run_each(criterion, batch), strict=True):
+            if result is not True:
+                found.append((criterion, result))
+    return failing
 
 
 def check_attributes(
@@ -256,27 +336,6 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _criteria_reasons(
-    compiled: CompiledDefinition, attributes: Mapping[str, Any], invalid: set[str]
-) -> list[Reason]:
-    """criteria_check, leaving out criteria that read an invalid attribute (already a reason)."""
-    if not invalid:
-        return criteria_check(compiled, attributes)
-    return [
-        reason
-        for criterion in compiled.criteria
-        if invalid.isdisjoint(criterion.reads)
-        and (reason := _criterion_reason(compiled, criterion, attributes)) is not None
-    ]
-
-
-def _criterion_reason(
-    compiled: CompiledDefinition, criterion: Expression, attributes: Mapping[str, Any]
-) -> Reason | None:
-    result = _result(compiled, criterion, attributes)
-    return None if result is True else _failed(compiled, criterion, attributes, result)
-
-
 def _failed(
     compiled: CompiledDefinition, criterion: Expression, attributes: Mapping[str, Any], result: Any
 ) -> Reason:
@@ -316,28 +375,34 @@ def _shown(value: Any) -> str:
     return orjson.dumps(value).decode() if not isinstance(value, float) else repr(value)
 
 
-def _key(
+def _keys(
     compiled: CompiledDefinition,
     expression: Expression,
-    attributes: Mapping[str, Any],
-    invalid: set[str],
-    reasons: list[Reason],
-) -> str | None:
-    """The key's value, or None with a reason when it cannot be computed (none when it reads an
-    attribute that is already a reason)."""
-    if not invalid.isdisjoint(expression.reads):
-        return None
-    try:
-        value = compiled.run(expression.program, attributes)
-    except CEL_ERRORS as error:
-        problem = f"{expression.source} failed: {describe_error(error, expression)}"
-    else:
-        if isinstance(value, str) and value:
-            return value
-        gave = "an empty string" if value == "" else _json_kind(value)
-        problem = f"{expression.source} gave {gave}, not a non-empty string"
-    reasons.append(Reason("invalid_attribute", expression.name, problem))
-    return None
+    typed: Sequence[Mapping[str, Any]],
+    invalid: Sequence[set[str]],
+    wanted: Sequence[int],
+) -> list[str | Reason | None]:
+    """Per wanted claim, the key's value, or the reason it cannot be computed; None when it
+    reads an attribute that is already a reason."""
+    computable = [i for i in wanted if invalid[i].isdisjoint(expression.reads)]
+    results = compiled.run_each(expression, [typed[i] for i in computable])
+    values = dict(zip(computable, results, strict=True))
+    found: list[str | Reason | None] = []
+    for i in wanted:
+        if i not in values:
+            found.append(None)
+            continue
+        value = values[i]
+        if isinstance(value, CEL_ERRORS):
+            problem = f"{expression.source} failed: {describe_error(value, expression)}"
+        elif isinstance(value, str) and value:
+            found.append(value)
+            continue
+        else:
+            gave = "an empty string" if value == "" else _json_kind(value)
+            problem = f"{expression.source} gave {gave}, not a non-empty string"
+        found.append(Reason("invalid_attribute", expression.name, problem))
+    return found
 
 
 def _window_reasons(compiled: CompiledDefinition, claim: Claim) -> list[Reason]:
