@@ -106,8 +106,11 @@ outcome_claims = Table(
 )
 Index("ix_outcome_claims_rating", outcome_claims.c.tenant_id, outcome_claims.c.account_id,
       outcome_claims.c.outcome, outcome_claims.c.occurred_at_us)  # fmt: skip
-Index("ix_outcome_claims_dedupe", outcome_claims.c.tenant_id, outcome_claims.c.contract,
-      outcome_claims.c.outcome, outcome_claims.c.dedupe_key_hash)  # fmt: skip
+# Covering the dedupe lookup of ingestion (the first accepted claim with a key): without
+# `accepted`, `leaf_index` and `claim_id` it visited every earlier claim with the key.
+Index("ix_outcome_claims_dedupe_first", outcome_claims.c.tenant_id, outcome_claims.c.contract,
+      outcome_claims.c.outcome, outcome_claims.c.dedupe_key_hash, outcome_claims.c.accepted,
+      outcome_claims.c.leaf_index, outcome_claims.c.claim_id)  # fmt: skip
 
 # A customer account's known-set secret, encrypted: AES-256-GCM under a key derived with scrypt
 # from the operator's passphrase (outcomes.known). Never stored or returned in clear.
