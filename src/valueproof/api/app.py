@@ -24,6 +24,7 @@ from valueproof.api.routers import (
     outcomes,
     plans,
     success,
+    success_inputs,
     usage,
 )
 from valueproof.config import Settings, settings
@@ -61,6 +62,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         disputes.router,
         plans.router,
         success.router,
+        success_inputs.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

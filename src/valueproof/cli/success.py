@@ -16,8 +16,14 @@ from valueproof.errors import InvalidInput
 from valueproof.periods import format_micros, format_rfc3339, parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.alert_store import alert_json, alert_queue, snooze
+from valueproof.success.driver_analysis import analyse_drivers, analysis_json
+from valueproof.success.engagements import record_engagement
+from valueproof.success.reads import health_of, health_table, profiles_of
+from valueproof.success.refresh import refresh, report_json
+from valueproof.success.segmenting import segment_accounts, segment_report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
+from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 
 app = command_group(
@@ -170,3 +176,165 @@ def _document(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise InvalidInput("--set", f"cannot read {str(path)!r}: {error}") from None
+
+
+@app.command("refresh")
+def run_refresh(
+    ctx: typer.Context,
+    only: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[ACCOUNT]...", help="Only these accounts (default: all)."),
+    ] = None,
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Refresh seasonality, baselines, alerts and health, and count what changed."""
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        report = refresh(connection, owner.id, datetime.now(UTC), only or None)
+    if as_json:
+        print_json(report_json(report))
+        return
+    say(
+        f"{report.accounts} accounts, {report.scored} scored, meters "
+        f"{', '.join(report.meters) or 'none'}; alerts opened {report.opened}, updated "
+        f"{report.updated}, reopened {report.reopened}, cleared {report.cleared}"
+    )
+
+
+@app.command("health")
+def show_health(
+    ctx: typer.Context,
+    account: Annotated[
+        str | None, typer.Argument(metavar="[ACCOUNT]", help="One account, with its measures.")
+    ] = None,
+    band: Annotated[str | None, typer.Option(metavar="BAND", help="Only this band.")] = None,
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Health scores as of the last refresh, lowest first; one account's with its measures."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        if account is None:
+            rows = health_table(connection, owner.id, band)
+        else:
+            rows = [health_of(connection, owner.id, get_account(connection, owner.id, account).id)]
+    if as_json:
+        print_json({"accounts": rows} if account is None else rows[0])
+        return
+    print_table(
+        ["account", "score", "band", "trend", "scorecard"],
+        [
+            (r["account"], r["score"], r["band"], _trend(r["trend"]), r["scorecard"])
+            for r in rows
+        ],
+        numeric={"score"},
+    )  # fmt: skip
+    if account is not None:
+        print_table(
+            ["measure", "raw", "points", "weight", "effective_weight"],
+            [(m["key"], m["raw"], m["points"], m["weight"], m["effective_weight"])
+             for m in rows[0]["measures"]],
+            numeric={"raw", "points", "weight", "effective_weight"},
+        )  # fmt: skip
+
+
+@app.command("seasonality")
+def show_seasonality(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="The account's external id.")],
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The account's seasonal periods per meter as of the last refresh, with their strength."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        found = profiles_of(connection, owner.id, get_account(connection, owner.id, account).id)
+    if as_json:
+        print_json({"account": account, "meters": found})
+        return
+    print_table(
+        ["meter", "period", "days", "strength", "detected"],
+        [(m["meter"], p["name"], p["period"], p["strength"], p["detected"])
+         for m in found for p in m["periods"]],
+        numeric={"days", "strength"},
+    )  # fmt: skip
+
+
+def _trend(trend: dict[str, Any] | None) -> str | None:
+    return None if trend is None else f"{trend['direction']} {trend['delta']:+.1f}"
+
+
+@app.command("segment")
+def run_segmentation(
+    ctx: typer.Context,
+    meter: Annotated[
+        str | None, typer.Option(metavar="METER", help="Cluster on this meter's usage.")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option(min=1, max=20, help="Clusters (default: chosen by silhouette).")
+    ] = None,
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute every account's segments (by rule, and by usage clusters) with their words."""
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        report = segment_accounts(connection, owner.id, datetime.now(UTC), meter, k)
+    if as_json:
+        print_json(segment_report_json(report))
+        return
+    say(f"{report.accounts} accounts clustered on {report.meter or 'no meter (no usage)'}")
+    print_table(
+        ["segment", "accounts", "description"],
+        [(name, size, words) for name, size, words in report.clusters],
+        numeric={"accounts"},
+    )
+    for note in report.notes:
+        say(f"note: {note}")
+
+
+@app.command("engage")
+def engage(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="The account's external id.")],
+    kind: Annotated[str, typer.Option(metavar="KIND", help="call, meeting, email, ...")],
+    by: Annotated[str, typer.Option(metavar="NAME", help="Who engaged.")],
+    note: Annotated[str, typer.Option(metavar="TEXT", help="What was said or agreed.")] = "",
+    tenant: TenantOption = None,
+) -> None:
+    """Record an engagement with the account now (health measures its recency)."""
+    owner = tenant_of(ctx, tenant)
+    with write(engine_of(ctx)) as connection:
+        tenant_lock(connection, owner.id)
+        found = get_account(connection, owner.id, account)
+        item = record_engagement(connection, owner.id, found.id, now_us(), kind, by, note)
+    say(f"engagement {item.id} with {account} recorded ({kind} by {by})")
+
+
+@app.command("drivers")
+def show_drivers(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="The account's external id.")],
+    meter: Annotated[str, typer.Option(metavar="METER", help="The usage to explain.")],
+    log_scale: Annotated[bool, typer.Option(help="Fit on log(1 + x): elasticities.")] = False,
+    tenant: TenantOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """How much of the account's daily usage each of its driver series explains."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        found = get_account(connection, owner.id, account)
+        analysis = analyse_drivers(connection, owner.id, found.id, meter, log_scale)
+    if as_json:
+        print_json(analysis_json(analysis))
+        return
+    say(analysis.summary)
+    print_table(
+        ["driver", "share", "of_explained", "coefficient", "p_value"],
+        [(d.name, round(d.share, 4), round(d.share_of_explained, 4), round(d.coefficient, 6),
+          round(d.p_value, 6)) for d in analysis.drivers],
+        numeric={"share", "of_explained", "coefficient", "p_value"},
+    )  # fmt: skip

@@ -25,6 +25,8 @@ from valueproof.metering.definitions import EventType, Meter
 from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_stream
 from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
 from valueproof.store import tenant_lock, write
+from valueproof.success.refresh import refresh
+from valueproof.success.segmenting import segment_accounts
 from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Scope, create_api_key
@@ -99,6 +101,12 @@ def seed_demo(
     summary = ingest_stream(
         engine, tenant.id, demo_events(spec, accounts), chunk, options, on_chunk=on_chunk
     )
+    # Customer Success as of the book's end: segments, seasonal baselines, alerts and health,
+    # so the dashboard's first page has its alert queue and bands from the start.
+    with write(engine) as connection:
+        tenant_lock(connection, tenant.id)
+        segment_accounts(connection, tenant.id, spec.end)
+        refresh(connection, tenant.id, spec.end)
     return SeedReport(
         slug,
         len(accounts),

@@ -10,12 +10,49 @@ import orjson
 from sqlalchemy import Connection, delete, insert, select
 
 from valueproof.success.alerts import parse_rules
+from valueproof.success.scorecard import Scorecard, parse_scorecard
+from valueproof.success.segments import SegmentRules, parse_segment_rules
 from valueproof.success.tables import success_settings
 
-__all__ = ["SETTINGS", "load_setting", "setting_json", "store_setting"]
+__all__ = [
+    "DEFAULT_SCORECARD",
+    "SCORECARD",
+    "SEGMENTS",
+    "SETTINGS",
+    "load_setting",
+    "setting_json",
+    "store_setting",
+]
+
+# The scorecard in force until a tenant sets its own: the measures a consumption business
+# needs, with their default bands (success.scorecard.DEFAULT_BANDS).
+DEFAULT_SCORECARD: dict[str, Any] = {
+    "measures": [
+        {"key": "usage_vs_baseline", "weight": 35, "label": "Usage against its seasonal norm"},
+        {"key": "commitment_pace", "weight": 25, "label": "Commitment pace"},
+        {"key": "outcome_acceptance", "weight": 15, "label": "Outcome acceptance rate"},
+        {"key": "plan_adherence", "weight": 10, "label": "Success-plan adherence"},
+        {"key": "engagement_recency", "weight": 15, "label": "Days since the last engagement"},
+    ]
+}
+
+
+def SCORECARD(data: Any) -> Scorecard:
+    """The `scorecards` setting: the stored scorecard, or DEFAULT_SCORECARD."""
+    return parse_scorecard(DEFAULT_SCORECARD if data is None else data)
+
+
+def SEGMENTS(data: Any) -> SegmentRules | None:
+    """The `segments` setting: the stored rules, or None (every account in the default)."""
+    return None if data is None else parse_segment_rules(data)
+
 
 # Each settings key and the parser of its document (which also gives its defaults from None).
-SETTINGS: dict[str, Callable[[Any], Any]] = {"alerts": parse_rules}
+SETTINGS: dict[str, Callable[[Any], Any]] = {
+    "alerts": parse_rules,
+    "scorecards": SCORECARD,
+    "segments": SEGMENTS,
+}
 
 T = TypeVar("T")
 
@@ -52,5 +89,7 @@ def store_setting(
 
 def setting_json(parsed: Any) -> dict[str, Any]:
     """A parsed settings document as JSON, its defaults filled in."""
+    if parsed is None:
+        return {}
     answer: dict[str, Any] = parsed.model_dump(mode="json")
     return answer

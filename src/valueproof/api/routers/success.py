@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires, requires_account
 from valueproof.api.bodies import read_body
@@ -16,8 +17,11 @@ from valueproof.errors import InvalidInput, NotFound
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.alert_store import alert_json, alert_queue, snooze
+from valueproof.success.reads import health_of, health_table, profiles_of
+from valueproof.success.refresh import RefreshReport, refresh, report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
+from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 
@@ -112,3 +116,61 @@ def _object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInput("(body)", "send a JSON object")
     return document
+
+
+@router.post("/v1/success/refresh")
+async def post_refresh(
+    request: Request, who: Principal = Depends(requires(Scope.ADMIN))
+) -> dict[str, Any]:
+    """Refresh seasonality, baselines, alerts and health for every account, or for
+    `{"accounts": [...]}`; the counts of what it did."""
+    config: Settings = request.app.state.settings
+    body = await read_body(request, config.max_request_bytes)
+    document = _object(body) if body.strip() else {}
+    only = document.get("accounts")
+    if only is not None and (
+        not isinstance(only, list) or not all(isinstance(a, str) for a in only)
+    ):
+        raise InvalidInput("accounts", "a list of account ids")
+    engine = engine_of(request)
+
+    def run() -> RefreshReport:
+        with write(engine) as connection:
+            tenant_lock(connection, who.tenant_id)
+            return refresh(connection, who.tenant_id, datetime.now(UTC), only)
+
+    return report_json(await run_in_threadpool(run))
+
+
+@router.get("/v1/health")
+def list_health(
+    request: Request,
+    band: str | None = Query(None, description="Only accounts in this band."),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    """Every account's latest health score, lowest first, with its measures and trend."""
+    with read(engine_of(request)) as connection:
+        return {"accounts": health_table(connection, who.tenant_id, band)}
+
+
+@router.get("/v1/accounts/{external_id}/health")
+def get_health(
+    request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    """The account's latest health score: each measure's raw value, points and weight after
+    redistribution, and the trend against the score before."""
+    with read(engine_of(request)) as connection:
+        internal = get_account(connection, who.tenant_id, external_id).id
+        return health_of(connection, who.tenant_id, internal)
+
+
+@router.get("/v1/accounts/{external_id}/seasonality")
+def get_seasonality(
+    request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.READ))
+) -> dict[str, Any]:
+    """The account's seasonal profile per meter as of the last refresh: each candidate period
+    with its strength and whether it was detected, and the recent days against the seasonal
+    baseline's prediction interval."""
+    with read(engine_of(request)) as connection:
+        internal = get_account(connection, who.tenant_id, external_id).id
+        return {"account": external_id, "meters": profiles_of(connection, who.tenant_id, internal)}

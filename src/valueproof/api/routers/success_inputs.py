@@ -1,0 +1,167 @@
+"""Customer Success inputs and their analyses: segments (`POST /v1/success/segments` recomputes
+them), a CSM's engagements with an account, and driver series with what they explain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from valueproof.api.auth import engine_of, requires
+from valueproof.api.bodies import read_body
+from valueproof.config import Settings
+from valueproof.errors import InvalidInput
+from valueproof.periods import parse_instant_field, to_micros
+from valueproof.store import read, tenant_lock, write
+from valueproof.success.driver_analysis import analyse_drivers, analysis_json
+from valueproof.success.engagements import (
+    engagement_json,
+    engagements,
+    put_driver_series,
+    record_engagement,
+)
+from valueproof.success.segmenting import SegmentReport, segment_accounts, segment_report_json
+from valueproof.success.tables import success_segments
+from valueproof.tenancy.accounts import get_account
+from valueproof.tenancy.clock import now_us
+from valueproof.tenancy.keys import Principal, Scope
+from valueproof.tenancy.tables import accounts
+
+router = APIRouter(tags=["success"])
+
+
+async def _object(request: Request) -> dict[str, Any]:
+    config: Settings = request.app.state.settings
+    body = await read_body(request, config.max_request_bytes)
+    if not body.strip():
+        return {}
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("(body)", "send a JSON object")
+    return document
+
+
+@router.post("/v1/success/segments")
+async def post_segments(
+    request: Request, who: Principal = Depends(requires(Scope.ADMIN))
+) -> dict[str, Any]:
+    """Recompute every account's segments: by the tenant's segment rules, and by k-means on
+    usage features (`{"meter": ..., "k": ...}`, both optional), each explained in words."""
+    document = await _object(request)
+    meter, k = document.get("meter"), document.get("k")
+    if meter is not None and not isinstance(meter, str):
+        raise InvalidInput("meter", "a meter key")
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 20):
+        raise InvalidInput("k", "a whole number of clusters from 1 to 20")
+    engine = engine_of(request)
+
+    def run() -> SegmentReport:
+        with write(engine) as connection:
+            tenant_lock(connection, who.tenant_id)
+            return segment_accounts(connection, who.tenant_id, datetime.now(UTC), meter, k)
+
+    return segment_report_json(await run_in_threadpool(run))
+
+
+@router.get("/v1/segments")
+def list_segments(
+    request: Request,
+    segment: str | None = Query(None, description="Only accounts in this segment."),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    """Each account's segments as last computed, with the words that explain them."""
+    t = success_segments.c
+    query = (
+        select(accounts.c.external_id, t.kind, t.segment, t.explanation)
+        .join(accounts, accounts.c.id == t.account_id)
+        .where(t.tenant_id == who.tenant_id)
+        .order_by(accounts.c.external_id, t.kind)
+    )
+    if segment is not None:
+        query = query.where(t.segment == segment)
+    with read(engine_of(request)) as connection:
+        rows = connection.execute(query).all()
+    return {
+        "segments": [
+            {"account": r.external_id, "kind": r.kind, "segment": r.segment,
+             "explanation": r.explanation}
+            for r in rows
+        ]
+    }  # fmt: skip
+
+
+@router.post("/v1/accounts/{external_id}/engagements", status_code=201)
+async def post_engagement(
+    request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    """Record an engagement `{kind, by, note, at?}` (kind: call, meeting, email,
+    business_review, training, other); health measures the days since the last one."""
+    document = await _object(request)
+    at = document.get("at")
+    when = now_us() if at is None else to_micros(parse_instant_field("at", str(at)))
+    kind, by, note = (_text(document, name) for name in ("kind", "by", "note"))
+    with write(engine_of(request)) as connection:
+        tenant_lock(connection, who.tenant_id)
+        account = get_account(connection, who.tenant_id, external_id)
+        found = record_engagement(connection, who.tenant_id, account.id, when, kind, by, note)
+    return engagement_json(found)
+
+
+def _text(document: dict[str, Any], name: str) -> str:
+    value = document.get(name, "" if name == "note" else None)
+    if not isinstance(value, str):
+        raise InvalidInput(name, "required, a text" if name != "note" else "a text")
+    return value
+
+
+@router.get("/v1/accounts/{external_id}/engagements")
+def get_engagements(
+    request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
+) -> dict[str, Any]:
+    """The account's latest engagements, newest first."""
+    with read(engine_of(request)) as connection:
+        account = get_account(connection, who.tenant_id, external_id)
+        found = engagements(connection, who.tenant_id, account.id)
+    return {"engagements": [engagement_json(item) for item in found]}
+
+
+@router.put("/v1/accounts/{external_id}/drivers/{driver}")
+async def put_driver(
+    request: Request,
+    external_id: str,
+    driver: str,
+    who: Principal = Depends(requires(Scope.INGEST)),
+) -> dict[str, Any]:
+    """Replace one driver series of the account: `{"points": [{"day", "value"}, ...]}` (e.g.
+    the customer's daily order volume). Refused whole, naming the point, on a bad one."""
+    points = (await _object(request)).get("points")
+    if not isinstance(points, list):
+        raise InvalidInput("points", 'send {"points": [{"day": "YYYY-MM-DD", "value": n}, ...]}')
+    with write(engine_of(request)) as connection:
+        tenant_lock(connection, who.tenant_id)
+        account = get_account(connection, who.tenant_id, external_id)
+        stored = put_driver_series(connection, who.tenant_id, account.id, driver, points)
+    return {"driver": driver, "points": stored}
+
+
+@router.get("/v1/accounts/{external_id}/drivers")
+def get_drivers(
+    request: Request,
+    external_id: str,
+    meter: str = Query(..., description="The meter whose daily usage is explained."),
+    log_scale: bool = Query(False, description="Fit on log(1 + x): elasticities."),
+    who: Principal = Depends(requires(Scope.READ)),
+) -> dict[str, Any]:
+    """How much of the account's daily usage each of its drivers explains (OLS, R² split
+    among the drivers exactly by LMG), in numbers and in a sentence."""
+    with read(engine_of(request)) as connection:
+        account = get_account(connection, who.tenant_id, external_id)
+        found = analyse_drivers(connection, who.tenant_id, account.id, meter, log_scale)
+    return analysis_json(found)

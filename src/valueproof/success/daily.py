@@ -1,0 +1,102 @@
+"""Daily usage per account as dense arrays, read from the hourly rollups in one grouped query per
+meter: the input of seasonality, baselines and the decline and surge alerts.
+
+Only meters that add up (count, sum, time-weighted sum) have a daily total; a distinct count or a
+latest value per day would need the raw events and is left out of the seasonal analytics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, func, select
+
+from valueproof.metering.aggregations import CompiledMeter
+from valueproof.metering.definitions import Aggregation
+from valueproof.metering.tables import rollups
+from valueproof.success.series import FloatArray
+
+__all__ = ["DAILY", "DailyUsage", "daily_usage", "day_number", "own_histories"]
+
+DAILY = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.TIME_WEIGHTED_SUM})
+_EPOCH = date(1970, 1, 1)
+_MICROS = 1_000_000.0
+
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01."""
+    return (day - _EPOCH).days
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """One meter's daily totals: a row per account (in `accounts` order), a column per day from
+    `first` to `last` inclusive, zero where nothing was used."""
+
+    meter: str
+    first: date
+    last: date
+    accounts: tuple[int, ...]
+    values: FloatArray
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range(self.values.shape[1])]
+
+
+def daily_usage(
+    connection: Connection,
+    tenant_id: int,
+    compiled: CompiledMeter,
+    first: date,
+    last: date,
+    accounts: Collection[int],
+) -> DailyUsage:
+    """Daily totals of `compiled` for `accounts` over [first, last] (UTC days)."""
+    aggregation = compiled.meter.aggregation
+    if aggregation not in DAILY:
+        raise ValueError(f"meter {compiled.meter.key!r} ({aggregation}) has no daily total")
+    order = tuple(sorted(accounts))
+    row_of = {account: i for i, account in enumerate(order)}
+    width = (last - first).days + 1
+    values = np.zeros((len(order), max(width, 0)))
+    start_hour, end_hour = day_number(first) * 24, (day_number(last) + 1) * 24
+    t = rollups.c
+    measure = func.sum(t.event_count if aggregation == Aggregation.COUNT else t.sum_micros)
+    day = t.hour.op("/")(24)  # integer division on both backends: hours are positive integers
+    query = (
+        select(t.account_id, day.label("day"), measure)
+        .where(
+            t.tenant_id == tenant_id,
+            t.meter_id == compiled.id,
+            t.hour >= start_hour,
+            t.hour < end_hour,
+        )
+        .group_by(t.account_id, day)
+    )
+    offset = day_number(first)
+    scale = 1.0 if aggregation == Aggregation.COUNT else _MICROS
+    for account, number, total in connection.execute(query):
+        row = row_of.get(account)
+        if row is not None and total is not None:
+            values[row, int(number) - offset] = float(total) / scale
+    return DailyUsage(compiled.meter.key, first, last, order, values)
+
+
+def own_histories(values: FloatArray, block: int = 28) -> list[tuple[np.ndarray[Any, Any], int]]:
+    """Rows grouped by how long each account's own history is (from its first use, in whole
+    `block`-day blocks): (row indexes, length) pairs, shortest first. Days before an account's
+    first use would read as a long trough, so each group is analysed on its last `length` days.
+    """
+    used = values > 0
+    began = np.where(used.any(axis=1), np.argmax(used, axis=1), values.shape[1])
+    length = (values.shape[1] - began) // block * block
+    return [
+        (np.flatnonzero(length == size), int(size))
+        for size in sorted(set(length.tolist()))
+        if size > 0
+    ]
