@@ -1,7 +1,9 @@
-"""Tests of the SVG charts: well-formed, accessible, scaled to the largest value, text escaped."""
+"""Tests of the SVG charts: well-formed, accessible, scaled to the largest value, text escaped;
+days against a band marked where they leave it."""
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from valueproof.web.charts import daily_bars, quantity_text
+from valueproof.web.charts import band_chart, daily_bars, quantity_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -177,3 +179,145 @@ def test_the_tallest_bar_is_the_largest_value(values: list[Decimal]) -> None:
     # bar is full height and no bar is taller.
     assert drawn[largest]["height"] == 50
     assert all(bar["height"] <= 50 for bar in drawn)
+
+
+# --- days against a band ---------------------------------------------------------------------
+
+
+def band(
+    actual: list[float],
+    lower: list[float] | None = None,
+    upper: list[float] | None = None,
+    expected: list[float] | None = None,
+    labels: list[str] | None = None,
+    title: str = "calls against the seasonal range",
+) -> ET.Element:
+    """A 280 x 80 band chart, parsed; the band defaults to 10..20 around 15."""
+    size = len(actual)
+    svg = band_chart(
+        actual,
+        [10.0] * size if lower is None else lower,
+        [20.0] * size if upper is None else upper,
+        [15.0] * size if expected is None else expected,
+        width=280,
+        height=80,
+        title=title,
+        labels=labels,
+    )
+    return parse(svg)
+
+
+def marks(root: ET.Element) -> list[ET.Element]:
+    return root.findall(f"{SVG}circle")
+
+
+def test_band_chart_is_an_accessible_image_with_band_line_and_dots() -> None:
+    root = band([12.0, 25.0, 3.0], title="Acme: calls <daily>")
+    assert root.attrib["role"] == "img"
+    assert root.attrib["aria-label"] == "Acme: calls <daily>"
+    assert root[0].tag == f"{SVG}title" and root[0].text == "Acme: calls <daily>"
+    assert root.find(f"{SVG}polygon[@class='band']") is not None
+    assert root.find(f"{SVG}polyline[@class='expected']") is not None
+    assert [mark.attrib["class"] for mark in marks(root)] == [
+        "actual",
+        "actual outside above",
+        "actual outside below",
+    ]
+
+
+def test_band_chart_tooltips_give_the_day_and_its_numbers() -> None:
+    root = band([12.0, 25.0], labels=["2026-03-01", "2026-03-02"], expected=[15.25, 1500.0])
+    titles = [mark.findtext(f"{SVG}title") for mark in marks(root)]
+    assert titles == [
+        "2026-03-01: 12 (expected 15.2, range 10 to 20)",
+        "2026-03-02: 25 (expected 1,500, range 10 to 20), above the range",
+    ]
+
+
+def test_band_chart_puts_larger_values_higher() -> None:
+    root = band([0.0, 20.0, 40.0], upper=[40.0] * 3)
+    heights = [float(mark.attrib["cy"]) for mark in marks(root)]
+    assert heights == [80.0, 40.0, 0.0]
+
+
+def test_band_chart_scale_label_shows_the_maximum_above_the_plot() -> None:
+    svg = band_chart(
+        [7.0, 12.5], [5.0, 5.0], [1234.0, 9.0], [8.0, 8.0], width=200, height=100, title="t",
+        scale_label=True,
+    )  # fmt: skip
+    root = parse(svg)
+    assert root.findtext(f"{SVG}text") == "max 1,234"
+    assert min(float(mark.attrib["cy"]) for mark in marks(root)) >= 14
+
+
+def test_band_chart_of_no_days_is_only_the_frame() -> None:
+    root = band([])
+    assert marks(root) == [] and root.find(f"{SVG}polygon") is None
+
+
+@pytest.mark.parametrize(
+    ("series", "labels", "reason"),
+    [
+        (([1.0], [0.0, 0.0], [2.0], [1.0]), None, "each day"),
+        (([1.0], [0.0], [2.0], []), None, "each day"),
+        (([1.0, 2.0], [0.0, 0.0], [2.0, 2.0], [1.0, 1.0]), ["a"], "labels"),
+        (([math.nan], [0.0], [2.0], [1.0]), None, "finite"),
+        (([1.0], [0.0], [math.inf], [1.0]), None, "finite"),
+    ],
+)
+def test_band_chart_refuses_what_it_cannot_draw(
+    series: tuple[list[float], list[float], list[float], list[float]],
+    labels: list[str] | None,
+    reason: str,
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        band_chart(*series, width=10, height=10, title="t", labels=labels)
+
+
+@pytest.mark.parametrize(("width", "height"), [(0, 10), (10, 0), (-5, 10)])
+def test_band_chart_refuses_an_empty_canvas(width: int, height: int) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        band_chart([1.0], [0.0], [2.0], [1.0], width=width, height=height, title="t")
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+days = st.integers(0, 40).flatmap(
+    lambda size: st.tuples(*(st.lists(finite, min_size=size, max_size=size) for _ in range(4)))
+)
+
+
+@given(
+    series=days,
+    width=st.integers(1, 2000),
+    height=st.integers(1, 500),
+    title=st.text(),
+    scale_label=st.booleans(),
+)
+def test_band_chart_marks_each_day_and_flags_exactly_those_outside(
+    series: tuple[list[float], list[float], list[float], list[float]],
+    width: int,
+    height: int,
+    title: str,
+    scale_label: bool,
+) -> None:
+    actual, lower, upper, expected = series
+    labels = [f"day {index}" for index in range(len(actual))]
+    svg = band_chart(
+        actual,
+        lower,
+        upper,
+        expected,
+        width=width,
+        height=height,
+        title=title,
+        labels=labels,
+        scale_label=scale_label,
+    )
+    drawn = marks(parse(svg))  # well-formed XML, whatever the numbers and the title
+    assert len(drawn) == len(actual)
+    for mark, value, low, high in zip(drawn, actual, lower, upper, strict=True):
+        classes = mark.attrib["class"].split()
+        assert ("outside" in classes) == (value < low or value > high)
+        assert ("below" in classes) == (value < low)
+        assert 0 <= float(mark.attrib["cy"]) <= height + 0.01
+        assert 0 <= float(mark.attrib["cx"]) <= width + 0.01

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, event
 
 from valueproof.api.auth import SESSION_COOKIE
@@ -51,15 +51,6 @@ ACCOUNTS = [
     },
     {"external_id": "globex", "name": "Globex", "attributes": {"industry": "energy"}},
     {"external_id": "initech", "name": "Initech <Labs>", "attributes": {"size": "small"}},
-]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
@@ -179,7 +170,14 @@ def test_summary_follows_the_aggregation(aggregation: Aggregation, label: str, v
 def test_templates_ship_inside_the_package() -> None:
     folder = resources.files("valueproof.web") / "templates"
     names = sorted(item.name for item in folder.iterdir() if item.name.endswith(".html"))
-    assert names == ["account.html", "accounts.html", "base.html", "login.html", "message.html"]
+    assert names == [
+        "account.html",
+        "accounts.html",
+        "alerts.html",
+        "base.html",
+        "login.html",
+        "message.html",
+    ]
     for name in names:
         templates.get_template(name)  # compiles
 
@@ -320,24 +318,6 @@ def test_the_list_asks_once_per_meter_however_many_accounts(
 
 
 # --- in the browser --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser, server: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=server)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def sign_in(page: Page, key: str) -> int:

@@ -1,4 +1,5 @@
-"""The dashboard's pages: sign-in with an API key, accounts with their recent usage, one account.
+"""The dashboard's pages: sign-in with an API key, accounts with their recent usage and the open
+alerts, one account.
 
 The session is the API key itself, kept in an HttpOnly, SameSite=Strict cookie that the API's
 auth also accepts. Usage comes from the same `query_usage` the HTTP API answers from.
@@ -26,11 +27,18 @@ from valueproof.metering.aggregations import CompiledMeter
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import load_catalog
 from valueproof.metering.usage import ACCOUNT, UsageQuery, UsageRow, query_usage
-from valueproof.periods import Granularity, bucket_starts, format_rfc3339, parse_rfc3339
+from valueproof.periods import (
+    Granularity,
+    bucket_starts,
+    format_rfc3339,
+    from_micros,
+    parse_rfc3339,
+)
 from valueproof.store import read
 from valueproof.tenancy.accounts import Account, get_account, list_accounts
 from valueproof.tenancy.keys import Principal, Scope, authenticate
 from valueproof.web.charts import daily_bars, quantity_text
+from valueproof.web.success_views import baselines, open_alerts
 
 router = APIRouter(include_in_schema=False)
 
@@ -202,6 +210,8 @@ def dashboard(
     with read(engine_of(request)) as connection:
         page = list_accounts(connection, who.tenant_id, PAGE_SIZE + 1, after)
         rows = accounts_usage(connection, who.tenant_id, page[:PAGE_SIZE], window, now)
+        alerts = open_alerts(connection, who.tenant_id)
+        bands = baselines(connection, who.tenant_id, page[:PAGE_SIZE], small=True)
     next_url = None
     if len(page) > PAGE_SIZE:
         next_url = _url("/", after=page[PAGE_SIZE - 1].external_id, as_of=as_of)
@@ -209,6 +219,8 @@ def dashboard(
         "accounts.html",
         who=who,
         rows=rows,
+        alerts=alerts,
+        bands=bands,
         window=window,
         days=LIST_DAYS,
         as_of=as_of,
@@ -236,11 +248,15 @@ def account_page(
         except NotFound as error:
             return _page("message.html", 404, who=who, heading="Not found", message=error.detail)
         meters = account_detail(connection, who.tenant_id, account, window, now)
+        alerts = open_alerts(connection, who.tenant_id, account=account.external_id)
+        bands = baselines(connection, who.tenant_id, [account], small=False)
     return _page(
         "account.html",
         who=who,
         account=account,
         meters=meters,
+        alerts=alerts,
+        bands=bands,
         window=window,
         days=DETAIL_DAYS,
         as_of=as_of,
@@ -422,5 +438,9 @@ def attribute_items(attributes: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 templates.globals.update(
-    account_url=account_url, attribute_items=attribute_items, rfc3339=format_rfc3339, url=_url
+    account_url=account_url,
+    attribute_items=attribute_items,
+    from_micros=from_micros,
+    rfc3339=format_rfc3339,
+    url=_url,
 )
