@@ -30,6 +30,7 @@ from valueproof.cli.output import (
     print_table,
     say,
 )
+from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.schema import FieldError
@@ -252,7 +253,7 @@ def _submit(
     """submit_claims on the readable items, the unreadable ones refused in their places."""
     readable = [item for item in batch if not isinstance(item, Unreadable)]
     now = datetime.now(UTC)
-    taken = iter(claims.submit_claims(connection, tenant_id, readable, now, passphrase))
+    taken = iter(submit_under_contracts(connection, tenant_id, readable, now, passphrase))
     results = []
     for index, item in enumerate(batch):
         if isinstance(item, Unreadable):

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
 from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
+from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.outcomes import claims, known
@@ -291,7 +292,9 @@ def _submit(
     """One write transaction under the tenant lock; a checkpoint after it, if one is due."""
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
-        results = claims.submit_claims(connection, tenant_id, items, datetime.now(UTC), passphrase)
+        results = submit_under_contracts(
+            connection, tenant_id, items, datetime.now(UTC), passphrase
+        )
         if any(result.status == "accepted" for result in results):
             after_append(connection, tenant_id, policy, now_us())
     return results

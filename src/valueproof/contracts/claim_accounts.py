@@ -1,0 +1,78 @@
+"""Claims checked against the contracts they name before outcomes takes them: a claim under a
+contract of another account is refused, naming `account`, since rating counts an account's
+outcomes under its own contracts only and the claim would never be billed.
+
+Outcomes never reads contracts (rating reads outcomes), so the check lives here, between the two,
+and the API and the CLI submit claims through it. A contract key that no contract has yet is let
+through: an outcome definition may be agreed before its contract is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from valueproof.contracts.tables import contracts
+from valueproof.metering.schema import FieldError
+from valueproof.outcomes.claims import ClaimResult, submit_claims
+from valueproof.tenancy.tables import accounts
+
+__all__ = ["submit_under_contracts"]
+
+
+def submit_under_contracts(
+    connection: Connection,
+    tenant_id: int,
+    items: Sequence[Any],
+    now: datetime,
+    passphrase: str | None,
+) -> list[ClaimResult]:
+    """`submit_claims`, with each claim whose contract belongs to another account rejected in
+    its place (nothing recorded for it)."""
+    owners = _owners(connection, tenant_id, items)
+    kept: list[tuple[int, Any]] = []
+    results: dict[int, ClaimResult] = {}
+    for index, item in enumerate(items):
+        refused = _refusal(index, item, owners)
+        if refused is None:
+            kept.append((index, item))
+        else:
+            results[index] = refused
+    taken = submit_claims(connection, tenant_id, [item for _, item in kept], now, passphrase)
+    for result in taken:
+        place = kept[result.index][0]
+        results[place] = replace(result, index=place)
+    return [results[index] for index in range(len(items))]
+
+
+def _owners(connection: Connection, tenant_id: int, items: Sequence[Any]) -> dict[str, str]:
+    """Contract key -> its account's external id, for the keys the items name."""
+    keys = {
+        item["contract"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("contract"), str)
+    }
+    if not keys:
+        return {}
+    rows = connection.execute(
+        select(contracts.c.key, accounts.c.external_id)
+        .join(accounts, accounts.c.id == contracts.c.account_id)
+        .where(contracts.c.tenant_id == tenant_id, contracts.c.key.in_(sorted(keys)))
+    )
+    return {row.key: row.external_id for row in rows}
+
+
+def _refusal(index: int, item: Any, owners: dict[str, str]) -> ClaimResult | None:
+    if not isinstance(item, dict):
+        return None
+    contract, account = item.get("contract"), item.get("account")
+    owner = owners.get(contract) if isinstance(contract, str) else None
+    if owner is None or not isinstance(account, str) or account == owner:
+        return None
+    claim_id = item.get("id") if isinstance(item.get("id"), str) else None
+    reason = f"contract {contract!r} is account {owner!r}'s, not {account!r}'s"
+    return ClaimResult(index, claim_id, "rejected", (FieldError("account", reason),))
