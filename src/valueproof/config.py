@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Sign a checkpoint at most this often; 0 signs one after every ingest batch.",
     )
+    success_refresh_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="`serve` refreshes Customer Success (alerts, health) this often for the "
+        "accounts with new usage, and every account once a day; 0 turns it off.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from valueproof.metering.ingest import IngestOptions, ingest_batch
 from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
 from valueproof.store import tenant_lock, write
 from valueproof.tenancy.accounts import AccountCreate, create_account
-from valueproof.tenancy.tenants import Tenant
+from valueproof.tenancy.tenants import Tenant, create_tenant
 
 EVENT_TYPES = [
     EventType(key="api.call", properties={"region": {"type": "string"}}),
@@ -80,9 +80,11 @@ class Priced:
         assert all(r.status == "accepted" for r in results), results
 
 
-@pytest.fixture
-def priced(engine: Engine, tenant: Tenant) -> Priced:
+def priced_tenant(engine: Engine, tenant: Tenant | None = None) -> Priced:
+    """A tenant (a new one unless given) with the meters and the accounts to price."""
     with write(engine) as connection:
+        if tenant is None:
+            tenant = create_tenant(connection, "priced")
         for event_type in EVENT_TYPES:
             apply_event_type(connection, tenant.id, event_type)
         for meter in METERS:
@@ -90,6 +92,11 @@ def priced(engine: Engine, tenant: Tenant) -> Priced:
         for name in ACCOUNTS:
             create_account(connection, tenant.id, AccountCreate(external_id=name, name=name))
     return Priced(engine, tenant)
+
+
+@pytest.fixture
+def priced(engine: Engine, tenant: Tenant) -> Priced:
+    return priced_tenant(engine, tenant)
 
 
 Apply = Callable[[dict[str, Any]], Applied]

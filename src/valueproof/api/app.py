@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -30,7 +31,8 @@ from valueproof.api.routers import (
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
-from valueproof.store import connect_engine
+from valueproof.store import connect_engine, read, tenant_lock, write
+from valueproof.success.live import refresh_tenant_if_due, tenant_ids
 from valueproof.tenancy.clock import now_us
 from valueproof.web import pages
 
@@ -39,7 +41,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
     """Build the app on `engine` (default: the configured database, already migrated)."""
     config = config or settings()
     app = FastAPI(
-        lifespan=_checkpoint_timer,
+        lifespan=_timers,
         title="valueproof",
         version=__version__,
         description="Metering, verifiable records and billing for consumption and outcome pricing.",
@@ -75,19 +77,42 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
 
 
 @asynccontextmanager
-async def _checkpoint_timer(app: FastAPI) -> AsyncIterator[None]:
-    """With a checkpoint interval set, sign due checkpoints on that beat in the background."""
+async def _timers(app: FastAPI) -> AsyncIterator[None]:
+    """The server's background beats: with a checkpoint interval set, sign due checkpoints;
+    with a success refresh interval, keep alerts and health current."""
     config: Settings = app.state.settings
     interval = config.checkpoint_interval_seconds
-    task = None
+    tasks = []
     if interval and config.ledger_passphrase is not None:
         policy = CheckpointPolicy(app.state.keyring, interval * 1_000_000)
-        task = asyncio.create_task(_sign_every(interval, app.state.engine, policy))
+        tasks.append(asyncio.create_task(_sign_every(interval, app.state.engine, policy)))
+    if config.success_refresh_seconds:
+        beat = config.success_refresh_seconds
+        tasks.append(asyncio.create_task(_refresh_every(beat, app.state.engine)))
     try:
         yield
     finally:
-        if task is not None:
+        for task in tasks:
             task.cancel()
+
+
+async def _refresh_every(interval: int, engine: Engine) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(refresh_due, engine, datetime.now(UTC))
+        except OperationalError:  # the database is busy or away: the next beat tries again
+            continue
+
+
+def refresh_due(engine: Engine, now: datetime) -> None:
+    """One beat of the success refresh: each tenant in its own transaction."""
+    with read(engine) as connection:
+        found = tenant_ids(connection)
+    for tenant_id in found:
+        with write(engine) as connection:
+            tenant_lock(connection, tenant_id)
+            refresh_tenant_if_due(connection, tenant_id, now)
 
 
 async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:
