@@ -22,7 +22,6 @@ from valueproof.ledger.leaves import parse_leaf
 from valueproof.metering.registry import load_catalog
 from valueproof.outcomes.claims import (
     ClaimResult,
-    accepted_outcomes,
     apply_definition,
     commitment,
     definitions,
@@ -31,6 +30,7 @@ from valueproof.outcomes.claims import (
 )
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
 from valueproof.outcomes.definitions import parse_definition
+from valueproof.outcomes.disputes import billable_outcomes
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions
 from valueproof.periods import format_rfc3339
 from valueproof.store import read, tenant_lock, write
@@ -260,7 +260,7 @@ def test_per_outcome_prices_accepted_verdicts_of_the_period(engine: Engine, acme
     with read(engine) as connection:
         charges = rate_period(connection, acme.id, "acme", NOW, NOW)
         internal = account_id(connection, acme.id, "acme")
-        found = accepted_outcomes(connection, acme.id, internal, "acme-leads", 0, 2**62)
+        found = billable_outcomes(connection, acme.id, internal, "acme-leads", 0, 2**62, 0)
     with read(engine) as connection:
         [run] = list(rate_accounts(connection, acme.id, NOW, NOW))
     assert run.lines == charges.lines  # the month-end run rates outcomes the same way

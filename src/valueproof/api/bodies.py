@@ -34,3 +34,16 @@ def batch_items(body: bytes, key: str) -> list[Any]:
         raise InvalidInput(key, f'send a JSON object {{"{key}": [...]}}')
     items: list[Any] = document[key]
     return items
+
+
+def json_object(body: bytes, empty_ok: bool = False) -> dict[str, Any]:
+    """A JSON object body (`{}` for an empty one when `empty_ok`); InvalidInput otherwise."""
+    if empty_ok and not body.strip():
+        return {}
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput("(body)", "send a JSON object")
+    return document

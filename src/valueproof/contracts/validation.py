@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import orjson
-import yaml
 from pydantic import ValidationError
 
 from valueproof.contracts.conditions import (
@@ -34,6 +32,7 @@ from valueproof.contracts.document import (
     Volume,
 )
 from valueproof.contracts.errors import ContractInvalid
+from valueproof.documents import DocumentUnreadable, load_document
 from valueproof.errors import field_path
 from valueproof.money import currency
 
@@ -41,18 +40,9 @@ from valueproof.money import currency
 def read_contract(text: str) -> ContractDocument:
     """Parse a contract written as JSON or YAML, then validate it."""
     try:
-        return parse_contract(orjson.loads(text))
-    except orjson.JSONDecodeError:
-        pass  # not JSON (YAML accepts most JSON, but not tab indentation): read it as YAML
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "malformed"
-        raise ContractInvalid(
-            [("(document)", f"not valid YAML or JSON{where}: {problem}")]
-        ) from None
+        data = load_document(text)
+    except DocumentUnreadable as error:
+        raise ContractInvalid([("(document)", str(error))]) from None
     return parse_contract(data)
 
 

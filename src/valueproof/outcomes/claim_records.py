@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy import Connection, Row, Select, select
 
 from valueproof.errors import NotFound
 from valueproof.ledger.canonical import CanonicalizationError, canonical_json
@@ -29,7 +29,6 @@ __all__ = [
     "ClaimResult",
     "ClaimStatus",
     "StoredClaim",
-    "accepted_outcomes",
     "claim_json",
     "claim_of_row",
     "claim_result_json",
@@ -191,32 +190,6 @@ def stored_claim(connection: Connection, tenant_id: int, claim_id: str) -> Store
     if row is None:
         raise NotFound(f"no claim {claim_id!r}")
     return claim_of_row(row)
-
-
-def accepted_outcomes(
-    connection: Connection,
-    tenant_id: int,
-    account_id: int,
-    contract: str,
-    start_us: int,
-    end_us: int,
-) -> dict[str, tuple[int, int, int]]:
-    """Per outcome: (count, first leaf, last leaf) of the accepted claims of the account under
-    `contract` that occurred in [start_us, end_us)."""
-    t = outcome_claims.c
-    rows = connection.execute(
-        select(t.outcome, func.count(), func.min(t.leaf_index), func.max(t.leaf_index))
-        .where(
-            t.tenant_id == tenant_id,
-            t.account_id == account_id,
-            t.contract == contract,
-            t.accepted.is_(True),
-            t.occurred_at_us >= start_us,
-            t.occurred_at_us < end_us,
-        )
-        .group_by(t.outcome)
-    )
-    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
 
 
 # --- JSON --------------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 import cel
-import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from valueproof.documents import DocumentUnreadable, load_document
 from valueproof.errors import InvalidInput, field_path
 from valueproof.metering.definitions import KEY_PATTERN
 from valueproof.outcomes.expressions import (
@@ -175,15 +174,9 @@ class CompiledDefinition:
 def read_definition(text: str) -> OutcomeDefinition:
     """Parse an outcome definition written as JSON or YAML, then validate it."""
     try:
-        return parse_definition(orjson.loads(text))
-    except orjson.JSONDecodeError:
-        pass  # not JSON: read it as YAML
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DefinitionInvalid([("(document)", f"not valid YAML or JSON{where}")]) from None
+        data = load_document(text)
+    except DocumentUnreadable as error:
+        raise DefinitionInvalid([("(document)", str(error))]) from None
     return parse_definition(data)
 
 

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 from sqlalchemy import Connection, Row, Select, func, insert, select
 
+from valueproof.documents import DocumentUnreadable, load_document
 from valueproof.errors import Forbidden, InvalidInput, NotFound, field_path
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.canonical import canonical_json
@@ -42,6 +42,7 @@ __all__ = [
     "AdherenceItem",
     "PlanChangeForbidden",
     "StoredAction",
+    "action_data",
     "action_json",
     "action_leaf",
     "action_rows",
@@ -52,7 +53,6 @@ __all__ = [
     "deadline_us",
     "history",
     "latest_action",
-    "load_document",
     "next_action",
     "parse_action",
     "plan",
@@ -182,21 +182,17 @@ def parse_action(data: Any) -> ActionDocument:
         raise InvalidInput(field_path(first["loc"]) or "(document)", reason) from None
 
 
-def load_document(text: str) -> Any:
-    """The data of a document written as JSON or YAML, not yet validated."""
+def action_data(text: str) -> Any:
+    """The data of an action document written as JSON or YAML, not yet validated."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass  # not JSON: read it as YAML
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InvalidInput("(document)", "not valid YAML or JSON") from None
+        return load_document(text)
+    except DocumentUnreadable as error:
+        raise InvalidInput("(document)", str(error)) from None
 
 
 def read_action(text: str) -> ActionDocument:
     """Parse an action document written as JSON or YAML, then validate it."""
-    return parse_action(load_document(text))
+    return parse_action(action_data(text))
 
 
 # --- the rules (pure) ----------------------------------------------------------------------------

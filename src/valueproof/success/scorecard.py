@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from valueproof.documents import DocumentUnreadable, load_document
 from valueproof.errors import InvalidInput, field_path
 
 __all__ = [
@@ -135,15 +134,9 @@ class ScorecardInvalid(InvalidInput):
 def read_scorecard(text: str) -> Scorecard:
     """Parse a scorecard written as JSON or YAML, then validate it."""
     try:
-        return parse_scorecard(orjson.loads(text))
-    except orjson.JSONDecodeError:
-        pass  # not JSON: read it as YAML
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScorecardInvalid([("(document)", f"not valid YAML or JSON{where}")]) from None
+        data = load_document(text)
+    except DocumentUnreadable as error:
+        raise ScorecardInvalid([("(document)", str(error))]) from None
     return parse_scorecard(data)
 
 

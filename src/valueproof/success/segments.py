@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import cel
-import orjson
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from valueproof.documents import DocumentUnreadable, load_document
 from valueproof.errors import InvalidInput, field_path
 from valueproof.outcomes.expressions import CEL_BUILTINS, TYPE_NAMES, binders
 
@@ -95,15 +94,9 @@ class SegmentAssignment:
 def read_segment_rules(text: str) -> SegmentRules:
     """Parse segment rules written as JSON or YAML, then validate them."""
     try:
-        return parse_segment_rules(orjson.loads(text))
-    except orjson.JSONDecodeError:
-        pass  # not JSON: read it as YAML
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SegmentsInvalid([("(document)", f"not valid YAML or JSON{where}")]) from None
+        data = load_document(text)
+    except DocumentUnreadable as error:
+        raise SegmentsInvalid([("(document)", str(error))]) from None
     return parse_segment_rules(data)
 
 

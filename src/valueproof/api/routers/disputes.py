@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Engine
 
 from valueproof.api.auth import engine_of, principal, requires, requires_or_customer
-from valueproof.api.bodies import read_body
+from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import Forbidden, InvalidInput, NotFound
 from valueproof.ledger.publish import CheckpointPolicy, after_append
@@ -167,13 +166,7 @@ def _with_plan(connection: Connection, tenant_id: int, found: Dispute) -> dict[s
 
 async def _fields(request: Request, *names: str) -> dict[str, str]:
     config: Settings = request.app.state.settings
-    body = await read_body(request, config.max_request_bytes)
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("(body)", "send a JSON object")
+    document = json_object(await read_body(request, config.max_request_bytes))
     found = {}
     for name in names:
         value = document.get(name)

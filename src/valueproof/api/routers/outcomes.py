@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
-from valueproof.api.bodies import batch_items, read_body
+from valueproof.api.bodies import batch_items, json_object, read_body
 from valueproof.config import Settings
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -177,7 +177,7 @@ async def put_known_set_secret(
     """Store the account's known-set secret, encrypted; it is never returned. A new secret
     drops the hashes uploaded under the old one (`hashes_dropped`)."""
     config: Settings = request.app.state.settings
-    document = _json_object(await read_body(request, config.max_request_bytes))
+    document = json_object(await read_body(request, config.max_request_bytes))
     text = document.get("secret")
     if not isinstance(text, str):
         raise InvalidInput("secret", "send the base64 text of a 32-byte secret")
@@ -251,20 +251,10 @@ def _passphrase(config: Settings) -> str:
     return config.ledger_passphrase.get_secret_value()
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("(body)", "send a JSON object")
-    return document
-
-
 def _known_hashes(content_type: str, body: bytes) -> set[str]:
     media = content_type.split(";")[0].strip().lower()
     if media == "application/json":
-        items = _json_object(body).get("hashes")
+        items = json_object(body).get("hashes")
         if not isinstance(items, list):
             raise InvalidInput("hashes", 'send a JSON object {"hashes": [...]}')
         for number, item in enumerate(items):

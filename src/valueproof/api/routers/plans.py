@@ -75,7 +75,7 @@ async def put_action(
     a new version and a ledger leaf. `done_at` is set by the server when status becomes done."""
     config: Settings = request.app.state.settings
     text = (await read_body(request, config.max_request_bytes)).decode("utf-8", errors="replace")
-    data = plans.load_document(text)
+    data = plans.action_data(text)
     if isinstance(data, dict):
         data.setdefault("key", action)
         if data["key"] != action:

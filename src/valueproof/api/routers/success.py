@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires, requires_account
-from valueproof.api.bodies import read_body
+from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, NotFound
 from valueproof.periods import parse_instant_field, to_micros
@@ -67,7 +66,7 @@ async def snooze_alert(
     updated, out of the open queue until then. A `read` key will do: alert state is a CSM's
     working state, not a record of the ledger."""
     config: Settings = request.app.state.settings
-    document = _object(await read_body(request, config.max_request_bytes))
+    document = json_object(await read_body(request, config.max_request_bytes))
     given = document.get("until")
     if not isinstance(given, str):
         raise InvalidInput("until", "required, an RFC 3339 instant")
@@ -94,7 +93,7 @@ async def put_setting(
     """Replace a settings document; a bad one is refused whole, naming the field."""
     parse = _parser(key)
     config: Settings = request.app.state.settings
-    document = _object(await read_body(request, config.max_request_bytes))
+    document = json_object(await read_body(request, config.max_request_bytes))
     with write(engine_of(request)) as connection:
         tenant_lock(connection, who.tenant_id)
         stored = store_setting(connection, who.tenant_id, key, document, parse, now_us())
@@ -108,16 +107,6 @@ def _parser(key: str) -> Any:
     return parse
 
 
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("(body)", "send a JSON object")
-    return document
-
-
 @router.post("/v1/success/refresh")
 async def post_refresh(
     request: Request, who: Principal = Depends(requires(Scope.ADMIN))
@@ -125,8 +114,7 @@ async def post_refresh(
     """Refresh seasonality, baselines, alerts and health for every account, or for
     `{"accounts": [...]}`; the counts of what it did."""
     config: Settings = request.app.state.settings
-    body = await read_body(request, config.max_request_bytes)
-    document = _object(body) if body.strip() else {}
+    document = json_object(await read_body(request, config.max_request_bytes), empty_ok=True)
     only = document.get("accounts")
     if only is not None and (
         not isinstance(only, list) or not all(isinstance(a, str) for a in only)

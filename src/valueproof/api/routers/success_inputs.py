@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from valueproof.api.auth import engine_of, requires
-from valueproof.api.bodies import read_body
+from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.periods import parse_instant_field, to_micros
@@ -36,16 +35,7 @@ router = APIRouter(tags=["success"])
 
 async def _object(request: Request) -> dict[str, Any]:
     config: Settings = request.app.state.settings
-    body = await read_body(request, config.max_request_bytes)
-    if not body.strip():
-        return {}
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput("(body)", "send a JSON object")
-    return document
+    return json_object(await read_body(request, config.max_request_bytes), empty_ok=True)
 
 
 @router.post("/v1/success/segments")
