@@ -26,6 +26,7 @@ DAILY = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.TIME_WEIGHTED
 _EPOCH = date(1970, 1, 1)
 _MICROS = 1_000_000.0
 _FEW = 500
+_SLICE = 200_000
 
 
 def day_number(day: date) -> int:
@@ -83,9 +84,13 @@ def daily_usage(
     if len(order) <= _FEW:  # a few accounts: straight to their rows by the primary key
         query = query.where(t.account_id.in_(order))
     result = connection.execute(query)
-    # Integers only, so the driver's rows need no conversion: fetched whole, placed by numpy.
-    found = np.array(result.cursor.fetchall(), dtype=np.float64).reshape(-1, 3)
+    # Integers only, so the driver's rows need no conversion: fetched in large slices straight
+    # into arrays (as Python tuples, all of them at once would take ~10x the memory).
+    parts = []
+    while fetched := result.cursor.fetchmany(_SLICE):
+        parts.append(np.array(fetched, dtype=np.float64).reshape(-1, 3))
     result.close()
+    found = np.concatenate(parts) if parts else np.zeros((0, 3))
     ids = np.array(order, dtype=np.float64)
     rows = np.searchsorted(ids, found[:, 0])
     keep = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == found[:, 0])
