@@ -74,7 +74,8 @@ def test_alert_rules_read_as_defaults_and_are_replaced_whole(
     engine: Engine, tenant: Tenant, http: httpx.Client
 ) -> None:
     defaults = http.get("/v1/success/settings/alerts").json()
-    assert defaults["decline"] == {"enabled": True, "days": 3}
+    assert defaults["decline"] == {"enabled": True, "days": 3, "min_change": 0.05}
+    assert defaults["surge"] == {"enabled": True, "days": 2, "min_change": 0.05}
     assert defaults["quiet"]["days"] == 7
     put = http.put("/v1/success/settings/alerts", json={"quiet": {"days": 14}})
     assert put.status_code == 200, put.text
@@ -107,3 +108,5 @@ def test_the_command_line_lists_snoozes_and_sets_rules(
     assert refused.exit_code == 2 and "surge.days" in refused.output
     shown = orjson.loads(cli(engine, tenant, "success", "settings", "alerts").stdout)
     assert shown["surge"]["enabled"] is False
+    # a partial surge block keeps the documented surge default of 2 days, not decline's 3
+    assert shown["surge"]["days"] == 2

@@ -19,7 +19,7 @@ from valueproof.success.alert_store import alert_json, alert_queue, snooze
 from valueproof.success.driver_analysis import analyse_drivers, analysis_json
 from valueproof.success.engagements import record_engagement
 from valueproof.success.reads import health_of, health_table, profiles_of
-from valueproof.success.refresh import refresh, report_json
+from valueproof.success.refresh import refresh, refresh_instant, report_json
 from valueproof.success.segmenting import segment_accounts, segment_report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
@@ -185,14 +185,24 @@ def run_refresh(
         list[str] | None,
         typer.Argument(metavar="[ACCOUNT]...", help="Only these accounts (default: all)."),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="RFC3339",
+            help="Run as of this past instant: usage up to the day before it, alerts and health "
+            "stamped with it (default: now). `success backtest` replays without writing.",
+        ),
+    ] = None,
     tenant: TenantOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Refresh seasonality, baselines, alerts and health, and count what changed."""
+    moment = refresh_instant("--as-of", as_of, datetime.now(UTC))
     owner = tenant_of(ctx, tenant)
     with write(engine_of(ctx)) as connection:
         tenant_lock(connection, owner.id)
-        report = refresh(connection, owner.id, datetime.now(UTC), only or None)
+        report = refresh(connection, owner.id, moment, only or None)
     if as_json:
         print_json(report_json(report))
         return
@@ -254,12 +264,23 @@ def show_seasonality(
     if as_json:
         print_json({"account": account, "meters": found})
         return
+    if not found:
+        say(f"{account}: no seasonal profile yet: no usage of an additive meter, or no refresh")
+        return
     print_table(
-        ["meter", "period", "days", "strength", "detected"],
-        [(m["meter"], p["name"], p["period"], p["strength"], p["detected"])
-         for m in found for p in m["periods"]],
-        numeric={"days", "strength"},
-    )  # fmt: skip
+        ["meter", "period", "days", "strength", "swing", "detected"],
+        [
+            (m["meter"], p["name"], p["period"], p["strength"], p.get("amplitude"), p["detected"])
+            for m in found
+            for p in m["periods"]
+        ],
+        numeric={"days", "strength", "swing"},
+    )
+    for meter in found:
+        if meter.get("reason"):
+            say(f"{meter['meter']}: no baseline yet: {meter['reason']}")
+        elif meter.get("low_volume"):
+            say(f"{meter['meter']}: too few events a day for a daily range; quiet alerts apply")
 
 
 def _trend(trend: dict[str, Any] | None) -> str | None:

@@ -1,8 +1,10 @@
 """Alert rules and the signals they raise, pure: a CSM's early warnings for a consumption book.
 
 - `decline` / `surge`: usage stayed below (above) the seasonal prediction interval for the last
-  `days` days in a row. The interval comes from the account's own seasonal baseline, so a
-  seasonal trough inside the interval never alerts, unlike a week-over-week drop.
+  `days` days, one day back inside the interval forgiven (a 10% drop is not missed because one
+  noisy day fell inside), and the change over those days is at least `min_change`. The interval
+  comes from the account's own seasonal baseline, so a seasonal trough inside the interval
+  never alerts, unlike a week-over-week drop.
 - `quiet`: no usage for `days` days by an account that used the product before.
 - `commitment_at_risk`: past `min_elapsed` of the period, the charges projected at the run rate
   reach less than `below` of the minimum commitment.
@@ -46,7 +48,15 @@ class _Rule(BaseModel):
 
 
 class IntervalRule(_Rule):
-    days: int = Field(default=3, ge=1, le=90, description="Days in a row outside the interval.")
+    days: int = Field(default=3, ge=1, le=90, description="Days outside the interval.")
+    min_change: float = Field(
+        default=0.05, ge=0, le=10, description="Least relative change over those days."
+    )
+
+
+class SurgeRule(IntervalRule):
+    # its own class so that a partial `surge` block keeps the surge default of 2 days
+    days: int = Field(default=2, ge=1, le=90, description="Days outside the interval.")
 
 
 class QuietRule(_Rule):
@@ -64,7 +74,7 @@ class AlertRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     decline: IntervalRule = IntervalRule()
-    surge: IntervalRule = IntervalRule(days=2)
+    surge: SurgeRule = SurgeRule()
     quiet: QuietRule = QuietRule()
     commitment_at_risk: CommitmentRule = CommitmentRule()
     credit_runout: _Rule = _Rule()
@@ -90,13 +100,21 @@ class Signal:
     numbers: dict[str, Any] = field(default_factory=dict)
 
 
-def _trailing(flags: Sequence[bool]) -> int:
-    run = 0
+def _trailing(flags: Sequence[bool], forgive: int = 1) -> tuple[int, int]:
+    """The flagged steps of the trailing run that may hold up to `forgive` unflagged steps, and
+    that run's length from its earliest flagged step to the end: (flagged, length)."""
+    flagged = length = pending = used = 0
     for flag in reversed(flags):
-        if not flag:
+        if flag:
+            flagged += 1
+            length += pending + 1
+            pending = 0
+        elif used < forgive:
+            used += 1
+            pending += 1
+        else:
             break
-        run += 1
-    return run
+    return flagged, length
 
 
 def interval_signals(
@@ -117,20 +135,25 @@ def interval_signals(
         ("surge", rules.surge, [a > up for a, up in zip(actual, upper, strict=True)]),
     )
     for kind, rule, outside in checks:
-        run = _trailing(outside)
+        run, length = _trailing(outside)
         if not rule.enabled or run < rule.days:
             continue
-        span = slice(len(days) - run, len(days))
+        span = slice(len(days) - length, len(days))
         used, wanted = sum(actual[span]), sum(expected[span])
         change = (used - wanted) / wanted if wanted > 0 else None
+        if change is not None and abs(change) < rule.min_change:
+            continue
+        if change is not None and (change < 0) != (kind == "decline"):
+            continue  # outside on the days, but not in total: no direction to report
         percent = "" if change is None else f" ({change:+.0%} against {wanted:,.0f} expected)"
+        side = "below" if kind == "decline" else "above"
+        told = f"{run} days in a row" if run == length else f"{run} of the last {length} days"
         found.append(
             Signal(
                 kind,
                 meter,
                 "warning" if kind == "decline" else "info",
-                f"{meter}: {run} days in a row {'below' if kind == 'decline' else 'above'} "
-                f"the seasonal range{percent}",
+                f"{meter}: {told} {side} the seasonal range{percent}",
                 {
                     "meter": meter,
                     "days": run,

@@ -1,16 +1,18 @@
 """Each account's seasonal baseline: what usage should be in the next steps, with an interval.
 
-On the log1p scale the baseline is a robust recent level (the median of the last `level_window`
-seasonally adjusted steps) plus a drift (the least-squares slope of the last `drift_window`
-adjusted steps), plus the account's own detected seasonal components, extended in time. The
-prediction interval comes from the account's own errors: the quantiles of how far the adjusted
-series strayed from its trailing mean one step and `level_window` steps later, centred on their
-median, so the interval widens with the horizon as much as this account's history says it should.
-Accounts are fitted in batches, one batch per set of detected periods.
+On the log1p scale, the account's own detected seasonal components (extended in time) plus a
+forecast of the seasonally adjusted series by whichever of three simple methods forecast this
+account's own recent past best (`methods.py`): a robust level and drift, damped-trend exponential
+smoothing, or the last cycle repeated (seasonal naive). Days far outside the account's recent
+range (an outage, a one-off spike) are replaced by that range's median before anything is fitted,
+so they teach the baseline nothing. The prediction interval is the quantiles of the chosen
+method's own errors at each horizon over the account's recent past, never narrower than
+`min_width` either side. Accounts are fitted in batches, one per set of detected periods.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -19,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from valueproof.errors import InvalidInput
+from valueproof.success.methods import Fits, fit_methods, without_outages
 from valueproof.success.seasonality import (
     DetectionRule,
     SeasonalityTable,
@@ -47,7 +50,9 @@ __all__ = [
 # and four weeks of hours, a quarter and a year of months.
 _LEVEL_STEPS: Final[dict[Granularity, int]] = {"daily": 28, "hourly": 168, "monthly": 3}
 _DRIFT_STEPS: Final[dict[Granularity, int]] = {"daily": 91, "hourly": 672, "monthly": 12}
-_ERROR_STEPS: Final[dict[Granularity, int]] = {"daily": 365, "hourly": 2016, "monthly": 36}
+_ERROR_STEPS: Final[dict[Granularity, int]] = {"daily": 182, "hourly": 1008, "monthly": 36}
+# Rows forecast together: bounds the in-sample forecasts (rows x origins x horizon) in memory.
+_CHUNK_ROWS: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +60,13 @@ class BaselineRule:
     """How the baseline is fitted: interval coverage, window lengths (steps), detection rule.
 
     Windows left as None take the granularity's defaults (daily: level 28, drift 91, errors
-    from the last 365 steps).
+    from forecasts made over the last 182 steps). `min_width` is the least half-width of the
+    interval relative to the forecast (0.05: never narrower than 5% either side), so a flat,
+    noise-free series (seats held, a population) does not alert on changes nobody would act on.
     """
 
     coverage: float = 0.95
+    min_width: float = 0.05
     level_window: int | None = None
     drift_window: int | None = None
     error_window: int | None = None
@@ -67,6 +75,8 @@ class BaselineRule:
     def __post_init__(self) -> None:
         if not 0.0 < self.coverage < 1.0:
             raise InvalidInput("coverage", "must be strictly between 0 and 1")
+        if not 0.0 <= self.min_width < 1.0:
+            raise InvalidInput("min_width", "must be at least 0 and below 1")
         for name in ("level_window", "drift_window", "error_window"):
             value = getattr(self, name)
             if value is not None and value < 2:
@@ -86,12 +96,14 @@ class Forecast:
     """Baselines for the `horizon` steps after each account's history (accounts x horizon).
 
     `expected` is the median forecast on the usage scale; `lower` and `upper` bound the
-    prediction interval at the rule's coverage, and are never negative.
+    prediction interval at the rule's coverage, and are never negative. `method` names, per
+    account, the forecasting method its own past chose (`methods.METHODS`).
     """
 
     expected: FloatArray
     lower: FloatArray
     upper: FloatArray
+    method: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +121,7 @@ class BaselineCheck:
     below: npt.NDArray[np.bool_]
     above: npt.NDArray[np.bool_]
     seasonality: SeasonalityTable
+    method: tuple[str, ...] = ()
 
 
 def seasonal_baseline_batch(
@@ -139,13 +152,16 @@ def seasonal_baseline_batch(
         raise InvalidInput("seasonality", "must have one row per account in history")
     shape = (matrix.shape[0], horizon)
     expected, lower, upper = np.empty(shape), np.empty(shape), np.empty(shape)
+    method = np.empty(matrix.shape[0], dtype=object)
     patterns, group_of = np.unique(table.detected, axis=0, return_inverse=True)
     for group, pattern in enumerate(patterns):
         rows = np.flatnonzero(group_of.ravel() == group)
         periods = [c.period for c, on in zip(table.candidates, pattern, strict=True) if on]
-        found = _forecast_group(matrix[rows], periods, horizon, granularity, rule)
-        expected[rows], lower[rows], upper[rows] = found
-    return Forecast(expected=expected, lower=lower, upper=upper)
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            chunk = rows[start : start + _CHUNK_ROWS]
+            found = _forecast_group(matrix[chunk], periods, horizon, granularity, rule)
+            expected[chunk], lower[chunk], upper[chunk], method[chunk] = found
+    return Forecast(expected=expected, lower=lower, upper=upper, method=tuple(method.tolist()))
 
 
 def seasonal_baseline(
@@ -194,6 +210,7 @@ def check_recent(
         below=actual < fitted.lower,
         above=actual > fitted.upper,
         seasonality=table,
+        method=fitted.method,
     )
 
 
@@ -203,8 +220,9 @@ def _forecast_group(
     horizon: int,
     granularity: Granularity,
     rule: BaselineRule,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Level + drift + seasonal forecast, on the log1p scale, for rows sharing their periods."""
+) -> tuple[FloatArray, FloatArray, FloatArray, list[str]]:
+    """Seasonal part plus the best method's forecast, on the log1p scale, for rows sharing their
+    periods; the interval from that method's own errors."""
     scaled = to_log_scale(history) if rule.detection.log_scale else history
     steps = scaled.shape[1]
     level_window, drift_window, error_window = rule.windows(granularity)
@@ -216,61 +234,53 @@ def _forecast_group(
         seasonal = found.coefficients @ basis.T
     else:
         adjusted, seasonal = scaled, np.zeros((scaled.shape[0], horizon))
-    level = np.median(adjusted[:, -level_window:], axis=1)
-    drift = _slope(adjusted[:, -min(drift_window, steps) :])
-    # the median sits at the middle of its window: the first forecast step is this far past it
-    ahead = np.arange(1, horizon + 1) + (level_window - 1) / 2
-    point = level[:, None] + drift[:, None] * ahead[None, :] + seasonal
-    low, high = _interval_offsets(adjusted, horizon, level_window, error_window, rule.coverage)
+    cleaned = without_outages(adjusted)
+    # seasonal naive repeats the shortest detected cycle when it is no longer than the level
+    # window (a week of days, a day of hours); a longer one (a year) would repeat stale values,
+    # so the last step is repeated instead (plain naive)
+    shortest = round(min(periods)) if periods else 1
+    cycle = shortest if shortest <= level_window else 1
+    fits = fit_methods(cleaned, horizon, level_window, drift_window, error_window, cycle)
+    low, high = _interval_offsets(fits, horizon, rule)
+    point = fits.forecast + seasonal
     untransform = from_log_scale if rule.detection.log_scale else _floor_zero
-    return untransform(point), untransform(point + low), untransform(point + high)
+    if not rule.detection.log_scale:
+        # additive scale: the minimum width is relative to the forecast itself
+        floor = rule.min_width * np.abs(point)
+        low, high = np.minimum(low, -floor), np.maximum(high, floor)
+    return untransform(point), untransform(point + low), untransform(point + high), fits.names
 
 
 def _floor_zero(values: FloatArray) -> FloatArray:
     return np.maximum(values, 0.0)
 
 
-def _slope(values: FloatArray) -> FloatArray:
-    """Each row's least-squares slope per step."""
-    t = np.arange(values.shape[1], dtype=np.float64)
-    t -= t.mean()
-    return np.asarray(values @ t / (t @ t), dtype=np.float64)
-
-
-def _trailing_errors(adjusted: FloatArray, window: int, ahead: int, keep: int) -> FloatArray:
-    """Adjusted value `ahead` steps after each trailing `window`-step mean, minus that mean.
-
-    Only the last `keep` such errors (at most) are returned: recent behaviour sets the interval.
-    """
-    steps = adjusted.shape[1]
-    cumulative = np.concatenate([np.zeros((adjusted.shape[0], 1)), adjusted.cumsum(axis=1)], axis=1)
-    ends = np.arange(window, steps - ahead + 1)  # a mean over [end - window, end)
-    ends = ends[-keep:]
-    means = (cumulative[:, ends] - cumulative[:, ends - window]) / window
-    return np.asarray(adjusted[:, ends + ahead - 1] - means, dtype=np.float64)
-
-
 def _interval_offsets(
-    adjusted: FloatArray, horizon: int, window: int, keep: int, coverage: float
+    fits: Fits, horizon: int, rule: BaselineRule
 ) -> tuple[FloatArray, FloatArray]:
-    """Lower and upper offsets (accounts x horizon) from the point forecast, on the fit scale.
+    """Lower and upper offsets (rows x horizon) from the point forecast, on the fit scale.
 
-    Quantiles of the trailing-mean errors one step and `window` steps ahead, centred on their
-    median (the point forecast carries the drift the trailing mean lacks); between the two
-    horizons the offsets are interpolated, beyond the second they grow with the square root of
-    the horizon, as a random walk's spread does.
+    Per horizon step, the quantiles of the chosen method's in-sample errors at that step (never
+    on the wrong side of zero, and never shrinking as the horizon grows); past the steps the
+    history could check, they grow with the square root of the horizon, as a random walk's
+    spread does. On the log scale no offset is narrower than `min_width` of the forecast.
     """
-    tail = (1.0 - coverage) / 2.0
-    levels = [tail, 0.5, 1.0 - tail]
-    far = min(window, adjusted.shape[1] - window)
-    near_q = np.quantile(_trailing_errors(adjusted, window, 1, keep), levels, axis=1)
-    far_q = np.quantile(_trailing_errors(adjusted, window, far, keep), levels, axis=1)
-    near_low, near_high = near_q[0] - near_q[1], near_q[2] - near_q[1]
-    far_low = np.minimum(far_q[0] - far_q[1], near_low)
-    far_high = np.maximum(far_q[2] - far_q[1], near_high)
-    h = np.arange(1, horizon + 1, dtype=np.float64)
-    share = np.clip((h - 1) / max(far - 1, 1), 0.0, 1.0)
-    growth = np.sqrt(np.maximum(h / far, 1.0))
-    low = (near_low[:, None] * (1 - share) + far_low[:, None] * share) * growth
-    high = (near_high[:, None] * (1 - share) + far_high[:, None] * share) * growth
-    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    tail = coverage_tail(rule.coverage)
+    low_q, high_q = np.quantile(fits.errors, [tail, 1.0 - tail], axis=1)  # rows x reach
+    low = np.minimum.accumulate(np.minimum(low_q, 0.0), axis=1)
+    high = np.maximum.accumulate(np.maximum(high_q, 0.0), axis=1)
+    if rule.detection.log_scale and rule.min_width > 0:
+        low = np.minimum(low, math.log1p(-rule.min_width))
+        high = np.maximum(high, math.log1p(rule.min_width))
+    reach = low.shape[1]
+    if horizon > reach:
+        h = np.arange(reach + 1, horizon + 1, dtype=np.float64)
+        growth = np.sqrt(h / reach)[None, :]
+        low = np.concatenate([low, low[:, -1:] * growth], axis=1)
+        high = np.concatenate([high, high[:, -1:] * growth], axis=1)
+    return np.asarray(low[:, :horizon]), np.asarray(high[:, :horizon])
+
+
+def coverage_tail(coverage: float) -> float:
+    """The lower tail probability of a central interval with this coverage (0.95 -> 0.025)."""
+    return (1.0 - coverage) / 2.0

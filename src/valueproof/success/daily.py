@@ -100,14 +100,19 @@ def daily_usage(
     return DailyUsage(compiled.meter.key, first, last, order, values)
 
 
-def own_histories(values: FloatArray, block: int = 28) -> list[tuple[np.ndarray[Any, Any], int]]:
+def own_histories(
+    values: FloatArray, block: int = 7, keep: int = 730
+) -> list[tuple[np.ndarray[Any, Any], int]]:
     """Rows grouped by how long each account's own history is (from its first use, in whole
     `block`-day blocks): (row indexes, length) pairs, shortest first. Days before an account's
     first use would read as a long trough, so each group is analysed on its last `length` days.
+    A history of at least `keep` days (the yearly period's minimum) is never cut below it.
     """
     used = values > 0
     began = np.where(used.any(axis=1), np.argmax(used, axis=1), values.shape[1])
-    length = (values.shape[1] - began) // block * block
+    own = values.shape[1] - began
+    length = own // block * block
+    length = np.where((own >= keep) & (length < keep), keep, length)
     return [
         (np.flatnonzero(length == size), int(size))
         for size in sorted(set(length.tolist()))

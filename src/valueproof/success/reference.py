@@ -85,6 +85,8 @@ def reference_seasonality(
         at_lag = float(correlations[lag])
         peak = at_lag - max(float(correlations[lag - width]), float(correlations[lag + width]))
         strength = _strength(seasonal[j], remainder)
+        low, high = np.quantile(seasonal[j], [0.05, 0.95])
+        amplitude = float(high - low)
         found.append(
             PeriodStrength(
                 name=candidate.name,
@@ -94,7 +96,9 @@ def reference_seasonality(
                 peak=peak,
                 detected=strength >= rule.min_strength
                 and at_lag >= rule.min_autocorrelation
-                and peak >= rule.min_peak,
+                and peak >= rule.min_peak
+                and amplitude >= rule.min_amplitude,
+                amplitude=amplitude,
             )
         )
     return Seasonality(granularity=granularity, periods=tuple(found))

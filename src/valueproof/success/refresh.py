@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,11 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select
 
 from valueproof.contracts.registry import account_versions, in_force, tenant_versions
+from valueproof.errors import InvalidInput
 from valueproof.metering.registry import load_catalog
 from valueproof.outcomes.plans import adherence
 from valueproof.outcomes.tables import outcome_claims, success_plan_actions
-from valueproof.periods import to_micros
+from valueproof.periods import parse_instant_field, to_micros
 from valueproof.success.alert_store import Reconciled, reconcile
 from valueproof.success.alerts import (
     AlertRules,
@@ -43,15 +44,31 @@ from valueproof.success.tables import success_health, success_profiles
 from valueproof.success.utilization import utilization
 from valueproof.tenancy.tables import accounts
 
-__all__ = ["CHECK_DAYS", "HISTORY_DAYS", "RefreshReport", "refresh", "report_json"]
+__all__ = [
+    "CHECK_DAYS",
+    "HISTORY_DAYS",
+    "MIN_HISTORY_DAYS",
+    "MeterCheck",
+    "RefreshReport",
+    "check_meter",
+    "refresh",
+    "refresh_instant",
+    "report_json",
+]
 
-HISTORY_DAYS = 730  # two years: enough to test a yearly period
+# Two years and two weeks: whole weeks (105), and an account with two years of its own history
+# still has the 730 days the yearly test needs after its history is cut to whole weeks.
+HISTORY_DAYS = 735
 CHECK_DAYS = 14  # the recent days checked against the baseline fitted before them
 RATIO_DAYS = 7  # usage against the baseline over the last week, for health
 _MIN_FIT = 2 * 28  # the baseline's level needs two of its 28-day windows before the check
+MIN_HISTORY_DAYS = _MIN_FIT + CHECK_DAYS  # 70: the least own history that gets a baseline
 _OUTCOME_DAYS = 90
-_BLOCK = 28
+_BLOCK = 7
+_YEARLY_DAYS = 730  # the yearly period's minimum history (series.Candidate.min_history)
 _FEW = 500  # up to this many accounts, per-account reads filter on them
+# An as-of date's history reaches HISTORY_DAYS back; before this its days would precede 1970.
+_EARLIEST = date(1972, 1, 1)
 
 
 @dataclass(slots=True)
@@ -126,6 +143,19 @@ def refresh(
     return report
 
 
+def refresh_instant(field_name: str, text: str | None, now: datetime) -> datetime:
+    """The instant a refresh runs as of: `text` (RFC 3339) or `now`; never after `now` (there is
+    no usage yet to check) and never before the history a refresh reads could exist."""
+    if text is None:
+        return now
+    moment = parse_instant_field(field_name, text)
+    if moment > now:
+        raise InvalidInput(field_name, "must not be in the future")
+    if moment.astimezone(UTC).date() < _EARLIEST:
+        raise InvalidInput(field_name, f"must be on or after {_EARLIEST.isoformat()}")
+    return moment
+
+
 def report_json(report: RefreshReport) -> dict[str, Any]:
     """A refresh's counts as the API and `--json` print them."""
     return {
@@ -148,6 +178,44 @@ def _accounts(connection: Connection, tenant_id: int, only: Sequence[str] | None
     return {int(row.id): row.external_id for row in connection.execute(query)}
 
 
+@dataclass(slots=True)
+class MeterCheck:
+    """One meter's seasonal check of every account that used it, as of one day: the decline and
+    surge signals, which accounts were checked, the last week's usage over its norm (NaN where
+    there is no norm), and each account's profile document (with the reason when there is no
+    baseline yet)."""
+
+    signals: dict[int, list[Signal]] = field(default_factory=dict)
+    checked: set[int] = field(default_factory=set)
+    ratio: dict[int, float] = field(default_factory=dict)
+    profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def check_meter(usage: DailyUsage, rules: AlertRules) -> MeterCheck:
+    """Seasonality and the baseline check of one meter's daily usage (pure): each account's own
+    history, cut to whole weeks, is checked when it holds `MIN_HISTORY_DAYS`."""
+    values = usage.values
+    found = MeterCheck()
+    for rows, size in own_histories(values, _BLOCK):
+        if size < MIN_HISTORY_DAYS:
+            for row in rows.tolist():
+                found.profiles[usage.accounts[row]] = _too_short(size)
+            continue
+        _check_group(usage, values[rows, -size:], rows, rules, found)
+    return found
+
+
+def _too_short(size: int) -> dict[str, Any]:
+    return {
+        "periods": [],
+        "history_days": size,
+        "reason": (
+            f"{size} days of usage history in whole weeks; a seasonal baseline needs "
+            f"{MIN_HISTORY_DAYS} (the weekly period 14, the monthly 63, the yearly 730)"
+        ),
+    }
+
+
 def _check(
     connection: Connection,
     tenant_id: int,
@@ -158,87 +226,103 @@ def _check(
     ratio: np.ndarray[Any, Any],
     now_us: int,
 ) -> None:
-    """Seasonality and the baseline check of one meter for the accounts that used it long
-    enough; their decline and surge signals, profiles, and the week's ratio to the norm."""
-    values = usage.values
-    profiles: list[dict[str, Any]] = []
-    for rows, size in own_histories(values, _BLOCK):
-        if size >= _MIN_FIT + CHECK_DAYS:
-            profiles += _check_group(
-                tenant_id, usage, values[rows, -size:], rows, rules, signals, checked, ratio,
-                now_us,
-            )  # fmt: skip
-    if not profiles:
+    """`check_meter`, its signals and ratios merged into the refresh's, its profiles stored."""
+    found = check_meter(usage, rules)
+    row_of = {account: row for row, account in enumerate(usage.accounts)}
+    for account in found.checked:
+        checked[account].update(("decline", "surge"))
+    for account, more in found.signals.items():
+        signals[account].extend(more)
+    for account, value in found.ratio.items():
+        if np.isnan(ratio[row_of[account]]):
+            ratio[row_of[account]] = value
+    if not found.profiles:
         return
     t = success_profiles.c
     connection.execute(
         delete(success_profiles).where(
             t.tenant_id == tenant_id,
             t.meter == usage.meter,
-            t.account_id.in_([p["account_id"] for p in profiles]),
+            t.account_id.in_(list(found.profiles)),
         )
     )
-    connection.execute(insert(success_profiles), profiles)
+    connection.execute(
+        insert(success_profiles),
+        [
+            {
+                "tenant_id": tenant_id,
+                "account_id": account,
+                "meter": usage.meter,
+                "computed_us": now_us,
+                "document": orjson.dumps(document).decode(),
+            }
+            for account, document in found.profiles.items()
+        ],
+    )
 
 
 def _check_group(
-    tenant_id: int,
     usage: DailyUsage,
     values: np.ndarray[Any, Any],
     rows: np.ndarray[Any, Any],
     rules: AlertRules,
-    signals: dict[int, list[Signal]],
-    checked: dict[int, set[str]],
-    ratio: np.ndarray[Any, Any],
-    now_us: int,
-) -> list[dict[str, Any]]:
+    found: MeterCheck,
+) -> None:
     """Check one group of equally long histories (`values`, rows `rows` of the meter's matrix)
     against their baselines: signals, the week's ratio to the norm, and each one's profile."""
     check = check_recent(values, CHECK_DAYS)
     days = usage.days[-CHECK_DAYS:]
-    profiles = []
     for i, row in enumerate(rows.tolist()):
         account = usage.accounts[row]
-        checked[account].update(("decline", "surge"))
-        if bool(check.below[i, -1] or check.above[i, -1]):
-            signals[account].extend(
+        found.checked.add(account)
+        # the last day may be the one forgiven inside the interval, so look at the last two
+        if bool(check.below[i, -2:].any() or check.above[i, -2:].any()):
+            found.signals.setdefault(account, []).extend(
                 interval_signals(
-                    usage.meter, days, check.actual[i].tolist(), check.lower[i].tolist(),
-                    check.upper[i].tolist(), check.expected[i].tolist(), rules,
+                    usage.meter,
+                    days,
+                    check.actual[i].tolist(),
+                    check.lower[i].tolist(),
+                    check.upper[i].tolist(),
+                    check.expected[i].tolist(),
+                    rules,
                 )
-            )  # fmt: skip
+            )
         expected = float(check.expected[i, -RATIO_DAYS:].sum())
-        if expected > 0 and np.isnan(ratio[row]):
-            ratio[row] = float(check.actual[i, -RATIO_DAYS:].sum()) / expected
-        profiles.append(_profile(tenant_id, account, usage.meter, check, i, days, now_us))
-    return profiles
+        if expected > 0:
+            found.ratio[account] = float(check.actual[i, -RATIO_DAYS:].sum()) / expected
+        found.profiles[account] = _profile(check, i, days, values.shape[1])
 
 
-def _profile(
-    tenant_id: int, account: int, meter: str, check: Any, i: int, days: list[Any], now_us: int
-) -> dict[str, Any]:
+def _profile(check: Any, i: int, days: list[Any], history: int) -> dict[str, Any]:
     seasonality = check.seasonality.account(i)
-    document = {
+    lower = check.lower[i]
+    document: dict[str, Any] = {
         "periods": [
-            {"name": p.name, "period": p.period, "strength": round(p.strength, 4),
-             "detected": p.detected}
+            {
+                "name": p.name,
+                "period": p.period,
+                "strength": round(p.strength, 4),
+                "amplitude": round(p.amplitude, 4),
+                "detected": p.detected,
+            }
             for p in seasonality.periods
         ],
+        "history_days": history,
+        "method": check.method[i] if check.method else None,
         "recent": {
             "days": [d.isoformat() for d in days],
             "actual": check.actual[i].round(4).tolist(),
             "expected": check.expected[i].round(4).tolist(),
-            "lower": check.lower[i].round(4).tolist(),
+            "lower": lower.round(4).tolist(),
             "upper": check.upper[i].round(4).tolist(),
         },
-    }  # fmt: skip
-    return {
-        "tenant_id": tenant_id,
-        "account_id": account,
-        "meter": meter,
-        "computed_us": now_us,
-        "document": orjson.dumps(document).decode(),
     }
+    # Too few events a day for a daily range: most days could be zero, so the range starts
+    # at zero and only the quiet alert can see a stop.
+    if float(np.mean(lower <= 0.0)) > 0.5:
+        document["low_volume"] = True
+    return document
 
 
 def _contracts(

@@ -5,7 +5,8 @@ every series into a local-linear trend, one Fourier seasonal component per candi
 a remainder, by alternating the two fits (backfitting, as MSTL does with loess). A candidate is
 detected when its seasonal strength F = max(0, 1 - Var(R) / Var(S + R)) (Wang, Smith & Hyndman
 2006), the autocorrelation of S + R at one cycle's lag, and how far that autocorrelation stands
-above its value a quarter-cycle either side, all clear their thresholds. Every step
+above its value a quarter-cycle either side, all clear their thresholds, and the component swings
+by at least `min_amplitude` (a swing of a few percent changes no alert). Every step
 is a matrix operation over accounts x steps, so ten thousand accounts cost about as much as a few
 per-account statsmodels fits; `reference.py` holds the per-account statsmodels MSTL it is
 checked against.
@@ -57,14 +58,19 @@ class DetectionRule:
     `min_peak` bounds how far that autocorrelation exceeds the larger of its values a quarter
     cycle earlier and later. A shape fitted to noise has a small F; one fitted to a slow wander
     can have a large F but no cycle-to-cycle agreement (low lag autocorrelation), or agreement
-    that is as high at neighbouring lags (no peak). `max_harmonics` caps the Fourier terms per
-    period (12 yearly harmonics resolve features about a fortnight wide); `iterations` is the
-    number of trend/seasonal backfitting rounds.
+    that is as high at neighbouring lags (no peak). `min_amplitude` bounds the component's swing
+    (its 5th to 95th percentile, on the fit scale: 0.03 is about 3% of usage on the log scale):
+    a smooth, noise-free series (a population count, seats held) has a large F for any wrinkle
+    its trend leaves, but a swing that small is no season a CSM could act on, and it would
+    only narrow a band that the baseline's minimum width keeps anyway. `max_harmonics` caps the
+    Fourier terms per period (12 yearly harmonics resolve features about a fortnight wide);
+    `iterations` is the number of trend/seasonal backfitting rounds.
     """
 
     min_strength: float = 0.3
     min_autocorrelation: float = 0.15
     min_peak: float = 0.1
+    min_amplitude: float = 0.03
     max_harmonics: int = 12
     log_scale: bool = True
     iterations: int = 3
@@ -76,6 +82,8 @@ class DetectionRule:
             raise InvalidInput("min_autocorrelation", "must be between -1 and 1")
         if not -2.0 <= self.min_peak <= 2.0:
             raise InvalidInput("min_peak", "must be between -2 and 2")
+        if self.min_amplitude < 0.0:
+            raise InvalidInput("min_amplitude", "must not be negative")
         if self.max_harmonics < 1:
             raise InvalidInput("max_harmonics", "must be at least 1")
         if self.iterations < 1:
@@ -84,7 +92,7 @@ class DetectionRule:
 
 @dataclass(frozen=True, slots=True)
 class PeriodStrength:
-    """One candidate period of one account: its strength, lag autocorrelation, peak, verdict."""
+    """One candidate period of one account: strength, lag autocorrelation, peak, swing, verdict."""
 
     name: str
     period: float
@@ -92,6 +100,7 @@ class PeriodStrength:
     autocorrelation: float
     peak: float
     detected: bool
+    amplitude: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +130,7 @@ class SeasonalityTable:
     autocorrelation: FloatArray  # accounts x candidates, in [-1, 1]
     peak: FloatArray  # accounts x candidates, in [-2, 2]
     detected: npt.NDArray[np.bool_]  # accounts x candidates
+    amplitude: FloatArray | None = None  # accounts x candidates: 5th-95th percentile swing
 
     def __len__(self) -> int:
         return int(self.strength.shape[0])
@@ -137,6 +147,7 @@ class SeasonalityTable:
                     autocorrelation=float(self.autocorrelation[row, j]),
                     peak=float(self.peak[row, j]),
                     detected=bool(self.detected[row, j]),
+                    amplitude=0.0 if self.amplitude is None else float(self.amplitude[row, j]),
                 )
                 for j, c in enumerate(self.candidates)
             ),
@@ -348,12 +359,15 @@ def peak_width(lag: int) -> int:
 
 def _table_rows(
     scaled: FloatArray, candidates: tuple[Candidate, ...], rule: DetectionRule
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     found = decompose(scaled, [c.period for c in candidates], rule)
     strength = np.zeros((scaled.shape[0], len(candidates)))
     autocorrelation, peak = np.zeros_like(strength), np.zeros_like(strength)
+    amplitude = np.zeros_like(strength)
     for j, candidate in enumerate(candidates):
         component = found.seasonal(j)
+        low, high = np.quantile(component, [0.05, 0.95], axis=1)
+        amplitude[:, j] = high - low
         own = component + found.remainder  # the series without its trend and other periods
         lag, width = candidate.lag, peak_width(candidate.lag)
         strength[:, j] = seasonal_strength(component, found.remainder)
@@ -362,7 +376,7 @@ def _table_rows(
             lag_autocorrelation(own, lag - width), lag_autocorrelation(own, lag + width)
         )
         peak[:, j] = autocorrelation[:, j] - beside
-    return strength, autocorrelation, peak
+    return strength, autocorrelation, peak, amplitude
 
 
 def detect_seasonality_batch(
@@ -379,17 +393,19 @@ def detect_seasonality_batch(
     strength = np.zeros((rows, len(candidates)))
     autocorrelation = np.zeros((rows, len(candidates)))
     peak = np.zeros((rows, len(candidates)))
+    amplitude = np.zeros((rows, len(candidates)))
     if candidates:
         for start in range(0, rows, _CHUNK_ROWS):
             chunk = matrix[start : start + _CHUNK_ROWS]
             scaled = to_log_scale(chunk) if rule.log_scale else chunk
             done = slice(start, start + len(chunk))
             found = _table_rows(scaled, candidates, rule)
-            strength[done], autocorrelation[done], peak[done] = found
+            strength[done], autocorrelation[done], peak[done], amplitude[done] = found
     detected = (
         (strength >= rule.min_strength)
         & (autocorrelation >= rule.min_autocorrelation)
         & (peak >= rule.min_peak)
+        & (amplitude >= rule.min_amplitude)
     )
     return SeasonalityTable(
         granularity=granularity,
@@ -398,6 +414,7 @@ def detect_seasonality_batch(
         autocorrelation=autocorrelation,
         peak=peak,
         detected=detected,
+        amplitude=amplitude,
     )
 
 

@@ -17,7 +17,7 @@ from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.alert_store import alert_json, alert_queue, snooze
 from valueproof.success.reads import health_of, health_table, profiles_of
-from valueproof.success.refresh import RefreshReport, refresh, report_json
+from valueproof.success.refresh import RefreshReport, refresh, refresh_instant, report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
 from valueproof.tenancy.accounts import get_account
@@ -109,12 +109,21 @@ def _parser(key: str) -> Any:
 
 @router.post("/v1/success/refresh")
 async def post_refresh(
-    request: Request, who: Principal = Depends(requires(Scope.ADMIN))
+    request: Request,
+    as_of_query: str | None = Query(
+        None, alias="as_of", description="RFC 3339: refresh as of this past instant."
+    ),
+    who: Principal = Depends(requires(Scope.ADMIN)),
 ) -> dict[str, Any]:
     """Refresh seasonality, baselines, alerts and health for every account, or for
-    `{"accounts": [...]}`; the counts of what it did."""
+    `{"accounts": [...]}`, as of now or of a past `as_of` (RFC 3339, also a query parameter);
+    the counts of what it did."""
     config: Settings = request.app.state.settings
     document = json_object(await read_body(request, config.max_request_bytes), empty_ok=True)
+    as_of = document.get("as_of", as_of_query)
+    if as_of is not None and not isinstance(as_of, str):
+        raise InvalidInput("as_of", "an RFC 3339 instant")
+    moment = refresh_instant("as_of", as_of, datetime.now(UTC))
     only = document.get("accounts")
     if only is not None and (
         not isinstance(only, list) or not all(isinstance(a, str) for a in only)
@@ -125,7 +134,7 @@ async def post_refresh(
     def run() -> RefreshReport:
         with write(engine) as connection:
             tenant_lock(connection, who.tenant_id)
-            return refresh(connection, who.tenant_id, datetime.now(UTC), only)
+            return refresh(connection, who.tenant_id, moment, only)
 
     return report_json(await run_in_threadpool(run))
 
