@@ -135,3 +135,36 @@ def test_a_bad_rules_document_names_the_field() -> None:
         with pytest.raises(InvalidInput) as caught:
             parse_rules(document)
         assert caught.value.field == field
+
+
+def test_one_day_back_inside_the_interval_does_not_hide_a_decline() -> None:
+    # a 10% drop whose noise put one day inside the band: four of the last five days count
+    actual = [100.0] * 7 + [85.0, 86.0, 95.0, 84.0, 85.0]
+    found = interval_signals(
+        "calls", days(12), actual, [90.0] * 12, [110.0] * 12, [100.0] * 12, RULES
+    )
+    [decline] = found
+    assert decline.numbers["days"] == 4 and decline.numbers["since"] == "2026-11-08"
+    assert "4 of the last 5 days below" in decline.message
+    # two days back inside end the run
+    healed = [100.0] * 7 + [85.0, 86.0, 95.0, 96.0, 85.0]
+    assert (
+        interval_signals("calls", days(12), healed, [90.0] * 12, [110.0] * 12, [100.0] * 12, RULES)
+        == []
+    )
+
+
+def test_a_change_too_small_to_matter_never_alerts_however_narrow_the_band() -> None:
+    # a flat, noise-free series: the band is 0.2% wide and usage 1% lower for two weeks
+    n = 14
+    expected, lower, upper = [247_423.0] * n, [246_928.0] * n, [247_918.0] * n
+    actual = [244_949.0] * n
+    assert interval_signals("seats", days(n), actual, lower, upper, expected, RULES) == []
+    strict = parse_rules({"decline": {"min_change": 0.005}})
+    [decline] = interval_signals("seats", days(n), actual, lower, upper, expected, strict)
+    assert decline.numbers["change"] == pytest.approx(-0.01, abs=1e-5)
+
+
+def test_a_partial_surge_block_keeps_the_surge_defaults() -> None:
+    rules = parse_rules({"surge": {"enabled": False}})
+    assert rules.surge.days == 2 and rules.decline.days == 3

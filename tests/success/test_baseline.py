@@ -176,3 +176,31 @@ def test_linear_scale_baseline_for_non_count_series() -> None:
     found = seasonal_baseline(usage, 7, rule=linear)
     expected = 50 + 20 * np.sin(2 * math.pi * np.arange(200, 207) / 7)
     assert found.expected[0] == pytest.approx(expected, abs=5.0)
+
+
+def test_an_outage_teaches_the_baseline_nothing_so_the_recovery_is_no_surge() -> None:
+    usage = weekly_usage(400, seed=4).astype(np.float64)
+    usage[-19:-14] = 0.0  # five days of outage just before the checked fortnight
+    found = check_recent(usage, 14)
+    assert not found.above[0].any()
+    assert found.expected[0].mean() > 0.85 * usage[-14:].mean()
+
+
+def test_flat_usage_gets_no_season_and_a_band_no_narrower_than_the_minimum() -> None:
+    # seats held: the same count every day, a slow trend; nothing seasonal, nothing to alert
+    seats = 247_423.0 * (1.0 + 0.0001 * np.arange(744))
+    found = check_recent(seats, 14)
+    assert found.seasonality.account(0).detected_periods == ()
+    assert (found.lower[0] <= 0.951 * found.expected[0]).all()
+    assert (found.upper[0] >= 1.049 * found.expected[0]).all()
+    assert not (found.below | found.above).any()
+
+
+def test_the_baseline_follows_a_level_that_moved_back_after_a_dip() -> None:
+    # Taylor's half-hourly electricity demand summed to days: the fortnight before the check is
+    # a holiday dip; the seasonal-naive forecast errs 2.5%, statsmodels MSTL + ETS 0.8%
+    daily = np.asarray(bundled.load_taylor(), dtype=np.float64).reshape(-1, 48).sum(axis=1)
+    found = check_recent(daily, 14)
+    error = np.abs(found.expected[0] - found.actual[0]) / found.actual[0]
+    assert error.mean() < 0.0125
+    assert not (found.below | found.above).any()

@@ -153,3 +153,40 @@ def test_refresh_health_and_seasonality_over_http_and_on_the_command_line(
     assert orjson.loads(one.stdout)["account"] == "globex"
     seasons = cli.invoke(app, [*base, "seasonality", "acme", *tail])
     assert seasons.exit_code == 0 and "weekly" in seasons.stdout
+
+
+def test_short_histories_say_why_and_as_of_moves_the_refresh_back(
+    priced: Priced, http: httpx.Client
+) -> None:
+    # 40 days of history: no baseline yet, and the profile says why; 70 days are enough
+    for account, days in (("acme", 40), ("globex", 70)):
+        batch = events(account, days)
+        for start in range(0, len(batch), 2_000):
+            priced.ingest(batch[start : start + 2_000])
+    run(priced)
+    acme = http.get("/v1/accounts/acme/seasonality").json()["meters"]
+    globex = http.get("/v1/accounts/globex/seasonality").json()["meters"]
+    assert acme[0]["periods"] == [] and "needs 70" in acme[0]["reason"]
+    assert acme[0]["history_days"] == 35  # whole weeks of its own history
+    assert "reason" not in globex[0] and globex[0]["history_days"] == 70
+    url = priced.engine.url.render_as_string(hide_password=False)
+    cli = CliRunner()
+    told = cli.invoke(
+        app, ["--database-url", url, "success", "seasonality", "acme", "--tenant",
+              priced.tenant.slug],
+    )  # fmt: skip
+    assert told.exit_code == 0 and "no baseline yet" in told.stdout
+    # As of 35 days ago globex had 35 days: too short; the API and the CLI both take the date.
+    past = (NOW - timedelta(days=35)).isoformat()
+    back = http.post("/v1/success/refresh", params={"as_of": past})
+    assert back.status_code == 200, back.text
+    refreshed = http.get("/v1/accounts/globex/seasonality").json()["meters"][0]
+    assert "needs 70" in refreshed["reason"]
+    future = (NOW + timedelta(days=2)).isoformat()
+    refused = http.post("/v1/success/refresh", json={"as_of": future})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("as_of:")
+    cli_refused = cli.invoke(
+        app, ["--database-url", url, "success", "refresh", "--as-of", future, "--tenant",
+              priced.tenant.slug],
+    )  # fmt: skip
+    assert cli_refused.exit_code == 2 and "--as-of" in cli_refused.output

@@ -153,14 +153,21 @@ def alert_queue(
     account: str | None = None,
     now_us: int | None = None,
     limit: int = 200,
+    live_at_us: int | None = None,
 ) -> list[StoredAlert]:
     """Alerts in `status` (open, snoozed, resolved), critical first, then the latest updated.
-    With `now_us`, snoozed alerts whose snooze has ended count as open."""
+    With `now_us`, snoozed alerts whose snooze has ended count as open. With `live_at_us`, the
+    alerts that were live at that past instant (opened by then, not yet resolved), whatever
+    their status now: the queue as it stood then."""
     if status not in ("open", "snoozed", "resolved"):
         raise InvalidInput("status", "must be one of open, snoozed, resolved")
     t = success_alerts.c
     query = _query(tenant_id)
-    if status == "open" and now_us is not None:
+    if live_at_us is not None:
+        query = query.where(
+            t.opened_us <= live_at_us, t.resolved_us.is_(None) | (t.resolved_us > live_at_us)
+        )
+    elif status == "open" and now_us is not None:
         query = query.where(
             (t.status == "open") | ((t.status == "snoozed") & (t.snoozed_until_us <= now_us))
         )

@@ -210,7 +210,7 @@ def dashboard(
     with read(engine_of(request)) as connection:
         page = list_accounts(connection, who.tenant_id, PAGE_SIZE + 1, after)
         rows = accounts_usage(connection, who.tenant_id, page[:PAGE_SIZE], window, now)
-        alerts = open_alerts(connection, who.tenant_id)
+        alerts = open_alerts(connection, who.tenant_id, as_of=_past(as_of))
         bands = baselines(connection, who.tenant_id, page[:PAGE_SIZE], small=True)
     next_url = None
     if len(page) > PAGE_SIZE:
@@ -248,7 +248,9 @@ def account_page(
         except NotFound as error:
             return _page("message.html", 404, who=who, heading="Not found", message=error.detail)
         meters = account_detail(connection, who.tenant_id, account, window, now)
-        alerts = open_alerts(connection, who.tenant_id, account=account.external_id)
+        alerts = open_alerts(
+            connection, who.tenant_id, account=account.external_id, as_of=_past(as_of)
+        )
         bands = baselines(connection, who.tenant_id, [account], small=False)
     return _page(
         "account.html",
@@ -396,6 +398,11 @@ def _window(end: datetime, days: int) -> Window:
     start = end - timedelta(days=days)
     starts = [max(day, start) for day in bucket_starts(start, end, Granularity.DAY)]
     return Window(start=start, end=end, days=starts)
+
+
+def _past(as_of: str | None) -> datetime | None:
+    """The instant a page was asked `as_of`, for the alerts live then; None for now."""
+    return None if as_of is None else _window_end(as_of)
 
 
 def _window_end(as_of: str | None) -> datetime:

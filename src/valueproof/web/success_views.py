@@ -12,7 +12,7 @@ import orjson
 from markupsafe import Markup
 from sqlalchemy import Connection, select
 
-from valueproof.periods import from_micros
+from valueproof.periods import from_micros, to_micros
 from valueproof.success.alert_store import StoredAlert, alert_queue
 from valueproof.success.tables import success_profiles
 from valueproof.tenancy.accounts import Account
@@ -55,10 +55,22 @@ class Baseline:
     computed: datetime
 
 
-def open_alerts(connection: Connection, tenant_id: int, account: str | None = None) -> AlertQueue:
-    """The open alerts of the tenant (or of one account), counting those whose snooze ended."""
+def open_alerts(
+    connection: Connection,
+    tenant_id: int,
+    account: str | None = None,
+    as_of: datetime | None = None,
+) -> AlertQueue:
+    """The open alerts of the tenant (or of one account), counting those whose snooze ended;
+    with `as_of` in the past, the alerts that were live then."""
+    live_at = None if as_of is None else to_micros(as_of)
     found = alert_queue(
-        connection, tenant_id, account=account, now_us=now_us(), limit=ALERT_LIMIT + 1
+        connection,
+        tenant_id,
+        account=account,
+        now_us=now_us(),
+        limit=ALERT_LIMIT + 1,
+        live_at_us=live_at,
     )
     return AlertQueue(found[:ALERT_LIMIT], more=len(found) > ALERT_LIMIT)
 
@@ -111,10 +123,15 @@ def baseline(
     ]
     below = sum(1 for value, low in zip(actual, lower, strict=True) if value < low)
     above = sum(1 for value, high in zip(actual, upper, strict=True) if value > high)
+    told = caption(periods, recent["days"], below, above)
+    if actual and not any(actual):
+        told = f"{told.split(': ', 1)[0]}: no usage on any of them"
+    elif document.get("low_volume"):
+        told += " (too few events a day for a daily range: the quiet alert watches a stop)"
     return Baseline(
         meter=meter,
         chart=Markup(chart),  # band_chart escapes every text it writes
-        caption=caption(periods, recent["days"], below, above),
+        caption=told,
         periods=periods,
         below=below,
         above=above,
