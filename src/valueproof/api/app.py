@@ -16,6 +16,7 @@ from valueproof import __version__
 from valueproof.api import problems
 from valueproof.api.routers import (
     accounts,
+    backtest,
     contracts,
     disputes,
     events,
@@ -65,6 +66,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         plans.router,
         success.router,
         success_inputs.router,
+        backtest.router,
     ):
         app.include_router(router)
     app.include_router(pages.router)

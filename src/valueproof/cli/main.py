@@ -15,6 +15,7 @@ from valueproof import __version__
 from valueproof.cli import (
     accounts,
     apikeys,
+    backtest,
     contracts,
     db,
     demo,
@@ -26,7 +27,6 @@ from valueproof.cli import (
     outcomes,
     plans,
     serve,
-    success,
     tenants,
     usage,
 )
@@ -59,7 +59,7 @@ GROUPS: tuple[tuple[str, typer.Typer], ...] = (
     ("outcomes", outcomes.app),
     ("dispute", disputes.app),
     ("plan", plans.app),
-    ("success", success.app),
+    ("success", backtest.success_group),  # success's commands and `backtest`
     ("demo", demo.app),
     ("ledger", ledger.app),
     ("verify", verify_cli.app),

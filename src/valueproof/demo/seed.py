@@ -18,6 +18,7 @@ from valueproof.contracts.registry import apply_contract
 from valueproof.contracts.validation import parse_contract
 from valueproof.demo import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
 from valueproof.demo.contracts import demo_contract
+from valueproof.demo.labels import record_book
 from valueproof.errors import AlreadyExists, NotFound
 from valueproof.ledger.keyring import Keyring, generate_key
 from valueproof.ledger.publish import CheckpointPolicy, log_origin
@@ -90,6 +91,7 @@ def seed_demo(
             terms = parse_contract(demo_contract(account, start))
             apply_contract(connection, tenant.id, terms, catalog, now_us())
         key = create_api_key(connection, tenant.id, frozenset(Scope), name="demo")
+        record_book(connection, tenant.id, spec, now_us())  # for `success backtest --labels demo`
         signing = (
             generate_key(
                 connection, tenant.id, log_origin(origin_prefix, slug), passphrase, now_us()
