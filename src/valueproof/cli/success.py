@@ -18,6 +18,7 @@ from valueproof.store import read, tenant_lock, write
 from valueproof.success.alert_store import alert_json, alert_queue, snooze
 from valueproof.success.driver_analysis import analyse_drivers, analysis_json
 from valueproof.success.engagements import record_engagement
+from valueproof.success.hourly import hourly_profiles
 from valueproof.success.reads import health_of, health_table, profiles_of
 from valueproof.success.refresh import refresh, refresh_instant, report_json
 from valueproof.success.segmenting import segment_accounts, segment_report_json
@@ -254,15 +255,28 @@ def show_health(
 def show_seasonality(
     ctx: typer.Context,
     account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="The account's external id.")],
+    hourly: Annotated[
+        bool,
+        typer.Option(
+            "--hourly",
+            help="The daily (24 h) and weekly (168 h) cycles of the last 8 weeks of hourly "
+            "usage, read now, with the busiest hour of the day.",
+        ),
+    ] = False,
     tenant: TenantOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The account's seasonal periods per meter as of the last refresh, with their strength."""
     owner = tenant_of(ctx, tenant)
     with read(engine_of(ctx)) as connection:
-        found = profiles_of(connection, owner.id, get_account(connection, owner.id, account).id)
+        internal = get_account(connection, owner.id, account).id
+        if hourly:
+            found = hourly_profiles(connection, owner.id, internal, datetime.now(UTC))
+        else:
+            found = profiles_of(connection, owner.id, internal)
     if as_json:
-        print_json({"account": account, "meters": found})
+        granularity = "hourly" if hourly else "daily"
+        print_json({"account": account, "granularity": granularity, "meters": found})
         return
     if not found:
         say(f"{account}: no seasonal profile yet: no usage of an additive meter, or no refresh")
@@ -279,6 +293,11 @@ def show_seasonality(
     for meter in found:
         if meter.get("reason"):
             say(f"{meter['meter']}: no baseline yet: {meter['reason']}")
+        elif "busiest_hour_utc" in meter:
+            say(
+                f"{meter['meter']}: busiest at {meter['busiest_hour_utc']:02d}:00 UTC, quietest "
+                f"at {meter['quietest_hour_utc']:02d}:00 UTC"
+            )
         elif meter.get("low_volume"):
             say(f"{meter['meter']}: too few events a day for a daily range; quiet alerts apply")
 

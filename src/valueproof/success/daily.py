@@ -1,5 +1,5 @@
-"""Daily usage per account as dense arrays, read from the hourly rollups in one grouped query per
-meter: the input of seasonality, baselines and the decline and surge alerts.
+"""Daily (or hourly) usage per account as dense arrays, read from the hourly rollups in one grouped
+query per meter: the input of seasonality, baselines and the decline and surge alerts.
 
 Only meters that add up (count, sum, time-weighted sum) have a daily total; a distinct count or a
 latest value per day would need the raw events and is left out of the seasonal analytics.
@@ -20,7 +20,7 @@ from valueproof.metering.definitions import Aggregation
 from valueproof.metering.tables import rollups
 from valueproof.success.series import FloatArray
 
-__all__ = ["DAILY", "DailyUsage", "daily_usage", "day_number", "own_histories"]
+__all__ = ["DAILY", "DailyUsage", "bucket_totals", "daily_usage", "day_number", "own_histories"]
 
 DAILY = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.TIME_WEIGHTED_SUM})
 _EPOCH = date(1970, 1, 1)
@@ -59,27 +59,46 @@ def daily_usage(
     accounts: Collection[int],
 ) -> DailyUsage:
     """Daily totals of `compiled` for `accounts` over [first, last] (UTC days)."""
+    order = tuple(sorted(accounts))
+    width = (last - first).days + 1
+    start_hour = day_number(first) * 24
+    values = bucket_totals(connection, tenant_id, compiled, start_hour, width, 24, order)
+    return DailyUsage(compiled.meter.key, first, last, order, values)
+
+
+def bucket_totals(
+    connection: Connection,
+    tenant_id: int,
+    compiled: CompiledMeter,
+    start_hour: int,
+    buckets: int,
+    hours: int,
+    order: tuple[int, ...],
+) -> FloatArray:
+    """Totals of `compiled` for the accounts `order` (sorted ids) in `buckets` buckets of `hours`
+    hours from `start_hour` (hours since 1970): a matrix accounts x buckets, zero where unused."""
     aggregation = compiled.meter.aggregation
     if aggregation not in DAILY:
         raise ValueError(f"meter {compiled.meter.key!r} ({aggregation}) has no daily total")
-    order = tuple(sorted(accounts))
-    width = (last - first).days + 1
-    values = np.zeros((len(order), max(width, 0)))
-    if not order or width <= 0:
-        return DailyUsage(compiled.meter.key, first, last, order, values)
-    start_hour, end_hour = day_number(first) * 24, (day_number(last) + 1) * 24
+    values = np.zeros((len(order), max(buckets, 0)))
+    if not order or buckets <= 0:
+        return values
+    end_hour = start_hour + buckets * hours
     t = rollups.c
     measure = func.sum(t.event_count if aggregation == Aggregation.COUNT else t.sum_micros)
-    day = t.hour.op("/")(24)  # integer division on both backends: hours are positive integers
+    if start_hour % hours:
+        raise ValueError("start_hour must be a whole number of buckets since 1970")
+    # integer division on both backends: hours are positive integers
+    bucket = (t.hour.op("/")(hours) if hours > 1 else t.hour) - start_hour // hours
     query = (
-        select(t.account_id, day.label("day"), measure)
+        select(t.account_id, bucket.label("bucket"), measure)
         .where(
             t.tenant_id == tenant_id,
             t.meter_id == compiled.id,
             t.hour >= start_hour,
             t.hour < end_hour,
         )
-        .group_by(t.account_id, day)
+        .group_by(t.account_id, bucket)
     )
     if len(order) <= _FEW:  # a few accounts: straight to their rows by the primary key
         query = query.where(t.account_id.in_(order))
@@ -94,10 +113,10 @@ def daily_usage(
     ids = np.array(order, dtype=np.float64)
     rows = np.searchsorted(ids, found[:, 0])
     keep = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == found[:, 0])
-    days = found[keep, 1].astype(np.int64) - day_number(first)
+    columns = found[keep, 1].astype(np.int64)
     scale = 1.0 if aggregation == Aggregation.COUNT else _MICROS
-    values[rows[keep], days] = np.nan_to_num(found[keep, 2]) / scale
-    return DailyUsage(compiled.meter.key, first, last, order, values)
+    values[rows[keep], columns] = np.nan_to_num(found[keep, 2]) / scale
+    return values
 
 
 def own_histories(

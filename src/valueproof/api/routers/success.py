@@ -4,7 +4,7 @@ its period, its commitment and its prepaid credit, as current as the last accept
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from valueproof.errors import InvalidInput, NotFound
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.alert_store import alert_json, alert_queue, snooze
+from valueproof.success.hourly import HOURLY_WEEKS, hourly_profiles
 from valueproof.success.reads import health_of, health_table, profiles_of
 from valueproof.success.refresh import RefreshReport, refresh, refresh_instant, report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
@@ -163,11 +164,23 @@ def get_health(
 
 @router.get("/v1/accounts/{external_id}/seasonality")
 def get_seasonality(
-    request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.READ))
+    request: Request,
+    external_id: str,
+    granularity: Literal["daily", "hourly"] = Query(
+        "daily", description="daily: as of the last refresh; hourly: read now from the rollups."
+    ),
+    weeks: int = Query(HOURLY_WEEKS, ge=1, le=52, description="Hourly: weeks of history read."),
+    who: Principal = Depends(requires_account(Scope.READ)),
 ) -> dict[str, Any]:
-    """The account's seasonal profile per meter as of the last refresh: each candidate period
-    with its strength and whether it was detected, and the recent days against the seasonal
-    baseline's prediction interval."""
+    """The account's seasonal profile per meter. Daily, as of the last refresh: each candidate
+    period with its strength and whether it was detected, and the recent days against the
+    seasonal baseline's prediction interval (or why there is no baseline yet). Hourly, read now
+    from the last `weeks` weeks of hourly rollups: the daily (24 h) and weekly (168 h) cycles,
+    the typical day and its busiest and quietest hour (UTC)."""
     with read(engine_of(request)) as connection:
         internal = get_account(connection, who.tenant_id, external_id).id
-        return {"account": external_id, "meters": profiles_of(connection, who.tenant_id, internal)}
+        if granularity == "hourly":
+            found = hourly_profiles(connection, who.tenant_id, internal, datetime.now(UTC), weeks)
+        else:
+            found = profiles_of(connection, who.tenant_id, internal)
+        return {"account": external_id, "granularity": granularity, "meters": found}
