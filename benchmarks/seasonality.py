@@ -47,20 +47,21 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def usage_matrix(accounts: int, seed: int = 7) -> np.ndarray:
-    """Daily usage (accounts x DAYS) with the demo book's shapes, drawn without events."""
+def usage_matrix(accounts: int, seed: int = 7, days: int = DAYS) -> np.ndarray:
+    """Daily usage (accounts x `days`, ending on END) with the demo book's shapes, drawn without
+    events."""
     rng = np.random.default_rng(seed)
-    first_day = (END.date() - datetime(1970, 1, 1).date()).days - DAYS
-    days = np.arange(first_day, first_day + DAYS)
-    matrix = np.empty((accounts, DAYS))
+    first_day = (END.date() - datetime(1970, 1, 1).date()).days - days
+    dates = np.arange(first_day, first_day + days)
+    matrix = np.empty((accounts, days))
     for index in range(accounts):
         account = draw_account(seed, END, index, set())
         line, profile = LINES[account.attributes["product"]], account.profile
-        weekly = weekly_multipliers(line, profile.weekly_amplitude)[(days + 3) % 7]
-        yearly = yearly_multipliers(line, profile.yearly_amplitude, days + 0.5)
-        trend = (1.0 + profile.trend_per_year) ** ((days - days[0]) / 365.25)
+        weekly = weekly_multipliers(line, profile.weekly_amplitude)[(dates + 3) % 7]
+        yearly = yearly_multipliers(line, profile.yearly_amplitude, dates + 0.5)
+        trend = (1.0 + profile.trend_per_year) ** ((dates - dates[0]) / 365.25)
         level = profile.base_daily_volume * trend * weekly * yearly
-        matrix[index] = rng.poisson(level * rng.lognormal(-0.01125, 0.15, DAYS))
+        matrix[index] = rng.poisson(level * rng.lognormal(-0.01125, 0.15, days))
     return matrix
 
 
