@@ -4,15 +4,17 @@ whole invocation, and the tenant named by `--tenant`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import Engine
 
 from valueproof.config import Settings
-from valueproof.ledger.keyring import Keyring
 from valueproof.store import connect_engine, read
 from valueproof.tenancy.tenants import Tenant, get_tenant
+
+if TYPE_CHECKING:
+    from valueproof.ledger.keyring import Keyring
 
 TenantOption = Annotated[
     str | None,
@@ -68,6 +70,9 @@ def tenant_of(ctx: typer.Context, slug: str | None) -> Tenant:
 
 def keyring_of(ctx: typer.Context) -> Keyring:
     """The checkpoint keys, opened with the configured passphrase when they are needed."""
+    # Imported here: the key store's cryptography (PKCS#12, X.509) is for commands that sign.
+    from valueproof.ledger.keyring import Keyring
+
     config = invocation(ctx).config
     secret = config.ledger_passphrase
     return Keyring(secret.get_secret_value() if secret is not None else None)

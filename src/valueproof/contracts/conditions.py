@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
 from valueproof.contracts.errors import RatingError
 
 FILTER_VARIABLES = frozenset({"group"})
@@ -53,6 +51,10 @@ def compile_condition(source: str, field: str, variables: frozenset[str]) -> Con
 def _program(source: str) -> Any:
     """The compiled program of `source`: contracts of many accounts share their expressions, and
     a program is immutable (each run gets its own variables)."""
+    # Imported here: the cel package imports its REPL (prompt_toolkit, Rich) with it, a few
+    # tenths of a second that every command importing this module would pay at start-up.
+    import cel
+
     try:
         return cel.compile(source)
     except ValueError as error:

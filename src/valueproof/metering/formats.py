@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, cast
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from valueproof.errors import InvalidInput
 
 if TYPE_CHECKING:
+    # pyarrow is imported where Parquet is read: JSONL and CSV (and every command that imports
+    # this module) need not pay its import.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     from _typeshed import WriteableBuffer
 
 __all__ = [
@@ -252,6 +254,9 @@ def read_parquet(
 
 
 def _open_parquet(path: str | Path) -> pq.ParquetFile:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         return pq.ParquetFile(path)
     except pa.ArrowInvalid as error:
@@ -273,6 +278,8 @@ def _batch_events(batch: pa.RecordBatch, group: int, first_row: int) -> Iterator
 
 def _column_values(array: pa.Array[Any]) -> list[Any]:
     """Plain Python values of an Arrow column, with JSON-friendly stand-ins for richer types."""
+    import pyarrow as pa
+
     kind = array.type
     if pa.types.is_timestamp(kind):
         unit = cast(pa.TimestampType, kind).unit

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import cel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import DocumentUnreadable, load_document
@@ -203,6 +202,10 @@ def definition_schema() -> dict[str, Any]:
 
 def compile_definition(definition: OutcomeDefinition) -> CompiledDefinition:
     """Check and compile every expression; DefinitionInvalid lists every problem found."""
+    # Imported here: the cel package imports its REPL (prompt_toolkit, Rich) with it, a few
+    # tenths of a second that every command importing this module would pay at start-up.
+    import cel
+
     problems = _attribute_problems(definition)
     seen: dict[str, int] = {}
     for i, criterion in enumerate(definition.criteria):
@@ -263,6 +266,8 @@ def _compile(
     definition: OutcomeDefinition, path: str, name: str, source: str, is_key: bool
 ) -> tuple[Expression | None, list[str]]:
     """The compiled expression and the problems found in it (static, then on a sample claim)."""
+    import cel  # as in compile_definition
+
     try:
         original = cel.compile(source)
     except ValueError as error:

@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cel
-
 from valueproof.outcomes.knownset import normalize
 
 __all__ = [
@@ -134,6 +132,10 @@ class Contexts(threading.local):
     """One cel.Context per thread (a Context is not thread-safe), resolving the claim at hand."""
 
     def __init__(self) -> None:
+        # Imported here: the cel package imports its REPL (prompt_toolkit, Rich) with it, a
+        # few tenths of a second that every command importing this module would pay at start.
+        import cel
+
         self.attributes: Mapping[str, Any] = {}
         self.context = cel.Context(functions=FUNCTIONS)
         self.context.set_variable_resolver(self._resolve)
@@ -373,6 +375,8 @@ def flat_program(source: str, original: Any) -> tuple[Any, str]:
     The comparison guards the rewrite: were `claim.x` inside a string literal rewritten, or a
     read missed, the names would differ (and the nested form is only slower, never wrong).
     """
+    import cel  # as in Contexts
+
     flat = _flat(source)
     if flat == source:
         return original, source

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from scipy.cluster.vq import ClusterError, kmeans2  # type: ignore[import-untyped]
 
 from valueproof.errors import InvalidInput
+
+if TYPE_CHECKING:
+    # Types only: pandas and SciPy are imported where they are used, as together they take
+    # seconds to import, which every module above this one (the CLI among them) would pay.
+    import pandas as pd
 
 __all__ = ["FEATURES", "Cluster", "Clustering", "cluster_accounts"]
 
@@ -100,6 +104,8 @@ def cluster_accounts(
 
 
 def _prepare(features: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    import pandas as pd
+
     if features.empty:
         raise InvalidInput("features", "has no accounts")
     if "volume" not in features.columns:
@@ -150,6 +156,8 @@ def _standardize(x: Floats) -> Floats:
 
 def _kmeans(z: Floats, k: int, seed: int, restarts: int) -> tuple[Labels, Floats] | None:
     """The lowest-inertia of `restarts` k-means++ runs, each seeded from `seed`."""
+    from scipy.cluster.vq import ClusterError, kmeans2  # type: ignore[import-untyped]
+
     if k == 1:
         return _one_cluster(len(z), z.shape[1], z)
     best = None

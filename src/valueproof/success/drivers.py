@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyped]
 
 from valueproof.errors import InvalidInput
 
@@ -83,6 +82,10 @@ def explain_usage(
     y, x, names, dropped = _complete_rows(usage, drivers, log_scale)
     if not 0 < confidence < 1:
         raise DriverInputError("confidence", "must be between 0 and 1 (0.95 for 95%)")
+    # Imported here: statsmodels takes a second or more to import, which every module that
+    # imports this one (the CLI's `success` group among them) would pay at start-up.
+    from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyped]
+
     fit = OLS(y, np.column_stack([np.ones(len(y)), x])).fit()
     r_squared = float(fit.rsquared)
     shares = _lmg(x, y)

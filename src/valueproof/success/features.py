@@ -12,12 +12,17 @@ segments cluster on and what segment rules can read (`usage.volume`, `usage.grow
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from valueproof.success.seasonality import SeasonalityTable
 from valueproof.success.series import FloatArray
+
+if TYPE_CHECKING:
+    # pandas is imported where the table is built: it takes a second to import, which every
+    # module above this one (the CLI among them) would pay at start-up.
+    import pandas as pd
 
 __all__ = ["usage_features"]
 
@@ -29,6 +34,8 @@ def usage_features(
 ) -> pd.DataFrame:
     """One row per account (index: external id) of the features above; `values` is accounts x
     days ending on `last`, each row the account's own history (leading zeros allowed)."""
+    import pandas as pd
+
     rows = values.shape[0]
     width = values.shape[1]
     recent = values[:, -min(_YEAR, width) :]

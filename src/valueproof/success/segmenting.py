@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
-import pandas as pd
 from sqlalchemy import Connection, delete, insert, select
 
 from valueproof.errors import InvalidInput
@@ -29,6 +28,11 @@ from valueproof.success.segments import assign_segment, compile_segment_rules
 from valueproof.success.settings import SEGMENTS, load_setting
 from valueproof.success.tables import success_segments
 from valueproof.tenancy.tables import accounts
+
+if TYPE_CHECKING:
+    # pandas is imported where tables are built: it takes a second to import, which every
+    # module above this one (`success.refresh`, the CLI) would pay at start-up.
+    import pandas as pd
 
 __all__ = ["SegmentReport", "rule_segments", "segment_accounts", "segment_report_json"]
 
@@ -56,6 +60,8 @@ def segment_accounts(
 ) -> SegmentReport:
     """Segment every account with usage (and, by rule, every account), in the caller's
     transaction; the segments replace the previous ones."""
+    import pandas as pd
+
     people = {
         int(row.id): row
         for row in connection.execute(
@@ -156,6 +162,8 @@ def _usage(
 
 def _features(usage: DailyUsage, names: list[str]) -> pd.DataFrame | None:
     """Features of the accounts with at least `_MIN_DAYS` of history, each on its own history."""
+    import pandas as pd
+
     parts = []
     for rows, size in own_histories(usage.values):
         if size < _MIN_DAYS:

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import DocumentUnreadable, load_document
@@ -132,6 +131,10 @@ def compile_segment_rules(rules: SegmentRules) -> CompiledSegmentRules:
 
 
 def _compile_rule(source: str) -> tuple[Any, str | None]:
+    # Imported here: the cel package imports its REPL (prompt_toolkit, Rich) with it, a few
+    # tenths of a second that every command importing this module would pay at start-up.
+    import cel
+
     try:
         program = cel.compile(source)
     except ValueError as error:
