@@ -55,8 +55,12 @@ class IntervalRule(_Rule):
 
 
 class SurgeRule(IntervalRule):
-    # its own class so that a partial `surge` block keeps the surge default of 2 days
+    # Its own class, so that a partial `surge` block keeps the surge defaults. A surge is news,
+    # not a risk: it takes 15% above the norm, where a decline takes 5% below it.
     days: int = Field(default=2, ge=1, le=90, description="Days outside the interval.")
+    min_change: float = Field(
+        default=0.15, ge=0, le=10, description="Least relative change over those days."
+    )
 
 
 class QuietRule(_Rule):

@@ -234,13 +234,19 @@ def _forecast_group(
         seasonal = found.coefficients @ basis.T
     else:
         adjusted, seasonal = scaled, np.zeros((scaled.shape[0], horizon))
-    cleaned = without_outages(adjusted)
+    # the methods look back at most this far: the errors' origins, a level window, a cycle
+    cleaned = without_outages(adjusted, last=error_window + level_window + horizon + 28)
+    # (the last-year method reads a year further back, where outages are left as they were)
     # seasonal naive repeats the shortest detected cycle when it is no longer than the level
     # window (a week of days, a day of hours); a longer one (a year) would repeat stale values,
     # so the last step is repeated instead (plain naive)
     shortest = round(min(periods)) if periods else 1
     cycle = shortest if shortest <= level_window else 1
-    fits = fit_methods(cleaned, horizon, level_window, drift_window, error_window, cycle)
+    longest = round(max(periods)) if periods else 0
+    long_cycle = longest if longest > level_window else None
+    fits = fit_methods(
+        cleaned, horizon, level_window, drift_window, error_window, cycle, long_cycle
+    )
     low, high = _interval_offsets(fits, horizon, rule)
     point = fits.forecast + seasonal
     untransform = from_log_scale if rule.detection.log_scale else _floor_zero

@@ -33,14 +33,14 @@ from valueproof.success.series import FloatArray
 
 __all__ = ["METHODS", "Fits", "fit_methods", "without_outages"]
 
-METHODS: Final = ("level", "smoothing", "seasonal_naive")
+METHODS: Final = ("level", "smoothing", "seasonal_naive", "last_year")
 
 _ALPHA: Final = 0.5
 _BETA: Final = 0.05
 _PHI: Final = 0.9
 _CLIP: Final = 3.0  # robust standard deviations an error may move the smoothed level
 _SCALE_FLOOR: Final = 0.005  # about 0.5% of usage on the log scale: noise-free series
-_MAX_ORIGINS: Final = 182  # origins whose errors are measured, at most (evenly spaced)
+_MAX_ORIGINS: Final = 120  # origins whose errors are measured, at most (evenly spaced)
 _OUTAGE_WINDOW: Final = 15  # steps of the trailing median an outage is compared with
 _OUTAGE_SIGMAS: Final = 4.0
 _OUTAGE_MIN: Final = math.log(1.25)  # never call a step within 25% of its median an outage
@@ -56,24 +56,32 @@ class Fits:
     names: list[str]
 
 
-def without_outages(adjusted: FloatArray, window: int = _OUTAGE_WINDOW) -> FloatArray:
+def without_outages(
+    adjusted: FloatArray, window: int = _OUTAGE_WINDOW, last: int | None = None
+) -> FloatArray:
     """`adjusted` with each step that stands far from the median of its trailing `window`
     steps (more than four robust standard deviations, and more than 25%) replaced by that median.
 
     An outage or a spike lasting up to about half the window is replaced; a change that lasts
     longer becomes the median itself, so a real change of level is learned within a week or two.
+    Only the `last` steps are examined when given (the methods read no further back, and the
+    robust smoothing clips its own errors): the medians are most of the cost.
     """
     steps = adjusted.shape[1]
     width = min(window, steps)
+    start = 0 if last is None else max(0, steps - last)
     padded = np.concatenate([np.repeat(adjusted[:, :1], width - 1, axis=1), adjusted], axis=1)
-    median = np.median(sliding_window_view(padded, width, axis=1), axis=2)
-    residual = adjusted - median
+    median = np.median(sliding_window_view(padded[:, start:], width, axis=1), axis=2)
+    examined = adjusted[:, start:]
+    residual = examined - median
     spread = 1.4826 * np.median(
         np.abs(residual - np.median(residual, axis=1, keepdims=True)), axis=1
     )
     limit = np.maximum(_OUTAGE_SIGMAS * np.maximum(spread, _SCALE_FLOOR), _OUTAGE_MIN)[:, None]
     odd = np.abs(residual) > limit
-    return np.asarray(np.where(odd, median, adjusted), dtype=np.float64)
+    cleaned = adjusted.copy()
+    cleaned[:, start:] = np.where(odd, median, examined)
+    return cleaned
 
 
 def fit_methods(
@@ -83,6 +91,7 @@ def fit_methods(
     drift_window: int,
     error_window: int,
     cycle: int,
+    long_cycle: int | None = None,
 ) -> Fits:
     """Each row's best method by its mean absolute error from recent origins, with its forecast
     `horizon` steps past the last step and its in-sample errors (see `Fits`)."""
@@ -95,11 +104,14 @@ def fit_methods(
         origins = origins[np.linspace(0, len(origins) - 1, _MAX_ORIGINS).round().astype(int)]
     targets = origins[:, None] + np.arange(1, reach + 1)[None, :]  # origins x reach
     actual = adjusted[:, targets]  # rows x origins x reach
-    candidates = (
+    candidates = [
         _level(adjusted, origins, horizon, reach, level_window, drift_window),
         _smoothing(adjusted, origins, horizon, reach),
         _seasonal_naive(adjusted, origins, horizon, reach, cycle),
-    )
+    ]
+    usable = long_cycle is not None and origins[0] - long_cycle - level_window + 1 >= 0
+    if usable and long_cycle is not None and horizon <= long_cycle:
+        candidates.append(_last_year(adjusted, origins, horizon, reach, level_window, long_cycle))
     errors = np.stack([actual - insample for _forecast, insample in candidates])
     score = np.abs(errors).mean(axis=(2, 3))  # methods x rows
     best = np.argmin(score, axis=0)
@@ -203,4 +215,28 @@ def _seasonal_naive(
 
     insample = adjusted[:, source(origins, np.arange(1, reach + 1))]
     forecast = adjusted[:, source(np.array(steps - 1), np.arange(1, horizon + 1))]
+    return np.asarray(forecast), np.asarray(insample)
+
+
+def _last_year(
+    adjusted: FloatArray,
+    origins: np.ndarray,
+    horizon: int,
+    reach: int,
+    level_window: int,
+    cycle: int,
+) -> tuple[FloatArray, FloatArray]:
+    """The same days one long cycle (a year) earlier, moved by how far the level (the median of
+    `level_window` steps) has moved since: what the Fourier terms smooth away (a step at each
+    month's turn) repeats, where it repeats."""
+    steps = adjusted.shape[1]
+    at = np.append(origins, steps - 1)
+    windows = sliding_window_view(adjusted, level_window, axis=1)
+    shift = np.median(windows[:, at - level_window + 1], axis=2) - np.median(
+        windows[:, at - cycle - level_window + 1], axis=2
+    )  # rows x (origins + 1)
+    ahead_in = origins[:, None] + np.arange(1, reach + 1)[None, :] - cycle
+    ahead_out = steps - 1 + np.arange(1, horizon + 1) - cycle
+    insample = adjusted[:, ahead_in] + shift[:, :-1, None]
+    forecast = adjusted[:, ahead_out] + shift[:, -1:]
     return np.asarray(forecast), np.asarray(insample)
