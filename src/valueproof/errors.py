@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ValueproofError(Exception):
     """Base of every error valueproof raises on purpose."""
@@ -24,6 +26,21 @@ class InvalidInput(ValueproofError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class DocumentInvalid(InvalidInput):
+    """A document with one or more problems; `problems` lists every (field path, reason), and
+    `detail` all of them (`field` and `reason` are the first)."""
+
+    title = "Invalid document"
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        field, reason = problems[0]
+        super().__init__(field, reason)
+        self.problems = tuple(problems)
+        if len(problems) > 1:
+            self.detail = "; ".join(f"{path}: {why}" for path, why in problems)
+            self.args = (self.detail,)
 
 
 class PayloadTooLarge(InvalidInput):

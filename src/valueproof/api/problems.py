@@ -9,8 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from valueproof.contracts.errors import ContractInvalid
-from valueproof.errors import InvalidInput, ValueproofError
+from valueproof.errors import DocumentInvalid, InvalidInput, ValueproofError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -47,5 +46,5 @@ def install(app: FastAPI) -> None:
 
 def _field_errors(error: InvalidInput) -> list[dict[str, str]]:
     """The error's field and reason; every one of them for a contract's problems."""
-    found = error.problems if isinstance(error, ContractInvalid) else ((error.field, error.reason),)
+    found = error.problems if isinstance(error, DocumentInvalid) else ((error.field, error.reason),)
     return [{"field": field, "reason": reason} for field, reason in found]

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from valueproof.errors import InvalidInput, ValueproofError
+from valueproof.errors import DocumentInvalid, ValueproofError
 
 
-class ContractInvalid(InvalidInput):
+class ContractInvalid(DocumentInvalid):
     """A contract document that cannot be applied; `problems` lists every (field path, reason)."""
 
     title = "Invalid contract"
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        field, reason = problems[0]
-        super().__init__(field, reason)
-        self.problems = tuple(problems)
-        if len(problems) > 1:
-            self.detail = "; ".join(f"{path}: {why}" for path, why in problems)
-            self.args = (self.detail,)
 
 
 class RatingError(ValueproofError):

@@ -67,16 +67,7 @@ def _profile(meter: str, values: np.ndarray, first_hour: int) -> dict[str, Any]:
         document["reason"] = f"{hours} hours of usage history; the daily cycle needs {need}"
         return document
     seasonality = detect_seasonality(values, "hourly")
-    document["periods"] = [
-        {
-            "name": p.name,
-            "period": p.period,
-            "strength": round(p.strength, 4),
-            "amplitude": round(p.amplitude, 4),
-            "detected": p.detected,
-        }
-        for p in seasonality.periods
-    ]
+    document["periods"] = seasonality.json()
     # the typical day: mean usage by hour of day (UTC) over the whole days held
     by_hour = np.zeros(24)
     counts = np.zeros(24)

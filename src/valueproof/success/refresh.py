@@ -298,16 +298,7 @@ def _profile(check: Any, i: int, days: list[Any], history: int) -> dict[str, Any
     seasonality = check.seasonality.account(i)
     lower = check.lower[i]
     document: dict[str, Any] = {
-        "periods": [
-            {
-                "name": p.name,
-                "period": p.period,
-                "strength": round(p.strength, 4),
-                "amplitude": round(p.amplitude, 4),
-                "detected": p.detected,
-            }
-            for p in seasonality.periods
-        ],
+        "periods": seasonality.json(),
         "history_days": history,
         "method": check.method[i] if check.method else None,
         "recent": {

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -118,6 +118,19 @@ class Seasonality:
     @property
     def detected_periods(self) -> tuple[float, ...]:
         return tuple(p.period for p in self.detected)
+
+    def json(self) -> list[dict[str, Any]]:
+        """The tested periods as profiles store and show them (figures to 4 places)."""
+        return [
+            {
+                "name": p.name,
+                "period": p.period,
+                "strength": round(p.strength, 4),
+                "amplitude": round(p.amplitude, 4),
+                "detected": p.detected,
+            }
+            for p in self.periods
+        ]
 
 
 @dataclass(frozen=True, slots=True)
