@@ -17,7 +17,9 @@ from valueproof.success.alerts import (
     commitment_signals,
     credit_signals,
     interval_signals,
+    low_volume,
     parse_rules,
+    quiet_days,
     quiet_signal,
 )
 from valueproof.success.utilization import CommitmentUse, CreditUse
@@ -97,8 +99,51 @@ def test_quiet_after_the_configured_days_and_never_for_an_account_that_never_use
     assert quiet_signal(None, today, RULES) is None
     assert quiet_signal(today - timedelta(days=6), today, RULES) is None
     quiet = quiet_signal(today - timedelta(days=7), today, RULES)
-    assert quiet is not None and quiet.numbers == {"last_used": "2026-11-13", "idle_days": 7}
+    assert quiet is not None and quiet.numbers == {
+        "last_used": "2026-11-13", "idle_days": 7, "habit": 1.0, "needed_days": 7,
+    }  # fmt: skip
     assert quiet.severity == "critical"
+
+
+@given(habit=st.floats(0.01, 1.0), idle=st.integers(1, 400))
+def test_quiet_waits_until_the_idle_run_is_rare_by_the_accounts_own_habit(
+    habit: float, idle: int
+) -> None:
+    # an account used on a share p of its days sits n days idle by chance with (1 - p)^n
+    today = date(2026, 11, 20)
+    found = quiet_signal(today - timedelta(days=idle), today, RULES, habit=habit)
+    by_chance = (1.0 - habit) ** idle
+    if found is not None:
+        assert idle >= RULES.quiet.days and by_chance <= RULES.quiet.rarity * (1 + 1e-9)
+    elif idle >= RULES.quiet.days:
+        assert by_chance > RULES.quiet.rarity * (1 - 1e-9)
+
+
+def test_an_account_used_one_day_in_ten_is_quiet_after_44_days_not_7() -> None:
+    today = date(2026, 11, 20)
+    assert quiet_days(RULES, 0.1) == 44 and quiet_days(RULES, 0.5) == 7
+    assert quiet_signal(today - timedelta(days=30), today, RULES, habit=0.1) is None
+    late = quiet_signal(today - timedelta(days=44), today, RULES, habit=0.1)
+    assert late is not None and "on 10% of its days" in late.message
+
+
+def test_a_range_that_starts_at_zero_raises_neither_decline_nor_surge() -> None:
+    # a few events a day: zero is an ordinary day, so a day's range says nothing
+    n = 14
+    expected, lower, upper = [1.2] * n, [0.0] * n, [4.0] * n
+    assert low_volume(lower, expected)
+    assert interval_signals("calls", days(n), [0.0] * n, lower, upper, expected, RULES) == []
+    assert interval_signals("calls", days(n), [9.0] * n, lower, upper, expected, RULES) == []
+    assert not low_volume([80.0] * n, [100.0] * n)
+
+
+def test_a_surge_forgives_no_day_inside_a_decline_one() -> None:
+    n = 10
+    bounds = ([80.0] * n, [120.0] * n, [100.0] * n)
+    spikes = [100.0] * 7 + [200.0, 100.0, 200.0]  # two busy days with a normal one between
+    assert interval_signals("calls", days(n), spikes, *bounds, RULES) == []
+    dips = [100.0] * 6 + [50.0, 50.0, 100.0, 50.0]
+    assert [s.type for s in interval_signals("calls", days(n), dips, *bounds, RULES)] == ["decline"]
 
 
 def commitment(projected: str, minimum: str = "1000") -> CommitmentUse:

@@ -24,12 +24,13 @@ from valueproof.tenancy.tenants import Tenant
 # Today: the pages show the queue as of now and the refresh runs as of now.
 NOW = datetime.now(UTC)
 LAST = NOW.date() - timedelta(days=1)  # the last whole day
-HISTORY = 90  # days: the baseline needs whole 28-day blocks, at least 70 days of them
+HISTORY = 90  # days: the baseline needs at least 70 days of history, in whole weeks
+NEW = 20  # umbrella's days of history
 ACCOUNTS = {
     "acme": "Acme Staffing",  # a steady weekly pattern: a profile, no alert
     "globex": "Globex",  # the same, then the last five days at a fifth: a decline
     "initech": "Initech",  # stopped ten days ago: quiet
-    "umbrella": "Umbrella",  # new this week: too little history for a profile
+    "umbrella": "Umbrella",  # new this month: too little history for a baseline, and it says so
 }
 
 
@@ -68,7 +69,7 @@ def book(engine: Engine, tenant: Tenant) -> None:
         *calls("acme", HISTORY),
         *calls("globex", HISTORY, level=0.2, stop=5),
         *(e for e in calls("initech", HISTORY) if e["timestamp"] < stopped),
-        *calls("umbrella", 5),
+        *calls("umbrella", NEW),
     ]
     for start in range(0, len(history), 2_000):
         results = ingest_batch(engine, tenant.id, history[start : start + 2_000], IngestOptions())
@@ -111,6 +112,20 @@ def test_the_first_page_reads_every_baseline_in_one_query(
     assert answer.status_code == 200
     assert answer.text.count('class="chart band-chart"') == 3  # acme, globex, initech
     assert len([s for s in statements if re.search(r"\bFROM success_profiles\b", s)]) == 1
+
+
+def test_as_of_shows_the_alerts_that_were_live_then(
+    booked: None, server: str, admin_key: str, engine: Engine
+) -> None:
+    with httpx.Client(base_url=server, timeout=30) as visitor:
+        assert visitor.post("/login", data={"key": admin_key}).status_code == 303
+        now = visitor.get("/")
+        before = visitor.get("/", params={"as_of": (NOW - timedelta(days=30)).isoformat()})
+        later = visitor.get("/", params={"as_of": (NOW + timedelta(minutes=1)).isoformat()})
+    assert 'data-alert-account="globex"' in now.text
+    # the refresh ran as of now: a month ago none of these alerts was open yet
+    assert 'data-alert-account="globex"' not in before.text and "No open alerts." in before.text
+    assert 'data-alert-account="globex"' in later.text
 
 
 # --- in the browser --------------------------------------------------------------------------
@@ -166,10 +181,11 @@ def test_browser_first_page_draws_the_seasonal_band_where_there_is_one(
     acme = page.locator('tr[data-account="acme"] [data-meter="calls"]')
     expect(acme.locator("svg.band-chart circle.actual")).to_have_count(14)
     umbrella = page.locator('tr[data-account="umbrella"] [data-meter="calls"]')
-    expect(umbrella.locator("svg.band-chart")).to_have_count(0)  # no profile yet
+    expect(umbrella.locator("svg.band-chart")).to_have_count(0)  # no baseline yet
     expect(umbrella.locator("svg.chart")).to_have_count(1)
-    five_days = sum(weekly(LAST - timedelta(days=back)) for back in range(5))
-    expect(umbrella.locator(".summary")).to_have_text(str(five_days))
+    expect(umbrella.locator("figcaption")).to_contain_text("no seasonal baseline yet")
+    new_days = sum(weekly(LAST - timedelta(days=back)) for back in range(NEW))
+    expect(umbrella.locator(".summary")).to_have_text(str(new_days))
 
 
 @pytest.mark.browser
@@ -197,6 +213,7 @@ def test_browser_account_page_shows_its_baseline_periods_and_alerts(
     page.goto("/accounts/umbrella")
     expect(page.locator('section[data-meter="calls"] svg.band-chart')).to_have_count(0)
     expect(page.locator("table.periods")).to_have_count(0)
+    expect(page.locator(".baseline-reason")).to_contain_text("a seasonal baseline needs 70")
 
 
 @pytest.mark.browser

@@ -49,3 +49,29 @@ def test_a_profile_becomes_a_band_chart_with_its_days_outside_counted() -> None:
     root = ET.fromstring(str(shown.chart))
     assert root.attrib["aria-label"] == "Acme: calls"
     assert len(root.findall("{http://www.w3.org/2000/svg}circle")) == 14
+
+
+def test_a_profile_without_a_baseline_yet_reads_as_its_reason() -> None:
+    document = {"periods": [], "history_days": 35, "reason": "35 days of usage history"}
+    computed = datetime(2026, 7, 15, tzinfo=UTC)
+    shown = baseline("calls", document, computed, "Acme: calls", small=False)
+    assert shown.reason == "35 days of usage history"
+    assert shown.caption == "no seasonal baseline yet: 35 days of usage history"
+    assert str(shown.chart) == "" and shown.periods == []
+
+
+def test_a_fortnight_of_zeros_is_captioned_as_no_usage_not_within_the_range() -> None:
+    document = {
+        "periods": [],
+        "low_volume": True,
+        "recent": {
+            "days": DAYS,
+            "actual": [0.0] * 14,
+            "expected": [0.4] * 14,
+            "lower": [0.0] * 14,
+            "upper": [3.0] * 14,
+        },
+    }
+    shown = baseline("calls", document, datetime(2026, 7, 15, tzinfo=UTC), "A", small=True)
+    assert shown.caption.endswith("no usage on any of them")
+    assert "within" not in shown.caption

@@ -54,8 +54,9 @@ def recorded_book(connection: Connection, tenant_id: int) -> BookSpec:
 
 
 def demo_labels(book: Sequence[DemoAccount]) -> list[Label]:
-    """A `quiet` and a `decline` label from `quiet_since` for each account that stopped, only a
-    `decline` one for each that dropped to a share of its usage."""
+    """A `decline` and a `quiet` label from `quiet_since` for each account of the quiet
+    archetype: it stopped, or kept 2-8% of its usage, which leaves days or weeks without any
+    (both are an account going quiet, and both are a decline)."""
     found = []
     for account in book:
         since = account.profile.quiet_since
@@ -63,8 +64,7 @@ def demo_labels(book: Sequence[DemoAccount]) -> list[Label]:
             continue
         start = since.date()
         found.append(Label(account.external_id, "decline", start))
-        if account.profile.quiet_level == 0.0:
-            found.append(Label(account.external_id, "quiet", start))
+        found.append(Label(account.external_id, "quiet", start))
     return found
 
 

@@ -5,7 +5,11 @@
   noisy day fell inside), and the change over those days is at least `min_change`. The interval
   comes from the account's own seasonal baseline, so a seasonal trough inside the interval
   never alerts, unlike a week-over-week drop.
-- `quiet`: no usage for `days` days by an account that used the product before.
+- `quiet`: no usage for `days` days by an account that used the product before, and for long
+  enough that its own habit makes the idle run rare: an account that used the product on a
+  share p of its recent days goes n days idle by chance with probability (1 - p)^n, and the
+  alert waits until that is below `rarity` (an account used every other day: 7 days; one day in
+  ten: 44 days).
 - `commitment_at_risk`: past `min_elapsed` of the period, the charges projected at the run rate
   reach less than `below` of the minimum commitment.
 - `credit_runout`: at the period's burn, prepaid credit runs out before the period ends.
@@ -16,11 +20,12 @@ most one live alert per account, type and reason, and updates it with each signa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,7 +38,9 @@ __all__ = [
     "commitment_signals",
     "credit_signals",
     "interval_signals",
+    "low_volume",
     "parse_rules",
+    "quiet_days",
     "quiet_signal",
 ]
 
@@ -52,19 +59,32 @@ class IntervalRule(_Rule):
     min_change: float = Field(
         default=0.05, ge=0, le=10, description="Least relative change over those days."
     )
+    forgive: int = Field(
+        default=1, ge=0, le=3, description="Days back inside the interval a run may hold."
+    )
 
 
 class SurgeRule(IntervalRule):
     # Its own class, so that a partial `surge` block keeps the surge defaults. A surge is news,
     # not a risk: it takes 15% above the norm, where a decline takes 5% below it.
+    # A surge forgives no day back inside: two busy days with a normal one between are no run.
     days: int = Field(default=2, ge=1, le=90, description="Days outside the interval.")
     min_change: float = Field(
         default=0.15, ge=0, le=10, description="Least relative change over those days."
+    )
+    forgive: int = Field(
+        default=0, ge=0, le=3, description="Days back inside the interval a run may hold."
     )
 
 
 class QuietRule(_Rule):
     days: int = Field(default=7, ge=1, le=365, description="Days without usage.")
+    rarity: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="How rare the idle days must be by the account's own habit (1: never mind).",
+    )
 
 
 class CommitmentRule(_Rule):
@@ -121,6 +141,25 @@ def _trailing(flags: Sequence[bool], forgive: int = 1) -> tuple[int, int]:
     return flagged, length
 
 
+# A daily range whose lower bound is under this share of the expected usage on most days tells
+# nothing a day can show: a fall of three quarters would be ordinary.
+_READABLE: Final = 0.25
+
+
+def low_volume(lower: Sequence[float], expected: Sequence[float] | None = None) -> bool:
+    """A daily range too wide to read: on most of the days it starts at zero, or (given the
+    expected usage) below a quarter of it, as for an account with a few events a day or a sum
+    that a few large events make. Such a range shows no decline a CSM could act on, and its
+    surges are single busy days; the quiet alert watches these accounts instead."""
+    if not lower:
+        return False
+    wanted = expected if expected is not None else [0.0] * len(lower)
+    unreadable = sum(
+        1 for bound, mean in zip(lower, wanted, strict=True) if bound <= _READABLE * mean
+    )
+    return unreadable * 2 > len(lower)
+
+
 def interval_signals(
     meter: str,
     days: Sequence[date],
@@ -133,13 +172,15 @@ def interval_signals(
     """`decline` or `surge` when the last days in a row fell outside the prediction interval."""
     if not (len(days) == len(actual) == len(lower) == len(upper) == len(expected)):
         raise ValueError("days, actual, lower, upper and expected differ in length")
+    if low_volume(lower, expected):
+        return []
     found = []
     checks = (
         ("decline", rules.decline, [a < lo for a, lo in zip(actual, lower, strict=True)]),
         ("surge", rules.surge, [a > up for a, up in zip(actual, upper, strict=True)]),
     )
     for kind, rule, outside in checks:
-        run, length = _trailing(outside)
+        run, length = _trailing(outside, rule.forgive)
         if not rule.enabled or run < rule.days:
             continue
         span = slice(len(days) - length, len(days))
@@ -172,21 +213,44 @@ def interval_signals(
     return found
 
 
+def quiet_days(rules: AlertRules, habit: float = 1.0) -> int:
+    """Idle days that make an account quiet: `quiet.days`, or more when the account used the
+    product on only a share `habit` of its days, so that the run is rarer than `quiet.rarity`."""
+    floor = rules.quiet.days
+    if habit >= 1.0 or rules.quiet.rarity >= 1.0:
+        return floor
+    if habit <= 0.0:
+        return 10**6  # no habit at all: never quiet
+    return max(floor, math.ceil(math.log(rules.quiet.rarity) / math.log(1.0 - habit)))
+
+
 def quiet_signal(
-    last_used: date | None, today: date, rules: AlertRules, reason: str = "usage"
+    last_used: date | None,
+    today: date,
+    rules: AlertRules,
+    reason: str = "usage",
+    habit: float = 1.0,
 ) -> Signal | None:
-    """`quiet` when an account that used the product has not for `days` days."""
+    """`quiet` when an account that used the product on a share `habit` of its recent days has
+    not for `quiet_days` days."""
     if not rules.quiet.enabled or last_used is None:
         return None
     idle = (today - last_used).days
-    if idle < rules.quiet.days:
+    need = quiet_days(rules, habit)
+    if idle < need:
         return None
+    usual = "" if habit >= 1.0 else f"; it used the product on {habit:.0%} of its days before"
     return Signal(
         "quiet",
         reason,
         "critical",
-        f"no usage for {idle} days (last on {last_used.isoformat()})",
-        {"last_used": last_used.isoformat(), "idle_days": idle},
+        f"no usage for {idle} days (last on {last_used.isoformat()}{usual})",
+        {
+            "last_used": last_used.isoformat(),
+            "idle_days": idle,
+            "habit": round(habit, 4),
+            "needed_days": need,
+        },
     )
 
 

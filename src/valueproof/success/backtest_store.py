@@ -30,7 +30,7 @@ from valueproof.success.backtest import (
     score,
     score_json,
 )
-from valueproof.success.daily import DAILY, DailyUsage, daily_usage
+from valueproof.success.daily import DAILY, DailyUsage, daily_usage, usage_habit
 from valueproof.success.refresh import HISTORY_DAYS, check_meter
 from valueproof.success.settings import load_setting
 from valueproof.tenancy.tables import accounts
@@ -91,7 +91,7 @@ def backtest(
     # The matrix's first day is the first replay day's first day of history; its last the last
     # replay day's last whole day.
     start = days[0] - timedelta(days=HISTORY_DAYS)
-    latest = np.full((len(ids), (days[-1] - start).days), -1)
+    active = np.zeros((len(ids), (days[-1] - start).days), dtype=bool)
     meters = []
     catalog = load_catalog(connection, tenant_id)
     for key in sorted(catalog.meters_by_key):
@@ -103,10 +103,9 @@ def backtest(
         if not used.any():
             continue
         meters.append(key)
-        columns = np.arange(used.shape[1])
-        latest = np.maximum(latest, np.maximum.accumulate(np.where(used, columns, -1), axis=1))
+        active |= used
         _replay_meter(usage, days, rules, people, held)
-    _replay_quiet(latest, start, days, rules, ids, people, held)
+    _replay_quiet(active, start, days, rules, ids, people, held)
     found = episodes(held, days)
     replayed = tuple(people[a] for a in ids)
     return Backtest(
@@ -151,7 +150,7 @@ def _replay_meter(
 
 
 def _replay_quiet(
-    latest: np.ndarray[Any, Any],
+    active: np.ndarray[Any, Any],
     start: date,
     days: Sequence[date],
     rules: AlertRules,
@@ -159,15 +158,17 @@ def _replay_quiet(
     people: dict[int, str],
     held: Held,
 ) -> None:
-    """The quiet rule on each replay day, from each account's last day of use in the history the
-    refresh would have read (`latest`: per column, the last column at or before it with use)."""
+    """The quiet rule on each replay day, as the refresh applies it to the history it would have
+    read (`active`: accounts x days from `start`, True where any meter was used)."""
     for day in days:
-        column = (day - start).days - 1  # the day before
-        oldest = column - HISTORY_DAYS + 1
+        end = (day - start).days  # exclusive: the column of `day` itself
+        window = active[:, max(0, end - HISTORY_DAYS) : end]
+        oldest = day - timedelta(days=window.shape[1])
+        last_used, habit = usage_habit(window)
         for row, account in enumerate(ids):
-            last = int(latest[row, column])
-            used = None if last < oldest else start + timedelta(days=last)
-            signal = quiet_signal(used, day, rules)
+            column = int(last_used[row])
+            used = None if column < 0 else oldest + timedelta(days=column)
+            signal = quiet_signal(used, day, rules, habit=float(habit[row]))
             if signal is not None:
                 held[day].add((people[account], signal.type, signal.reason))
 

@@ -20,7 +20,18 @@ from valueproof.metering.definitions import Aggregation
 from valueproof.metering.tables import rollups
 from valueproof.success.series import FloatArray
 
-__all__ = ["DAILY", "DailyUsage", "bucket_totals", "daily_usage", "day_number", "own_histories"]
+__all__ = [
+    "DAILY",
+    "HABIT_DAYS",
+    "DailyUsage",
+    "bucket_totals",
+    "daily_usage",
+    "day_number",
+    "own_histories",
+    "usage_habit",
+]
+
+HABIT_DAYS = 56  # the recent days an account's habit (the share of days it uses us) is read from
 
 DAILY = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.TIME_WEIGHTED_SUM})
 _EPOCH = date(1970, 1, 1)
@@ -137,3 +148,23 @@ def own_histories(
         for size in sorted(set(length.tolist()))
         if size > 0
     ]
+
+
+def usage_habit(
+    active: np.ndarray[Any, Any], window: int = HABIT_DAYS
+) -> tuple[np.ndarray[Any, Any], FloatArray]:
+    """Per row of `active` (accounts x days, True where the account used any meter): the column
+    of its last day with usage (-1 when none), and the share of days with usage over the
+    `window` days ending there (from its first use when that is later)."""
+    rows, days = active.shape
+    any_use = active.any(axis=1)
+    last = np.where(any_use, days - 1 - np.argmax(active[:, ::-1], axis=1), -1)
+    first = np.where(any_use, np.argmax(active, axis=1), 0)
+    cumulative = np.concatenate([np.zeros((rows, 1)), np.cumsum(active, axis=1)], axis=1)
+    start = np.maximum(np.maximum(last - window + 1, first), 0)
+    end = np.maximum(last, 0)
+    span = (end - start + 1).astype(np.float64)
+    pick = np.arange(rows)
+    used = cumulative[pick, end + 1] - cumulative[pick, start]
+    share = np.where(any_use, used / span, 0.0)
+    return last, np.asarray(share, dtype=np.float64)

@@ -31,11 +31,12 @@ from valueproof.success.alerts import (
     commitment_signals,
     credit_signals,
     interval_signals,
+    low_volume,
     parse_rules,
     quiet_signal,
 )
 from valueproof.success.baseline import check_recent
-from valueproof.success.daily import DAILY, DailyUsage, daily_usage, own_histories
+from valueproof.success.daily import DAILY, DailyUsage, daily_usage, own_histories, usage_habit
 from valueproof.success.engagements import last_engagements
 from valueproof.success.health import HealthTable, compile_scorecards, score_accounts
 from valueproof.success.segmenting import rule_segments
@@ -110,7 +111,7 @@ def refresh(
     signals: dict[int, list[Signal]] = {account: [] for account in ids}
     checked: dict[int, set[str]] = {account: {"quiet", "commitment_at_risk", "credit_runout"}
                                      for account in ids}  # fmt: skip
-    last_used = np.full(len(ids), -1)
+    active = np.zeros((len(ids), HISTORY_DAYS), dtype=bool)
     ratio = np.full(len(ids), np.nan)
     catalog = load_catalog(connection, tenant_id)
     for key in sorted(catalog.meters_by_key):
@@ -122,14 +123,12 @@ def refresh(
         if not used.any():
             continue
         report.meters.append(key)
-        latest = np.where(
-            used.any(axis=1), used.shape[1] - 1 - np.argmax(used[:, ::-1], axis=1), -1
-        )
-        last_used = np.maximum(last_used, latest)
+        active |= used
         _check(connection, tenant_id, usage, rules, signals, checked, ratio, now_us)
+    last_used, habit = usage_habit(active)
     for row, account in enumerate(ids):
         day = None if last_used[row] < 0 else first + timedelta(days=int(last_used[row]))
-        found = quiet_signal(day, last + timedelta(days=1), rules)
+        found = quiet_signal(day, last + timedelta(days=1), rules, habit=float(habit[row]))
         if found is not None:
             signals[account].append(found)
     pace = _contracts(connection, tenant_id, people, ids, now, rules, signals)
@@ -309,9 +308,7 @@ def _profile(check: Any, i: int, days: list[Any], history: int) -> dict[str, Any
             "upper": check.upper[i].round(4).tolist(),
         },
     }
-    # Too few events a day for a daily range: most days could be zero, so the range starts
-    # at zero and only the quiet alert can see a stop.
-    if float(np.mean(lower <= 0.0)) > 0.5:
+    if low_volume(lower.tolist(), check.expected[i].tolist()):
         document["low_volume"] = True
     return document
 

@@ -53,6 +53,7 @@ class Baseline:
     below: int
     above: int
     computed: datetime
+    reason: str | None = None  # why there is no baseline yet (then no chart and no periods)
 
 
 def open_alerts(
@@ -103,7 +104,12 @@ def baselines(
 def baseline(
     meter: str, document: dict[str, Any], computed: datetime, title: str, *, small: bool
 ) -> Baseline:
-    """A stored profile document (its periods and recent days) as a chart and a caption."""
+    """A stored profile document (its periods and recent days) as a chart and a caption; a
+    profile that says why there is no baseline yet becomes that reason alone."""
+    if "recent" not in document:
+        reason = str(document.get("reason", "no baseline yet"))
+        told = f"no seasonal baseline yet: {reason}"
+        return Baseline(meter, Markup(""), told, [], 0, 0, computed, reason=reason)
     recent = document["recent"]
     actual, lower, upper = recent["actual"], recent["lower"], recent["upper"]
     chart = band_chart(
