@@ -4,6 +4,7 @@ at risk, credit that runs out, and rules documents that name their bad field."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -16,10 +17,10 @@ from valueproof.success.alerts import (
     AlertRules,
     commitment_signals,
     credit_signals,
+    idle_chance,
     interval_signals,
     low_volume,
     parse_rules,
-    quiet_days,
     quiet_signal,
 )
 from valueproof.success.utilization import CommitmentUse, CreditUse
@@ -100,31 +101,40 @@ def test_quiet_after_the_configured_days_and_never_for_an_account_that_never_use
     assert quiet_signal(today - timedelta(days=6), today, RULES) is None
     quiet = quiet_signal(today - timedelta(days=7), today, RULES)
     assert quiet is not None and quiet.numbers == {
-        "last_used": "2026-11-13", "idle_days": 7, "habit": 1.0, "needed_days": 7,
+        "last_used": "2026-11-13", "idle_days": 7, "chance": 0.0,
     }  # fmt: skip
     assert quiet.severity == "critical"
 
 
-@given(habit=st.floats(0.01, 1.0), idle=st.integers(1, 400))
+@given(
+    habit=st.lists(st.floats(0.0, 1.0), min_size=7, max_size=7),
+    idle=st.integers(1, 120),
+)
 def test_quiet_waits_until_the_idle_run_is_rare_by_the_accounts_own_habit(
-    habit: float, idle: int
+    habit: list[float], idle: int
 ) -> None:
-    # an account used on a share p of its days sits n days idle by chance with (1 - p)^n
+    # idle on each day d by chance with 1 - p_d: the run's chance is their product
     today = date(2026, 11, 20)
-    found = quiet_signal(today - timedelta(days=idle), today, RULES, habit=habit)
-    by_chance = (1.0 - habit) ** idle
-    if found is not None:
-        assert idle >= RULES.quiet.days and by_chance <= RULES.quiet.rarity * (1 + 1e-9)
-    elif idle >= RULES.quiet.days:
-        assert by_chance > RULES.quiet.rarity * (1 - 1e-9)
+    last = today - timedelta(days=idle)
+    found = quiet_signal(last, today, RULES, habit=habit)
+    by_chance = math.prod(1.0 - habit[(last + timedelta(days=k)).weekday()] for k in range(1, idle))
+    fires = idle >= RULES.quiet.days and by_chance <= RULES.quiet.rarity
+    if abs(by_chance - RULES.quiet.rarity) > 1e-9:
+        assert (found is not None) == fires
 
 
-def test_an_account_used_one_day_in_ten_is_quiet_after_44_days_not_7() -> None:
-    today = date(2026, 11, 20)
-    assert quiet_days(RULES, 0.1) == 44 and quiet_days(RULES, 0.5) == 7
-    assert quiet_signal(today - timedelta(days=30), today, RULES, habit=0.1) is None
-    late = quiet_signal(today - timedelta(days=44), today, RULES, habit=0.1)
-    assert late is not None and "on 10% of its days" in late.message
+def test_a_weekday_habit_does_not_count_its_weekends_and_a_rare_one_waits() -> None:
+    today = date(2026, 11, 23)  # a Monday
+    weekdays_only = [0.98] * 5 + [0.02, 0.02]
+    # last used on Friday the 13th: ten idle days, six of them weekdays: 0.02^6 * 0.98^4
+    quiet = quiet_signal(date(2026, 11, 13), today, RULES, habit=weekdays_only)
+    assert quiet is not None and "by its habit" in quiet.message
+    rarely = [0.1] * 7  # one day in ten: ten idle days happen a third of the time
+    assert quiet_signal(date(2026, 11, 13), today, RULES, habit=rarely) is None
+    assert idle_chance(date(2026, 11, 13), today, rarely) == pytest.approx(0.9**9)
+    assert quiet_signal(today - timedelta(days=45), today, RULES, habit=rarely) is None
+    late = quiet_signal(today - timedelta(days=70), today, RULES, habit=rarely)
+    assert late is not None  # 0.9^69 is under 0.1%
 
 
 def test_a_range_that_starts_at_zero_raises_neither_decline_nor_surge() -> None:

@@ -76,7 +76,7 @@ def test_alert_rules_read_as_defaults_and_are_replaced_whole(
     defaults = http.get("/v1/success/settings/alerts").json()
     assert defaults["decline"] == {"enabled": True, "days": 3, "min_change": 0.05, "forgive": 1}
     assert defaults["surge"] == {"enabled": True, "days": 2, "min_change": 0.15, "forgive": 0}
-    assert defaults["quiet"] == {"enabled": True, "days": 7, "rarity": 0.01}
+    assert defaults["quiet"] == {"enabled": True, "days": 7, "rarity": 0.001}
     assert defaults["quiet"]["days"] == 7
     put = http.put("/v1/success/settings/alerts", json={"quiet": {"days": 14}})
     assert put.status_code == 200, put.text

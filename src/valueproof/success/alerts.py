@@ -6,10 +6,11 @@
   comes from the account's own seasonal baseline, so a seasonal trough inside the interval
   never alerts, unlike a week-over-week drop.
 - `quiet`: no usage for `days` days by an account that used the product before, and for long
-  enough that its own habit makes the idle run rare: an account that used the product on a
-  share p of its recent days goes n days idle by chance with probability (1 - p)^n, and the
-  alert waits until that is below `rarity` (an account used every other day: 7 days; one day in
-  ten: 44 days).
+  enough that its own weekly habit makes the idle run rare: an account that used the product on
+  a share p_d of its recent weekdays d goes idle on those days by chance with probability
+  prod(1 - p_d), and the alert waits until that is below `rarity` (0.1%: an account used every
+  day is quiet after 7 days, every other day after 10, one day in ten after about 66; one used
+  only on weekdays does not count its weekends).
 - `commitment_at_risk`: past `min_elapsed` of the period, the charges projected at the run rate
   reach less than `below` of the minimum commitment.
 - `credit_runout`: at the period's burn, prepaid credit runs out before the period ends.
@@ -20,10 +21,9 @@ most one live alert per account, type and reason, and updates it with each signa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -37,10 +37,10 @@ __all__ = [
     "Signal",
     "commitment_signals",
     "credit_signals",
+    "idle_chance",
     "interval_signals",
     "low_volume",
     "parse_rules",
-    "quiet_days",
     "quiet_signal",
 ]
 
@@ -80,7 +80,7 @@ class SurgeRule(IntervalRule):
 class QuietRule(_Rule):
     days: int = Field(default=7, ge=1, le=365, description="Days without usage.")
     rarity: float = Field(
-        default=0.01,
+        default=0.001,
         gt=0,
         le=1,
         description="How rare the idle days must be by the account's own habit (1: never mind).",
@@ -213,15 +213,18 @@ def interval_signals(
     return found
 
 
-def quiet_days(rules: AlertRules, habit: float = 1.0) -> int:
-    """Idle days that make an account quiet: `quiet.days`, or more when the account used the
-    product on only a share `habit` of its days, so that the run is rarer than `quiet.rarity`."""
-    floor = rules.quiet.days
-    if habit >= 1.0 or rules.quiet.rarity >= 1.0:
-        return floor
-    if habit <= 0.0:
-        return 10**6  # no habit at all: never quiet
-    return max(floor, math.ceil(math.log(rules.quiet.rarity) / math.log(1.0 - habit)))
+def idle_chance(last_used: date, today: date, habit: Sequence[float] | None) -> float:
+    """The chance that an account with this weekday `habit` (the share of each weekday, Monday
+    first, on which it used the product) uses nothing on every day after `last_used` and before
+    `today`, the days taken as independent; 0.0 without a habit (any idle day counts)."""
+    if habit is None:
+        return 0.0
+    chance = 1.0
+    for offset in range(1, (today - last_used).days):
+        chance *= 1.0 - habit[(last_used + timedelta(days=offset)).weekday()]
+        if chance == 0.0:
+            break
+    return chance
 
 
 def quiet_signal(
@@ -229,28 +232,25 @@ def quiet_signal(
     today: date,
     rules: AlertRules,
     reason: str = "usage",
-    habit: float = 1.0,
+    habit: Sequence[float] | None = None,
 ) -> Signal | None:
-    """`quiet` when an account that used the product on a share `habit` of its recent days has
-    not for `quiet_days` days."""
+    """`quiet` when an account that used the product has not for `quiet.days` days, and (given
+    its weekday `habit`) its idle days would come by chance less often than `quiet.rarity`."""
     if not rules.quiet.enabled or last_used is None:
         return None
     idle = (today - last_used).days
-    need = quiet_days(rules, habit)
-    if idle < need:
+    if idle < rules.quiet.days:
         return None
-    usual = "" if habit >= 1.0 else f"; it used the product on {habit:.0%} of its days before"
+    chance = idle_chance(last_used, today, habit)
+    if chance > rules.quiet.rarity:
+        return None
+    usual = "" if habit is None else f"; by its habit, a {chance:.2%} chance"
     return Signal(
         "quiet",
         reason,
         "critical",
         f"no usage for {idle} days (last on {last_used.isoformat()}{usual})",
-        {
-            "last_used": last_used.isoformat(),
-            "idle_days": idle,
-            "habit": round(habit, 4),
-            "needed_days": need,
-        },
+        {"last_used": last_used.isoformat(), "idle_days": idle, "chance": round(chance, 6)},
     )
 
 

@@ -164,11 +164,11 @@ def _replay_quiet(
         end = (day - start).days  # exclusive: the column of `day` itself
         window = active[:, max(0, end - HISTORY_DAYS) : end]
         oldest = day - timedelta(days=window.shape[1])
-        last_used, habit = usage_habit(window)
+        last_used, habit = usage_habit(window, oldest)
         for row, account in enumerate(ids):
             column = int(last_used[row])
             used = None if column < 0 else oldest + timedelta(days=column)
-            signal = quiet_signal(used, day, rules, habit=float(habit[row]))
+            signal = quiet_signal(used, day, rules, habit=habit[row].tolist())
             if signal is not None:
                 held[day].add((people[account], signal.type, signal.reason))
 

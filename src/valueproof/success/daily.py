@@ -151,20 +151,27 @@ def own_histories(
 
 
 def usage_habit(
-    active: np.ndarray[Any, Any], window: int = HABIT_DAYS
+    active: np.ndarray[Any, Any], first: date, window: int = HABIT_DAYS
 ) -> tuple[np.ndarray[Any, Any], FloatArray]:
-    """Per row of `active` (accounts x days, True where the account used any meter): the column
-    of its last day with usage (-1 when none), and the share of days with usage over the
-    `window` days ending there (from its first use when that is later)."""
+    """Per row of `active` (accounts x days from `first`, True where the account used any
+    meter): the column of its last day with usage (-1 when none), and for each weekday (Monday
+    first) the share of those weekdays with usage over the `window` days ending there (from its
+    first use when that is later), smoothed by half a day either way so that no share is 0 or 1
+    from a handful of days (Krichevsky-Trofimov)."""
     rows, days = active.shape
     any_use = active.any(axis=1)
     last = np.where(any_use, days - 1 - np.argmax(active[:, ::-1], axis=1), -1)
-    first = np.where(any_use, np.argmax(active, axis=1), 0)
-    cumulative = np.concatenate([np.zeros((rows, 1)), np.cumsum(active, axis=1)], axis=1)
-    start = np.maximum(np.maximum(last - window + 1, first), 0)
-    end = np.maximum(last, 0)
-    span = (end - start + 1).astype(np.float64)
-    pick = np.arange(rows)
-    used = cumulative[pick, end + 1] - cumulative[pick, start]
-    share = np.where(any_use, used / span, 0.0)
+    began = np.where(any_use, np.argmax(active, axis=1), 0)
+    start = np.maximum(np.maximum(last - window + 1, began), 0)
+    columns = np.arange(days)[None, :]
+    inside = (columns >= start[:, None]) & (columns <= last[:, None])
+    weekday = (first.weekday() + np.arange(days)) % 7
+    used = np.zeros((rows, 7))
+    seen = np.zeros((rows, 7))
+    for day in range(7):
+        on = inside & (weekday == day)[None, :]
+        seen[:, day] = on.sum(axis=1)
+        used[:, day] = (on & active).sum(axis=1)
+    share = (used + 0.5) / (seen + 1.0)
+    share[~any_use] = 0.0
     return last, np.asarray(share, dtype=np.float64)

@@ -125,10 +125,10 @@ def refresh(
         report.meters.append(key)
         active |= used
         _check(connection, tenant_id, usage, rules, signals, checked, ratio, now_us)
-    last_used, habit = usage_habit(active)
+    last_used, habit = usage_habit(active, first)
     for row, account in enumerate(ids):
         day = None if last_used[row] < 0 else first + timedelta(days=int(last_used[row]))
-        found = quiet_signal(day, last + timedelta(days=1), rules, habit=float(habit[row]))
+        found = quiet_signal(day, last + timedelta(days=1), rules, habit=habit[row].tolist())
         if found is not None:
             signals[account].append(found)
     pace = _contracts(connection, tenant_id, people, ids, now, rules, signals)
