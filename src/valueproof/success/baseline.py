@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Final
 
 import numpy as np
@@ -51,6 +52,8 @@ __all__ = [
 _LEVEL_STEPS: Final[dict[Granularity, int]] = {"daily": 28, "hourly": 168, "monthly": 3}
 _DRIFT_STEPS: Final[dict[Granularity, int]] = {"daily": 91, "hourly": 672, "monthly": 12}
 _ERROR_STEPS: Final[dict[Granularity, int]] = {"daily": 182, "hourly": 1008, "monthly": 36}
+# A median day of fewer units than this is too sparse for outages to be told from lulls.
+_SPARSE_UNITS: Final = 3.0
 # Rows forecast together: bounds the in-sample forecasts (rows x origins x horizon) in memory.
 _CHUNK_ROWS: Final = 1024
 
@@ -235,7 +238,11 @@ def _forecast_group(
     else:
         adjusted, seasonal = scaled, np.zeros((scaled.shape[0], horizon))
     # the methods look back at most this far: the errors' origins, a level window, a cycle
-    cleaned = without_outages(adjusted, last=error_window + level_window + horizon + 28)
+    # on the log scale a median day under 3 units is too sparse to tell an outage from a lull
+    sparse = math.log1p(_SPARSE_UNITS) if rule.detection.log_scale else -math.inf
+    cleaned = without_outages(
+        adjusted, last=error_window + level_window + horizon + 28, floor=sparse
+    )
     # (the last-year method reads a year further back, where outages are left as they were)
     # seasonal naive repeats the shortest detected cycle when it is no longer than the level
     # window (a week of days, a day of hours); a longer one (a year) would repeat stale values,
@@ -249,12 +256,28 @@ def _forecast_group(
     )
     low, high = _interval_offsets(fits, horizon, rule)
     point = fits.forecast + seasonal
-    untransform = from_log_scale if rule.detection.log_scale else _floor_zero
     if not rule.detection.log_scale:
         # additive scale: the minimum width is relative to the forecast itself
         floor = rule.min_width * np.abs(point)
         low, high = np.minimum(low, -floor), np.maximum(high, floor)
-    return untransform(point), untransform(point + low), untransform(point + high), fits.names
+        lower, upper = _floor_zero(point + low), _floor_zero(point + high)
+        return _floor_zero(point), lower, upper, fits.names
+    expected = from_log_scale(point)
+    lower, upper = from_log_scale(point + low), from_log_scale(point + high)
+    count_low, count_high = count_interval(expected, rule.coverage)
+    return expected, np.minimum(lower, count_low), np.maximum(upper, count_high), fits.names
+
+
+def count_interval(expected: FloatArray, coverage: float) -> tuple[FloatArray, FloatArray]:
+    """The least interval a count with this mean can have: Poisson noise alone, which an
+    account's own errors can miss when its history was quieter than the coming days are
+    forecast to be. Zero is inside whenever a day without any event is at least as likely as
+    the lower tail (a mean up to 3.7 at 95%); above that, the normal approximation."""
+    tail = coverage_tail(coverage)
+    z = NormalDist().inv_cdf(1.0 - tail)
+    spread = z * np.sqrt(expected)
+    lower = np.where(expected <= -math.log(tail), 0.0, np.maximum(expected - spread, 0.0))
+    return np.asarray(lower), np.asarray(expected + spread + 1.0)
 
 
 def _floor_zero(values: FloatArray) -> FloatArray:

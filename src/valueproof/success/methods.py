@@ -57,7 +57,10 @@ class Fits:
 
 
 def without_outages(
-    adjusted: FloatArray, window: int = _OUTAGE_WINDOW, last: int | None = None
+    adjusted: FloatArray,
+    window: int = _OUTAGE_WINDOW,
+    last: int | None = None,
+    floor: float = -math.inf,
 ) -> FloatArray:
     """`adjusted` with each step that stands far from the median of its trailing `window`
     steps (more than four robust standard deviations, and more than 25%) replaced by that median.
@@ -65,7 +68,9 @@ def without_outages(
     An outage or a spike lasting up to about half the window is replaced; a change that lasts
     longer becomes the median itself, so a real change of level is learned within a week or two.
     Only the `last` steps are examined when given (the methods read no further back, and the
-    robust smoothing clips its own errors): the medians are most of the cost.
+    robust smoothing clips its own errors): the medians are most of the cost. Steps whose median
+    is at or below `floor` are left alone: in a sparse series (a few events a week) the median
+    day is empty and every day with usage would look like a spike.
     """
     steps = adjusted.shape[1]
     width = min(window, steps)
@@ -78,7 +83,7 @@ def without_outages(
         np.abs(residual - np.median(residual, axis=1, keepdims=True)), axis=1
     )
     limit = np.maximum(_OUTAGE_SIGMAS * np.maximum(spread, _SCALE_FLOOR), _OUTAGE_MIN)[:, None]
-    odd = np.abs(residual) > limit
+    odd = (np.abs(residual) > limit) & (median > floor)
     cleaned = adjusted.copy()
     cleaned[:, start:] = np.where(odd, median, examined)
     return cleaned
