@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 
 import numpy as np
 import pmdarima.datasets as bundled
@@ -11,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from valueproof.errors import InvalidInput
+from valueproof.success.alerts import AlertRules, interval_signals
 from valueproof.success.baseline import (
+    BaselineCheck,
     BaselineRule,
     check_recent,
     seasonal_baseline,
@@ -219,3 +222,29 @@ def test_the_baseline_follows_a_level_that_moved_back_after_a_dip() -> None:
     error = np.abs(found.expected[0] - found.actual[0]) / found.actual[0]
     assert error.mean() < 0.0125
     assert not (found.below | found.above).any()
+
+
+def test_a_peak_seen_once_a_year_ago_is_no_surge_on_its_return() -> None:
+    # 700 days: one year and eleven months, too short to detect a yearly period, but last
+    # year's Black Friday month is on record, and this year's starts in the fortnight checked
+    days = 700
+    bump = np.ones(days)
+    bump[325:355] = bump[690:] = 1.8
+    rng = np.random.default_rng(5)
+    usage = rng.poisson(200 * WEEKDAYS[np.arange(days) % 7] * bump * rng.lognormal(0, 0.1, days))
+    found = check_recent(usage.astype(np.float64), 14)
+    assert 365.25 not in found.seasonality.account(0).detected_periods
+    assert surges(found) == []
+    # the same fortnight without last year's peak on record is a surge
+    flat_last_year = usage.astype(np.float64)
+    flat_last_year[325:355] = np.round(flat_last_year[325:355] / 1.8)
+    assert surges(check_recent(flat_last_year, 14)) == ["surge"]
+
+
+def surges(found: BaselineCheck) -> list[str]:
+    days = [date(2026, 11, 1) + timedelta(days=i) for i in range(found.actual.shape[1])]
+    signals = interval_signals(
+        "calls", days, found.actual[0].tolist(), found.lower[0].tolist(),
+        found.upper[0].tolist(), found.expected[0].tolist(), AlertRules(),
+    )  # fmt: skip
+    return [s.type for s in signals]

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from valueproof.errors import InvalidInput
-from valueproof.success.methods import Fits, fit_methods, without_outages
+from valueproof.success.methods import Fits, fit_methods, last_year_forecast, without_outages
 from valueproof.success.seasonality import (
     DetectionRule,
     SeasonalityTable,
@@ -52,6 +52,8 @@ __all__ = [
 _LEVEL_STEPS: Final[dict[Granularity, int]] = {"daily": 28, "hourly": 168, "monthly": 3}
 _DRIFT_STEPS: Final[dict[Granularity, int]] = {"daily": 91, "hourly": 672, "monthly": 12}
 _ERROR_STEPS: Final[dict[Granularity, int]] = {"daily": 182, "hourly": 1008, "monthly": 36}
+# Steps in a year by granularity, for the one-year recall (hourly series hold no year).
+_YEAR_STEPS: Final[dict[Granularity, int]] = {"daily": 365, "monthly": 12}
 # A median day of fewer units than this is too sparse for outages to be told from lulls.
 _SPARSE_UNITS: Final = 3.0
 # Rows forecast together: bounds the in-sample forecasts (rows x origins x horizon) in memory.
@@ -237,16 +239,16 @@ def _forecast_group(
         seasonal = found.coefficients @ basis.T
     else:
         adjusted, seasonal = scaled, np.zeros((scaled.shape[0], horizon))
-    # the methods look back at most this far: the errors' origins, a level window, a cycle
-    # on the log scale a median day under 3 units is too sparse to tell an outage from a lull
+    # Outages are cleaned as far back as the methods look from their origins (the last-year
+    # method reads a year further, where outages are left as they were). On the log scale a
+    # median day under 3 units is too sparse to tell an outage from a lull.
     sparse = math.log1p(_SPARSE_UNITS) if rule.detection.log_scale else -math.inf
     cleaned = without_outages(
         adjusted, last=error_window + level_window + horizon + 28, floor=sparse
     )
-    # (the last-year method reads a year further back, where outages are left as they were)
-    # seasonal naive repeats the shortest detected cycle when it is no longer than the level
+    # Seasonal naive repeats the shortest detected cycle when it is no longer than the level
     # window (a week of days, a day of hours); a longer one (a year) would repeat stale values,
-    # so the last step is repeated instead (plain naive)
+    # so the last step is repeated instead (plain naive).
     shortest = round(min(periods)) if periods else 1
     cycle = shortest if shortest <= level_window else 1
     longest = round(max(periods)) if periods else 0
@@ -256,6 +258,14 @@ def _forecast_group(
     )
     low, high = _interval_offsets(fits, horizon, rule)
     point = fits.forecast + seasonal
+    year = _YEAR_STEPS.get(granularity)
+    if year is not None and long_cycle is None and steps >= year + level_window + horizon:
+        # A year of history but no yearly period (that takes two): the same days last year,
+        # moved by the level's change since, also count as normal, so the first repeat of last
+        # year's peak is not a surge and of its lull not a decline.
+        recalled = last_year_forecast(cleaned, horizon, level_window, year) + seasonal
+        low = np.minimum(low, recalled - point + low)
+        high = np.maximum(high, recalled - point + high)
     if not rule.detection.log_scale:
         # additive scale: the minimum width is relative to the forecast itself
         floor = rule.min_width * np.abs(point)

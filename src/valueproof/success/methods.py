@@ -31,7 +31,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from valueproof.success.series import FloatArray
 
-__all__ = ["METHODS", "Fits", "fit_methods", "without_outages"]
+__all__ = ["METHODS", "Fits", "fit_methods", "last_year_forecast", "without_outages"]
 
 METHODS: Final = ("level", "smoothing", "seasonal_naive", "last_year")
 
@@ -245,3 +245,15 @@ def _last_year(
     insample = adjusted[:, ahead_in] + shift[:, :-1, None]
     forecast = adjusted[:, ahead_out] + shift[:, -1:]
     return np.asarray(forecast), np.asarray(insample)
+
+
+def last_year_forecast(
+    adjusted: FloatArray, horizon: int, level_window: int, cycle: int
+) -> FloatArray:
+    """The `last_year` method's forecast alone, from the last step: the `horizon` days one
+    `cycle` earlier, moved by how far the level has moved since (needs `cycle + level_window`
+    steps)."""
+    forecast, _insample = _last_year(
+        adjusted, np.zeros(0, dtype=np.int64), horizon, 1, level_window, cycle
+    )
+    return forecast
