@@ -128,7 +128,7 @@ def test_a_weekday_habit_does_not_count_its_weekends_and_a_rare_one_waits() -> N
     weekdays_only = [0.98] * 5 + [0.02, 0.02]
     # last used on Friday the 13th: ten idle days, six of them weekdays: 0.02^6 * 0.98^4
     quiet = quiet_signal(date(2026, 11, 13), today, RULES, habit=weekdays_only)
-    assert quiet is not None and "by its habit" in quiet.message
+    assert quiet is not None and "by its habit, a chance under 1 in 10,000" in quiet.message
     rarely = [0.1] * 7  # one day in ten: ten idle days happen a third of the time
     assert quiet_signal(date(2026, 11, 13), today, RULES, habit=rarely) is None
     assert idle_chance(date(2026, 11, 13), today, rarely) == pytest.approx(0.9**9)

@@ -227,6 +227,13 @@ def idle_chance(last_used: date, today: date, habit: Sequence[float] | None) -> 
     return chance
 
 
+def _odds(chance: float) -> str:
+    """A small chance in words: "a 0.08% chance", "under 1 in 10,000"."""
+    if chance < 1e-4:
+        return "a chance under 1 in 10,000"
+    return f"a {chance:.2%} chance"
+
+
 def quiet_signal(
     last_used: date | None,
     today: date,
@@ -244,7 +251,7 @@ def quiet_signal(
     chance = idle_chance(last_used, today, habit)
     if chance > rules.quiet.rarity:
         return None
-    usual = "" if habit is None else f"; by its habit, a {chance:.2%} chance"
+    usual = "" if habit is None else f"; by its habit, {_odds(chance)}"
     return Signal(
         "quiet",
         reason,
