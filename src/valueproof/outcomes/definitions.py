@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import InvalidInput, field_path
+from valueproof.errors import DocumentInvalid, field_path
 from valueproof.metering.definitions import KEY_PATTERN
 from valueproof.outcomes.expressions import (
     CEL_BUILTINS,
@@ -121,18 +121,10 @@ class OutcomeDefinition(BaseModel):
     dispute_window_days: int = Field(ge=0, le=3_660)
 
 
-class DefinitionInvalid(InvalidInput):
+class DefinitionInvalid(DocumentInvalid):
     """An outcome definition that cannot be used; `problems` lists every (field path, reason)."""
 
     title = "Invalid outcome definition"
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        path, reason = problems[0]
-        super().__init__(path, reason)
-        self.problems = tuple(problems)
-        if len(problems) > 1:
-            self.detail = "; ".join(f"{where}: {why}" for where, why in problems)
-            self.args = (self.detail,)
 
 
 _ATTRIBUTE = re.compile(ATTRIBUTE_PATTERN)

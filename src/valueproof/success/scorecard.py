@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import InvalidInput, field_path
+from valueproof.errors import DocumentInvalid, field_path
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -117,18 +117,10 @@ class Scorecard(BaseModel):
     segments: dict[str, SegmentScorecard] = Field(default_factory=dict, max_length=200)
 
 
-class ScorecardInvalid(InvalidInput):
+class ScorecardInvalid(DocumentInvalid):
     """A scorecard that cannot be used; `problems` lists every (field path, reason)."""
 
     title = "Invalid scorecard"
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        path, reason = problems[0]
-        super().__init__(path, reason)
-        self.problems = tuple(problems)
-        if len(problems) > 1:
-            self.detail = "; ".join(f"{where}: {why}" for where, why in problems)
-            self.args = (self.detail,)
 
 
 def read_scorecard(text: str) -> Scorecard:

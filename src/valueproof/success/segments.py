@@ -8,14 +8,14 @@ and capacity plans need; `matching_segments` lists every rule that holds, for ta
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import InvalidInput, field_path
+from valueproof.errors import DocumentInvalid, field_path
 from valueproof.outcomes.expressions import CEL_BUILTINS, TYPE_NAMES, binders
 
 __all__ = [
@@ -58,18 +58,10 @@ class SegmentRules(BaseModel):
     default: str = Field(default="other", pattern=KEY_PATTERN)
 
 
-class SegmentsInvalid(InvalidInput):
+class SegmentsInvalid(DocumentInvalid):
     """Segment rules that cannot be used; `problems` lists every (field path, reason)."""
 
     title = "Invalid segment rules"
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        path, reason = problems[0]
-        super().__init__(path, reason)
-        self.problems = tuple(problems)
-        if len(problems) > 1:
-            self.detail = "; ".join(f"{where}: {why}" for where, why in problems)
-            self.args = (self.detail,)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
