@@ -17,7 +17,8 @@ class ValueproofError(Exception):
 
 
 class InvalidInput(ValueproofError):
-    """A request or document is malformed; `field` names the offending part."""
+    """A request or document is malformed; `field` names the offending part, and `problems`
+    lists every (field path, reason) found (here the one; `DocumentInvalid` has several)."""
 
     status = 422
     title = "Invalid input"
@@ -26,6 +27,7 @@ class InvalidInput(ValueproofError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.problems: tuple[tuple[str, str], ...] = ((field, reason),)
 
 
 class DocumentInvalid(InvalidInput):

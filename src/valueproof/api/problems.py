@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from valueproof.errors import DocumentInvalid, InvalidInput, ValueproofError
+from valueproof.errors import InvalidInput, ValueproofError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -45,6 +45,5 @@ def install(app: FastAPI) -> None:
 
 
 def _field_errors(error: InvalidInput) -> list[dict[str, str]]:
-    """The error's field and reason; every one of them for a contract's problems."""
-    found = error.problems if isinstance(error, DocumentInvalid) else ((error.field, error.reason),)
-    return [{"field": field, "reason": reason} for field, reason in found]
+    """Every (field, reason) the error carries: one, or each problem of a document."""
+    return [{"field": field, "reason": reason} for field, reason in error.problems]

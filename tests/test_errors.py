@@ -1,0 +1,35 @@
+"""Every InvalidInput carries its problems, so the API and the CLI can list them the same way
+for a single bad field and for a document with many."""
+
+from __future__ import annotations
+
+import pytest
+
+from valueproof.contracts.errors import ContractInvalid
+from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge
+from valueproof.outcomes.definitions import DefinitionInvalid
+from valueproof.success.errors import LabelsInvalid
+from valueproof.success.scorecard import ScorecardInvalid
+from valueproof.success.segments import SegmentsInvalid
+
+
+def test_a_single_bad_field_is_one_problem() -> None:
+    error = InvalidInput("events[3].value", "must not be negative")
+    assert error.problems == (("events[3].value", "must not be negative"),)
+    assert error.detail == "events[3].value: must not be negative"
+    assert PayloadTooLarge("events", "more than 10,000").problems == (
+        ("events", "more than 10,000"),
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", [ContractInvalid, DefinitionInvalid, LabelsInvalid, ScorecardInvalid, SegmentsInvalid]
+)
+def test_a_document_lists_every_problem_first_one_as_its_field(kind: type[DocumentInvalid]) -> None:
+    error = kind([("a.b", "is missing"), ("c[2]", "must be a number")])
+    assert isinstance(error, DocumentInvalid) and isinstance(error, InvalidInput)
+    assert (error.field, error.reason) == ("a.b", "is missing")
+    assert error.problems == (("a.b", "is missing"), ("c[2]", "must be a number"))
+    assert error.detail == "a.b: is missing; c[2]: must be a number"
+    one = kind([("a.b", "is missing")])
+    assert one.detail == "a.b: is missing" and one.problems == (("a.b", "is missing"),)
