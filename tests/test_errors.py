@@ -33,3 +33,19 @@ def test_a_document_lists_every_problem_first_one_as_its_field(kind: type[Docume
     assert error.detail == "a.b: is missing; c[2]: must be a number"
     one = kind([("a.b", "is missing")])
     assert one.detail == "a.b: is missing" and one.problems == (("a.b", "is missing"),)
+
+
+def test_unreadable_and_uncanonical_values_are_ours_and_still_value_errors() -> None:
+    from valueproof.documents import DocumentUnreadable, load_document
+    from valueproof.errors import ValueproofError
+    from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+
+    with pytest.raises(DocumentUnreadable) as unreadable:
+        load_document("a: [1, 2\nb: }")
+    assert isinstance(unreadable.value, ValueproofError) and isinstance(
+        unreadable.value, ValueError
+    )
+    assert unreadable.value.status == 422 and "not valid YAML or JSON" in unreadable.value.detail
+    with pytest.raises(CanonicalizationError) as uncanonical:
+        canonical_json({"n": 2**60})
+    assert isinstance(uncanonical.value, ValueproofError) and uncanonical.value.status == 422

@@ -8,11 +8,17 @@ from typing import Any
 import orjson
 import yaml
 
+from valueproof.errors import ValueproofError
+
 __all__ = ["DocumentUnreadable", "load_document"]
 
 
-class DocumentUnreadable(ValueError):
-    """The text is neither JSON nor YAML; the message says where it breaks."""
+class DocumentUnreadable(ValueproofError, ValueError):
+    """The text is neither JSON nor YAML; the message says where it breaks. Readers turn it into
+    their document's InvalidInput naming the field; one that escapes is still a 422."""
+
+    status = 422
+    title = "Unreadable document"
 
 
 def load_document(text: str) -> Any:
