@@ -46,6 +46,18 @@ def test_keygen_rotate_and_every_checkpoint_stays_verifiable(
     assert cli("ledger", "audit").exit_code == 0
 
 
+def test_keygen_prints_the_verifier_key_alone_on_stdout(
+    cli: Cli, passphrase: str, metered: Tenant
+) -> None:
+    # `VKEY=$(valueproof ledger keygen)` must capture the key and nothing else
+    made = cli("ledger", "keygen")
+    assert made.exit_code == 0, made.output
+    [key] = cli.json("ledger", "keys")["keys"]
+    assert made.stdout == f"{key['vkey']}\n"
+    assert parse_vkey(made.stdout.strip()).name == parse_vkey(key["vkey"]).name
+    assert "give customers this verifier key" in made.stderr
+
+
 def test_status_and_checkpoint_without_a_passphrase(
     cli: Cli, metered: Tenant, events_file: EventsFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 
 from valueproof.cli.context import TenantOption, invocation, keyring_of, tenant_of
-from valueproof.cli.output import EXIT_FAILED, JsonFlag, command_group, print_json, print_table, say
+from valueproof.cli.output import (
+    EXIT_FAILED,
+    JsonFlag,
+    command_group,
+    print_json,
+    print_table,
+    say,
+    warn,
+)
 from valueproof.contracts.ledger_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput
 from valueproof.ledger.audit import AuditReport, audit
@@ -202,8 +210,11 @@ def _report_key(key: StoredKey, published: PublishedCheckpoint, as_json: bool) -
     if as_json:
         print_json({"key": key_json(key), "checkpoint": checkpoint_json(published)})
         return
-    say(f"signing key ready; give customers this verifier key:\n{key.verifier.vkey}")
-    say(f"signed checkpoint of size {published.checkpoint.size}")
+    # stdout holds the verifier key alone, so `VKEY=$(valueproof ledger keygen)` captures it;
+    # what the operator reads goes to stderr
+    warn("signing key ready; give customers this verifier key:")
+    say(key.verifier.vkey)
+    warn(f"signed checkpoint of size {published.checkpoint.size}")
 
 
 def _audit_json(report: AuditReport) -> dict[str, Any]:
