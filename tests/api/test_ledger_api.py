@@ -83,6 +83,12 @@ def test_tlog_tiles_serve_a_log_any_tiles_client_can_verify(
     full = logged.get(f"{base}/tile/0/000")
     assert len(full.content) == 256 * HASH_SIZE
     assert "immutable" in full.headers["cache-control"]
+    # a bearer key reads every tile: no shared cache may keep one for the next caller
+    assert full.headers["cache-control"].startswith("private")
+    head = logged.head(f"{base}/tile/0/000")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["cache-control"] == full.headers["cache-control"]
+    assert logged.head(f"{base}/checkpoint").status_code == 200
     assert len(logged.get(f"{base}/tile/0/001.p/44").content) == 44 * HASH_SIZE
     assert len(logged.get(f"{base}/tile/1/000.p/1").content) == HASH_SIZE
     assert logged.get(f"{base}/tile/0/001").status_code == 404  # not full yet

@@ -33,7 +33,9 @@ from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["ledger"])
 
-_IMMUTABLE = "public, max-age=31536000, immutable"
+# private: every tile and bundle needs a bearer key, so a shared cache must not hand one
+# tenant's bundle to another caller (tlog-tiles' "public" assumes a public log)
+_IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 @router.get("/v1/ledger/checkpoint")
@@ -140,7 +142,7 @@ def get_consistency_proof(
     }
 
 
-@router.get("/tlog/{tenant}/checkpoint")
+@router.api_route("/tlog/{tenant}/checkpoint", methods=["GET", "HEAD"])
 def get_tlog_checkpoint(
     request: Request, tenant: str, who: Principal = Depends(requires(Scope.READ))
 ) -> Response:
@@ -155,7 +157,7 @@ def get_tlog_checkpoint(
     )
 
 
-@router.get("/tlog/{tenant}/tile/{path:path}")
+@router.api_route("/tlog/{tenant}/tile/{path:path}", methods=["GET", "HEAD"])
 def get_tile(
     request: Request, tenant: str, path: str, who: Principal = Depends(requires(Scope.READ))
 ) -> Response:
