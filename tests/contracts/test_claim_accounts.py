@@ -54,16 +54,20 @@ def test_a_claim_under_another_accounts_contract_is_refused_in_its_place(priced:
         claim("c2", "globex"),
         "not a claim",
         claim("c3", "globex", "later"),
+        claim("c4", "ghost"),
     ]
     with write(priced.engine) as connection:
         tenant_lock(connection, priced.tenant.id)
         results = submit_under_contracts(connection, priced.tenant.id, items, NOW, None)
     assert [(r.index, r.status) for r in results] == [
-        (0, "accepted"), (1, "rejected"), (2, "rejected"), (3, "accepted"),
+        (0, "accepted"), (1, "rejected"), (2, "rejected"), (3, "accepted"), (4, "rejected"),
     ]  # fmt: skip
     [error] = results[1].errors
     assert error.field == "account"
-    assert error.reason == "contract 'acme-2026' is account 'acme''s, not 'globex''s"
+    assert error.reason == "contract 'acme-2026' belongs to account 'acme', not to 'globex'"
+    # an account that does not exist is named as such, not as another account's
+    [ghost] = results[4].errors
+    assert ghost.reason == "no account 'ghost' exists; contract 'acme-2026' belongs to 'acme'"
     assert results[1].id == "c2" and results[1].leaf_index is None
     # A contract key no contract has yet ("later") is let through: its definition came first.
     assert results[3].accepted is True

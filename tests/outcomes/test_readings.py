@@ -32,6 +32,7 @@ from valueproof.outcomes.readings import (
     Reading,
     ReadingRefused,
     check_fresh,
+    duration_text,
     new_nonce,
     parse_public_key,
     parse_submission,
@@ -455,9 +456,26 @@ def test_a_reading_beyond_the_skew_is_in_the_future() -> None:
 
 
 def test_a_reading_older_than_max_age_is_stale() -> None:
-    with pytest.raises(ReadingRefused, match="stale: older than 1 day") as refused:
+    with pytest.raises(ReadingRefused, match="stale: ") as refused:
         check_fresh(example(as_of=NOW - DAY - timedelta(microseconds=1)), NOW, DAY)
     assert refused.value.field == "reading.as_of"
+    assert "is more than 1 day before" in refused.value.reason  # not "1 day, 0:00:00"
+    assert "day, 0:00:00" not in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(days=1), "1 day"),
+        (timedelta(hours=36), "36 hours"),
+        (timedelta(minutes=90), "90 minutes"),
+        (timedelta(seconds=61), "61 seconds"),
+        (timedelta(seconds=1), "1 second"),
+        (timedelta(days=2), "2 days"),
+    ],
+)
+def test_durations_read_in_their_largest_whole_unit(span: timedelta, text: str) -> None:
+    assert duration_text(span) == text
 
 
 # Keys and nonces

@@ -34,10 +34,11 @@ def submit_under_contracts(
     """`submit_claims`, with each claim whose contract belongs to another account rejected in
     its place (nothing recorded for it)."""
     owners = _owners(connection, tenant_id, items)
+    known = _known_accounts(connection, tenant_id, items)
     kept: list[tuple[int, Any]] = []
     results: dict[int, ClaimResult] = {}
     for index, item in enumerate(items):
-        refused = _refusal(index, item, owners)
+        refused = _refusal(index, item, owners, known)
         if refused is None:
             kept.append((index, item))
         else:
@@ -66,7 +67,24 @@ def _owners(connection: Connection, tenant_id: int, items: Sequence[Any]) -> dic
     return {row.key: row.external_id for row in rows}
 
 
-def _refusal(index: int, item: Any, owners: dict[str, str]) -> ClaimResult | None:
+def _known_accounts(connection: Connection, tenant_id: int, items: Sequence[Any]) -> set[str]:
+    """Which of the accounts the items name exist in the tenant."""
+    named = {
+        item["account"]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("account"), str)
+    }
+    if not named:
+        return set()
+    rows = connection.execute(
+        select(accounts.c.external_id).where(
+            accounts.c.tenant_id == tenant_id, accounts.c.external_id.in_(sorted(named))
+        )
+    )
+    return {row.external_id for row in rows}
+
+
+def _refusal(index: int, item: Any, owners: dict[str, str], known: set[str]) -> ClaimResult | None:
     if not isinstance(item, dict):
         return None
     contract, account = item.get("contract"), item.get("account")
@@ -74,5 +92,8 @@ def _refusal(index: int, item: Any, owners: dict[str, str]) -> ClaimResult | Non
     if owner is None or not isinstance(account, str) or account == owner:
         return None
     claim_id = item.get("id") if isinstance(item.get("id"), str) else None
-    reason = f"contract {contract!r} is account {owner!r}'s, not {account!r}'s"
+    if account not in known:
+        reason = f"no account {account!r} exists; contract {contract!r} belongs to {owner!r}"
+    else:
+        reason = f"contract {contract!r} belongs to account {owner!r}, not to {account!r}"
     return ClaimResult(index, claim_id, "rejected", (FieldError("account", reason),))

@@ -56,6 +56,7 @@ __all__ = [
     "Reading",
     "ReadingRefused",
     "check_fresh",
+    "duration_text",
     "new_nonce",
     "parse_public_key",
     "parse_submission",
@@ -166,15 +167,26 @@ def check_fresh(
     if reading.as_of > now + skew:
         raise ReadingRefused(
             "reading.as_of",
-            f"is in the future: {format_rfc3339(reading.as_of)} is more than {skew} after"
-            f" {format_rfc3339(now)}",
+            f"is in the future: {format_rfc3339(reading.as_of)} is more than"
+            f" {duration_text(skew)} after {format_rfc3339(now)}",
         )
     if reading.as_of < now - max_age:
         raise ReadingRefused(
             "reading.as_of",
-            f"is stale: older than {max_age} at {format_rfc3339(now)}"
-            f" ({format_rfc3339(reading.as_of)})",
+            f"is stale: {format_rfc3339(reading.as_of)} is more than {duration_text(max_age)}"
+            f" before {format_rfc3339(now)}",
         )
+
+
+def duration_text(span: timedelta) -> str:
+    """A span in the largest whole unit it is ("1 day", "36 hours", "90 seconds"), not
+    Python's "1 day, 0:00:00"."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
