@@ -207,6 +207,13 @@ def test_known_set_uploads_and_errors(
         "/v1/accounts/acme/known-set/secret", json={"secret": secret_text(new_secret())}
     )
     assert replaced.json() == {"hashes_dropped": 4, "count": 0, "secret_set": True}
+    # A customer's own 25-byte secret is kept: HMAC takes any key of 16 bytes or more.
+    own = bytes(range(25))
+    kept = acme.put("/v1/accounts/acme/known-set/secret", json={"secret": secret_text(own)})
+    assert kept.status_code == 200, kept.text
+    fifteen = base64.b64encode(own[:15]).decode()
+    short = acme.put("/v1/accounts/acme/known-set/secret", json={"secret": fifteen})
+    assert short.status_code == 422 and "16 to 1024 bytes" in short.json()["detail"]
 
 
 def test_without_a_passphrase_the_secret_is_refused_with_409(

@@ -5,6 +5,7 @@ Vectors: RFC 4231 §4.2 and §4.3 (test cases 1 and 2), HMAC-SHA-256 outputs, fo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
@@ -83,7 +84,12 @@ def test_secrets_are_fresh_and_round_trip_as_base64() -> None:
 
 @pytest.mark.parametrize(
     ("text", "reason"),
-    [("not base64!", "not valid base64"), ("AAAA", "is 3 bytes"), ("", "is 0 bytes")],
+    [
+        ("not base64!", "not valid base64"),
+        ("AAAA", "is 3 bytes"),
+        ("", "is 0 bytes"),
+        (base64.b64encode(bytes(15)).decode(), "is 15 bytes; it must be 16 to 1024 bytes"),
+    ],
 )
 def test_parse_secret_refuses(text: str, reason: str) -> None:
     with pytest.raises(KnownSetInvalid, match=reason) as caught:
@@ -92,10 +98,21 @@ def test_parse_secret_refuses(text: str, reason: str) -> None:
 
 
 def test_a_secret_of_the_wrong_size_is_refused() -> None:
-    with pytest.raises(KnownSetInvalid, match="32 bytes"):
+    with pytest.raises(KnownSetInvalid, match="16 to 1024 bytes"):
         known_hash(b"short", "x")
     with pytest.raises(KnownSetInvalid):
-        hasher(bytes(16))
+        hasher(bytes(15))
+    with pytest.raises(KnownSetInvalid):
+        hasher(bytes(1025))
+
+
+@pytest.mark.parametrize("size", [16, 25, 32, 64, 1024])
+def test_a_customers_own_secret_of_16_bytes_or_more_hashes_as_hmac_does(size: int) -> None:
+    # a customer that already hashed its list with a 25-byte secret keeps it: HMAC takes any key
+    secret = bytes((7 * i + 3) % 256 for i in range(size))
+    assert parse_secret(base64.b64encode(secret).decode()) == secret
+    want = hmac.new(secret, normalize("Ada@Example.com").encode(), hashlib.sha256).hexdigest()
+    assert known_hash(secret, "Ada@Example.com") == want
 
 
 def test_parse_known_hashes_reads_one_per_line() -> None:

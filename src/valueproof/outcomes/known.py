@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from valueproof.errors import Conflict
-from valueproof.outcomes.knownset import SECRET_SIZE, hasher
+from valueproof.outcomes.knownset import MAX_SECRET_SIZE, MIN_SECRET_SIZE, hasher
 from valueproof.outcomes.tables import known_set_hashes, known_set_secrets
 
 __all__ = [
@@ -120,8 +120,8 @@ def set_secret(
     the uploaded hashes useless (keyed with the old one), so they are deleted and the customer
     uploads its list again; the same secret again changes nothing.
     """
-    if len(secret) != SECRET_SIZE:
-        raise ValueError(f"a known-set secret is {SECRET_SIZE} bytes")
+    if not MIN_SECRET_SIZE <= len(secret) <= MAX_SECRET_SIZE:
+        raise ValueError(f"a known-set secret is {MIN_SECRET_SIZE} to {MAX_SECRET_SIZE} bytes")
     sealing = _require(passphrase)
     current = open_secret(connection, tenant_id, account_id, sealing)
     if current is not None and hmac.compare_digest(current, secret):

@@ -52,6 +52,8 @@ from collections.abc import Callable, Iterable
 from valueproof.errors import InvalidInput
 
 __all__ = [
+    "MAX_SECRET_SIZE",
+    "MIN_SECRET_SIZE",
     "SECRET_SIZE",
     "KnownSetInvalid",
     "hasher",
@@ -65,7 +67,11 @@ __all__ = [
     "secret_text",
 ]
 
-SECRET_SIZE = 32
+SECRET_SIZE = 32  # the size of a secret valueproof makes
+# HMAC takes a key of any length; under 16 bytes (128 bits) it is too easy to guess, and the
+# upper bound only refuses what cannot be a key (HMAC-SHA256 hashes a key past 64 bytes anyway).
+MIN_SECRET_SIZE = 16
+MAX_SECRET_SIZE = 1024
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -89,14 +95,14 @@ def secret_text(secret: bytes) -> str:
 
 def parse_secret(text: str, field: str = "secret") -> bytes:
     """The secret `secret_text` wrote; KnownSetInvalid naming `field` for anything else."""
-    if not isinstance(text, str) or len(text) > 4 * SECRET_SIZE:
-        raise KnownSetInvalid(field, "must be the base64 text of a 32-byte secret")
+    if not isinstance(text, str) or len(text) > 4 * MAX_SECRET_SIZE:
+        raise KnownSetInvalid(field, f"must be the base64 text of a secret of {_SIZES}")
     try:
         raw = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise KnownSetInvalid(field, "is not valid base64") from None
-    if len(raw) != SECRET_SIZE:
-        raise KnownSetInvalid(field, f"is {len(raw)} bytes; it must be {SECRET_SIZE}")
+    if not MIN_SECRET_SIZE <= len(raw) <= MAX_SECRET_SIZE:
+        raise KnownSetInvalid(field, f"is {len(raw)} bytes; it must be {_SIZES}")
     return raw
 
 
@@ -152,6 +158,9 @@ def parse_known_hashes(lines: Iterable[str]) -> set[str]:
     return hashes
 
 
+_SIZES = f"{MIN_SECRET_SIZE} to {MAX_SECRET_SIZE} bytes"
+
+
 def _check_secret(secret: bytes) -> None:
-    if not isinstance(secret, bytes) or len(secret) != SECRET_SIZE:
-        raise KnownSetInvalid("secret", f"must be {SECRET_SIZE} bytes")
+    if not isinstance(secret, bytes) or not MIN_SECRET_SIZE <= len(secret) <= MAX_SECRET_SIZE:
+        raise KnownSetInvalid("secret", f"must be {_SIZES}")

@@ -180,7 +180,7 @@ async def put_known_set_secret(
     document = json_object(await read_body(request, config.max_request_bytes))
     text = document.get("secret")
     if not isinstance(text, str):
-        raise InvalidInput("secret", "send the base64 text of a 32-byte secret")
+        raise InvalidInput("secret", "is missing: send the base64 text of a 16 to 1024-byte secret")
     secret = parse_secret(text)
     passphrase = _passphrase(config)
     dropped, status = await run_in_threadpool(
