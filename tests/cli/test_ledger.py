@@ -97,3 +97,16 @@ def test_audit_exits_1_and_names_the_tampered_record(
     assert report.exit_code == 1
     findings = orjson.loads(report.stdout)["findings"]
     assert [(f["kind"], f["record"]) for f in findings] == [("edited", "call-2")]
+
+
+def test_a_weak_passphrase_is_refused_before_any_key_is_made(
+    cli: Cli, metered: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `export VALUEPROOF_LEDGER_PASSPHRASE=...` copied as written: three characters
+    monkeypatch.setenv("VALUEPROOF_LEDGER_PASSPHRASE", "...")
+    refused = cli("ledger", "keygen")
+    assert refused.exit_code == 2
+    assert "VALUEPROOF_LEDGER_PASSPHRASE: is 3 characters" in refused.output
+    assert cli.json("ledger", "keys")["keys"] == []  # nothing made
+    monkeypatch.setenv("VALUEPROOF_LEDGER_PASSPHRASE", "three good words")
+    assert cli("ledger", "keygen").exit_code == 0

@@ -14,12 +14,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import Connection, select, update
 
+from valueproof.errors import InvalidInput
 from valueproof.ledger.errors import SigningKeyError
 from valueproof.ledger.notes import NoteSigner, VerifierKey
 from valueproof.ledger.tables import ledger_keys
 from valueproof.periods import format_rfc3339, from_micros
 
-__all__ = ["Keyring", "StoredKey", "generate_key", "key_json", "stored_keys"]
+__all__ = [
+    "MIN_PASSPHRASE",
+    "Keyring",
+    "StoredKey",
+    "check_passphrase",
+    "generate_key",
+    "key_json",
+    "stored_keys",
+]
 
 # OWASP's 2023 floor for PBKDF2-HMAC-SHA256; opening a key costs ~0.1 s, once per process.
 _KDF_ROUNDS = 600_000
@@ -78,12 +87,29 @@ class Keyring:
         return signer
 
 
+# Characters a passphrase that seals a signing key must have at least: a few words. Shorter
+# ones ("...", a PIN) fall to a dictionary search of the stored, encrypted key.
+MIN_PASSPHRASE = 12
+
+
+def check_passphrase(passphrase: str) -> None:
+    """InvalidInput naming VALUEPROOF_LEDGER_PASSPHRASE unless it is long enough to seal a key
+    (checked when a key is made or replaced; keys sealed before still open)."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise InvalidInput(
+            "VALUEPROOF_LEDGER_PASSPHRASE",
+            f"is {len(passphrase)} characters; a signing key needs a passphrase of at least "
+            f"{MIN_PASSPHRASE} (a few words)",
+        )
+
+
 def generate_key(
     connection: Connection, tenant_id: int, name: str, passphrase: str | None, now_us: int
 ) -> StoredKey:
     """A new active signing key named `name` (the log's origin); the previous one is retired."""
     if not passphrase:
         raise SigningKeyError("a passphrase is required to store a signing key encrypted")
+    check_passphrase(passphrase)
     private_key = Ed25519PrivateKey.generate()
     signer = NoteSigner(name, private_key)
     connection.execute(
