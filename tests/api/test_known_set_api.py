@@ -185,6 +185,12 @@ def test_known_set_uploads_and_errors(
         headers={"content-type": "text/plain"},
     )
     assert bad.status_code == 422 and "line 3" in bad.json()["detail"]
+    both = acme.post(
+        "/v1/accounts/acme/known-set",
+        content=f"oops\n{hashes[0]}\nnot-a-hash\n",
+        headers={"content-type": "text/plain"},
+    )
+    assert [e["field"] for e in both.json()["errors"]] == ["line 1", "line 3"]  # all at once
     bad_json = acme.post("/v1/accounts/acme/known-set", json={"hashes": [hashes[0], 7]})
     assert bad_json.status_code == 422 and "hashes[1]" in bad_json.json()["detail"]
     for body in ({"secret": "c2hvcnQ="}, {"secret": 5}, {}):

@@ -18,6 +18,7 @@ from valueproof.outcomes.definitions import compile_definition, parse_definition
 from valueproof.outcomes.knownset import (
     SECRET_SIZE,
     KnownSetInvalid,
+    KnownSetUploadInvalid,
     hasher,
     keyed_hash,
     known_hash,
@@ -124,9 +125,25 @@ def test_parse_known_hashes_reads_one_per_line() -> None:
 @pytest.mark.parametrize("bad", ["abc", "g" * 64, "0" * 63, "0" * 65, "ann@example.com"])
 def test_parse_known_hashes_names_the_bad_line(bad: str) -> None:
     good = known_hash(SECRET, "a@x.com")
-    with pytest.raises(KnownSetInvalid, match="not a hash") as caught:
+    with pytest.raises(KnownSetUploadInvalid, match="not a hash") as caught:
         parse_known_hashes([good, "", bad])
     assert caught.value.field == "line 3"
+
+
+def test_every_bad_line_of_an_upload_is_named_at_once() -> None:
+    good = known_hash(SECRET, "a@x.com")
+    with pytest.raises(KnownSetUploadInvalid) as caught:
+        parse_known_hashes(["abc", good, "", "ann@example.com", good.upper(), "0" * 63])
+    assert [field for field, _ in caught.value.problems] == ["line 1", "line 4", "line 6"]
+    with pytest.raises(KnownSetUploadInvalid) as listed:
+        parse_known_hashes([good, 7, "", "nope"], json_list=True)
+    assert [field for field, _ in listed.value.problems] == ["hashes[1]", "hashes[2]", "hashes[3]"]
+    with pytest.raises(KnownSetUploadInvalid) as many:
+        parse_known_hashes(["x"] * 150)
+    assert len(many.value.problems) == 101 and many.value.problems[-1] == (
+        "(more)",
+        "50 more bad lines",
+    )
 
 
 # --- the protocol end to end -------------------------------------------------------------------

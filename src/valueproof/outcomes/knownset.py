@@ -48,14 +48,16 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from valueproof.errors import InvalidInput
+from valueproof.errors import DocumentInvalid, InvalidInput
 
 __all__ = [
     "MAX_SECRET_SIZE",
     "MIN_SECRET_SIZE",
     "SECRET_SIZE",
     "KnownSetInvalid",
+    "KnownSetUploadInvalid",
     "hasher",
     "keyed_hash",
     "known_hash",
@@ -142,20 +144,42 @@ def hasher(secret: bytes) -> Callable[[str], str]:
     return hash_of
 
 
-def parse_known_hashes(lines: Iterable[str]) -> set[str]:
-    """An uploaded known set, one hex hash per line; KnownSetInvalid names the first bad line."""
+def parse_known_hashes(lines: Iterable[Any], json_list: bool = False) -> set[str]:
+    """An uploaded known set, one hex hash per line (or per item of a JSON list); every bad
+    line is named at once (`line 3`, or `hashes[2]` for a list), up to `_MAX_PROBLEMS` of them,
+    in KnownSetUploadInvalid, and nothing is taken."""
     hashes: set[str] = set()
-    for number, line in enumerate(lines, start=1):
+    problems: list[tuple[str, str]] = []
+    for index, line in enumerate(lines):
+        where = f"hashes[{index}]" if json_list else f"line {index + 1}"
+        if not isinstance(line, str):
+            problems.append((where, "must be a hash (64 hexadecimal digits)"))
+            continue
         text = line.strip().lower()
         if not text:
+            if json_list:
+                problems.append((where, "is empty; it must be a hash (64 hexadecimal digits)"))
             continue
         if _HASH.fullmatch(text) is None:
             shown = line.strip()[:20]
-            raise KnownSetInvalid(
-                f"line {number}", f"{shown!r} is not a hash (64 hexadecimal digits)"
-            )
+            problems.append((where, f"{shown!r} is not a hash (64 hexadecimal digits)"))
+            continue
         hashes.add(text)
+    if problems:
+        shown_problems = problems[:_MAX_PROBLEMS]
+        if len(problems) > _MAX_PROBLEMS:
+            shown_problems.append(("(more)", f"{len(problems) - _MAX_PROBLEMS} more bad lines"))
+        raise KnownSetUploadInvalid(shown_problems)
     return hashes
+
+
+_MAX_PROBLEMS = 100  # bad lines named in one answer; the count of the rest follows
+
+
+class KnownSetUploadInvalid(DocumentInvalid):
+    """An uploaded known set with bad lines; `problems` names each (up to a hundred)."""
+
+    title = "Invalid known set"
 
 
 _SIZES = f"{MIN_SECRET_SIZE} to {MAX_SECRET_SIZE} bytes"

@@ -257,10 +257,7 @@ def _known_hashes(content_type: str, body: bytes) -> set[str]:
         items = json_object(body).get("hashes")
         if not isinstance(items, list):
             raise InvalidInput("hashes", 'send a JSON object {"hashes": [...]}')
-        for number, item in enumerate(items):
-            if not isinstance(item, str) or not item.strip():
-                raise InvalidInput(f"hashes[{number}]", "must be a hash (64 hexadecimal digits)")
-        return parse_known_hashes(items)
+        return parse_known_hashes(items, json_list=True)
     if media not in ("text/plain", ""):
         raise InvalidInput(
             "content-type", f"unsupported {media!r}; send text/plain or application/json"
