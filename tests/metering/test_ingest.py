@@ -85,6 +85,23 @@ def test_rejected_items_never_block_the_accepted(metered: Metered) -> None:
     assert usage(metered, "bytes", group_by=()) == {(): Decimal(15)}
 
 
+def test_an_unknown_account_is_named_with_the_items_other_problems(metered: Metered) -> None:
+    # every problem at once: the bad timestamp and the account that does not exist
+    item = {**call("both", account="nobody"), "timestamp": "yesterday"}
+    [result] = ingest_batch(metered.engine, metered.tenant.id, [item])
+    assert result.status == "rejected"
+    assert [(e.field, e.reason) for e in result.errors][-1] == (
+        "account",
+        "unknown account 'nobody'",
+    )
+    assert result.errors[0].field == "timestamp"
+    # a known account adds nothing to the other problems
+    [known] = ingest_batch(
+        metered.engine, metered.tenant.id, [{**call("known"), "timestamp": "yesterday"}]
+    )
+    assert [e.field for e in known.errors] == ["timestamp"]
+
+
 def test_late_events_update_the_rollups(metered: Metered) -> None:
     ingest_batch(metered.engine, metered.tenant.id, [call("late-2", hour=20, bytes=7)])
     ingest_batch(metered.engine, metered.tenant.id, [call("late-1", hour=2, bytes=3)])

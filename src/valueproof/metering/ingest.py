@@ -9,7 +9,7 @@ changes) or rejected (with every field and reason).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import orjson
@@ -169,7 +169,7 @@ def ingest_in(
         tenant_id=tenant_id, catalog=catalog, results=[None] * len(items), first=first_index
     )
     valid = _validate(batch, items, options)
-    resolved = _resolve_accounts(connection, batch, valid)
+    resolved = _resolve_accounts(connection, batch, items, valid)
     fresh = _dedupe(connection, batch, resolved)
     _correct(connection, batch, fresh)
     _store(connection, batch, options)
@@ -210,9 +210,29 @@ def _validate(
 
 
 def _resolve_accounts(
-    connection: Connection, batch: _Batch, valid: list[tuple[int, ValidEvent]]
+    connection: Connection,
+    batch: _Batch,
+    items: Sequence[Any],
+    valid: list[tuple[int, ValidEvent]],
 ) -> list[tuple[int, ValidEvent, int]]:
-    known = account_ids(connection, batch.tenant_id, {event.account for _, event in valid})
+    """The valid items' account ids; an unknown account rejects its item, and is added to the
+    problems of an item already rejected for other fields, so every problem shows at once."""
+    refused = {
+        index: item["account"]
+        for index, item in enumerate(items)
+        if batch.results[index] is not None
+        and isinstance(item, dict)
+        and isinstance(item.get("account"), str)
+        and item["account"]
+    }
+    names = {event.account for _, event in valid} | set(refused.values())
+    known = account_ids(connection, batch.tenant_id, names)
+    for index, account in refused.items():
+        result = batch.results[index]
+        if result is None or account in known or any(e.field == "account" for e in result.errors):
+            continue
+        unknown = FieldError("account", f"unknown account {account!r}")
+        batch.results[index] = replace(result, errors=(*result.errors, unknown))
     resolved = []
     for index, event in valid:
         account_id = known.get(event.account)
