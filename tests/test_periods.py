@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from valueproof.errors import InvalidInput
 from valueproof.periods import (
     Granularity,
     bucket_start,
@@ -16,6 +17,7 @@ from valueproof.periods import (
     format_rfc3339,
     from_micros,
     next_bucket,
+    parse_instant_field,
     parse_rfc3339,
     to_micros,
 )
@@ -72,3 +74,24 @@ def test_month_buckets_follow_the_calendar() -> None:
 @given(st.integers(min_value=0, max_value=253402300799999999))  # 1970 up to the year 9999
 def test_format_micros_is_format_rfc3339_of_the_same_instant(micros: int) -> None:
     assert format_micros(micros) == format_rfc3339(from_micros(micros))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC: an overflow, not a crash
+        "9999-12-31T23:59:59Z",
+        "1969-12-31T23:59:59Z",
+        "9000-01-01T00:00:00Z",
+    ],
+)
+def test_a_query_instant_near_datetimes_limits_is_refused_naming_the_field(text: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_instant_field("at", text)
+    assert refused.value.field == "at"
+
+
+def test_a_query_instant_inside_the_range_is_taken() -> None:
+    assert parse_instant_field("at", "1970-01-01T00:00:00Z") == datetime(1970, 1, 1, tzinfo=UTC)
+    assert parse_instant_field("at", "8999-12-31T23:00:00Z").year == 8999

@@ -116,12 +116,26 @@ def bucket_starts(start: datetime, end: datetime, granularity: Granularity) -> I
         current = next_bucket(current, granularity)
 
 
+# Instants a query or an option may name: windows, periods and buckets are computed around
+# them, so one near datetime's own limits (year 1 or 9999) would overflow on the way.
+QUERY_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+QUERY_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_instant_field(field: str, text: str) -> datetime:
-    """`parse_rfc3339` for user input: a bad value is InvalidInput naming `field`."""
+    """`parse_rfc3339` for user input: a bad value, or one outside 1970-01-01 to 9000-01-01,
+    is InvalidInput naming `field`."""
     try:
-        return parse_rfc3339(text)
-    except ValueError as error:
+        moment = parse_rfc3339(text)
+    except (ValueError, OverflowError) as error:
         raise InvalidInput(field, str(error)) from None
+    if not QUERY_EARLIEST <= moment < QUERY_LATEST:
+        raise InvalidInput(
+            field,
+            f"{text!r} is outside {format_rfc3339(QUERY_EARLIEST)} to "
+            f"{format_rfc3339(QUERY_LATEST)}",
+        )
+    return moment
 
 
 class Cadence(StrEnum):

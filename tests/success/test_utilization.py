@@ -115,6 +115,10 @@ def test_over_http_for_the_vendor_and_the_accounts_own_key_and_on_the_command_li
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body == utilization_json(measured(priced))
+    # an instant at datetime's edge is a 422 naming `at`, never a 500
+    for edge in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+        far = http.get("/v1/accounts/acme/utilization", params={"at": edge})
+        assert far.status_code == 422 and far.json()["detail"].startswith("at:"), far.text
     assert body["commitments"][0]["pace"] == "0.400000"
     assert body["credits"][0]["runs_out"].startswith("2026-12-08")
     with write(priced.engine) as connection:

@@ -126,6 +126,10 @@ def test_as_of_shows_the_alerts_that_were_live_then(
     # the refresh ran as of now: a month ago none of these alerts was open yet
     assert 'data-alert-account="globex"' not in before.text and "No open alerts." in before.text
     assert 'data-alert-account="globex"' in later.text
+    with httpx.Client(base_url=server, timeout=30) as visitor:
+        assert visitor.post("/login", data={"key": admin_key}).status_code == 303
+        edge = visitor.get("/", params={"as_of": "0001-01-01T00:00:00Z"})
+    assert edge.status_code == 422 and "Invalid date" in edge.text  # not a 500
 
 
 # --- in the browser --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from valueproof.periods import (
     bucket_starts,
     format_rfc3339,
     from_micros,
-    parse_rfc3339,
+    parse_instant_field,
 )
 from valueproof.store import read
 from valueproof.tenancy.accounts import Account, get_account, list_accounts
@@ -409,10 +409,7 @@ def _window_end(as_of: str | None) -> datetime:
     """`as_of` if given, else the end of the current UTC hour (so this hour's usage shows)."""
     if as_of is None:
         return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    try:
-        return parse_rfc3339(as_of)
-    except ValueError as error:
-        raise InvalidInput("as_of", str(error)) from None
+    return parse_instant_field("as_of", as_of)
 
 
 def _meter_name(compiled: CompiledMeter) -> str:
