@@ -36,12 +36,14 @@ def days(n: int) -> list[date]:
 @given(
     st.lists(
         st.tuples(
-            st.floats(0, 1e6, allow_nan=False), st.floats(0, 1, allow_nan=False),
+            st.floats(0, 1e6, allow_nan=False),
+            st.floats(0, 1, allow_nan=False),
             st.floats(0, 1, allow_nan=False),
         ),
-        min_size=1, max_size=60,
+        min_size=1,
+        max_size=60,
     )
-)  # fmt: skip
+)
 def test_usage_inside_the_interval_never_alerts_however_deep_the_trough(
     rows: list[tuple[float, float, float]],
 ) -> None:
@@ -70,9 +72,14 @@ def test_a_decline_carries_the_numbers_that_triggered_it() -> None:
     [decline] = found
     assert (decline.type, decline.reason, decline.severity) == ("decline", "calls", "warning")
     assert decline.numbers == {
-        "meter": "calls", "days": 3, "since": "2026-11-08", "actual": 150.0,
-        "expected": 300.0, "bound": 240.0, "change": -0.5,
-    }  # fmt: skip
+        "meter": "calls",
+        "days": 3,
+        "since": "2026-11-08",
+        "actual": 150.0,
+        "expected": 300.0,
+        "bound": 240.0,
+        "change": -0.5,
+    }
     assert "3 days in a row below the seasonal range (-50%" in decline.message
     # An early dip that recovered does not count: only the trailing run does.
     recovered = [40.0] * 5 + [100.0] * 5
@@ -101,8 +108,10 @@ def test_quiet_after_the_configured_days_and_never_for_an_account_that_never_use
     assert quiet_signal(today - timedelta(days=6), today, RULES) is None
     quiet = quiet_signal(today - timedelta(days=7), today, RULES)
     assert quiet is not None and quiet.numbers == {
-        "last_used": "2026-11-13", "idle_days": 7, "chance": 0.0,
-    }  # fmt: skip
+        "last_used": "2026-11-13",
+        "idle_days": 7,
+        "chance": 0.0,
+    }
     assert quiet.severity == "critical"
 
 
@@ -158,9 +167,14 @@ def test_a_surge_forgives_no_day_inside_a_decline_one() -> None:
 
 def commitment(projected: str, minimum: str = "1000") -> CommitmentUse:
     return CommitmentUse(
-        "minimum", Decimal(minimum), Decimal("100"), Decimal("0.1"), Decimal("0.4"),
-        Decimal(projected), Decimal(projected) - Decimal(minimum),
-    )  # fmt: skip
+        "minimum",
+        Decimal(minimum),
+        Decimal("100"),
+        Decimal("0.1"),
+        Decimal("0.4"),
+        Decimal(projected),
+        Decimal(projected) - Decimal(minimum),
+    )
 
 
 def test_a_commitment_is_at_risk_below_its_share_once_enough_of_the_period_has_gone() -> None:

@@ -158,8 +158,12 @@ def test_every_bad_line_is_reported_at_once() -> None:
     with pytest.raises(LabelsInvalid) as raised:
         parse_labels(text)
     assert [field for field, _ in raised.value.problems] == [
-        "line 3.type", "line 4.account", "line 4.start", "line 5.end", "line 6",
-    ]  # fmt: skip
+        "line 3.type",
+        "line 4.account",
+        "line 4.start",
+        "line 5.end",
+        "line 6",
+    ]
     with pytest.raises(LabelsInvalid) as bad_json:
         parse_labels('{"account": "a", "type": "quiet", "start": "2025-01-01"}\n{oops\n[1]\n')
     assert [field for field, _ in bad_json.value.problems] == ["line 2", "line 3"]
@@ -169,8 +173,10 @@ def test_every_bad_line_is_reported_at_once() -> None:
     with pytest.raises(LabelsInvalid) as documents:
         label_documents([{"account": "a", "type": "quiet", "start": 3}, "x", {"when": 1}])
     assert [f for f, _ in documents.value.problems][:3] == [
-        "labels[0].start", "labels[1]", "labels[2]",
-    ]  # fmt: skip
+        "labels[0].start",
+        "labels[1]",
+        "labels[2]",
+    ]
 
 
 def test_the_replay_window_defaults_to_the_90_days_ending_yesterday() -> None:

@@ -31,10 +31,15 @@ def calls(account: str, days: int, stop: date | None = None) -> list[dict[str, A
             continue
         count = 4 if day.weekday() >= 5 else 16
         found.extend(
-            {"id": f"{account}-{day}-{n}", "account": account, "type": "api.call",
-             "timestamp": f"{day}T{n:02d}:00:00Z", "properties": {"region": "eu"}}
+            {
+                "id": f"{account}-{day}-{n}",
+                "account": account,
+                "type": "api.call",
+                "timestamp": f"{day}T{n:02d}:00:00Z",
+                "properties": {"region": "eu"},
+            }
             for n in range(count)
-        )  # fmt: skip
+        )
     return found
 
 
@@ -80,8 +85,9 @@ def test_the_backtest_on_the_command_line(priced: Priced, tmp_path: Path) -> Non
     table = cli(priced, "backtest", *window, "--labels", str(labels), "--every", "2")
     assert table.exit_code == 0, table.output
     assert "10 replay days" in table.output and "not replayed: commitment_at_risk" in table.output
-    shown = cli(priced, "backtest", *window, "--labels", str(labels), "--account", "initech",
-                "--json")  # fmt: skip
+    shown = cli(
+        priced, "backtest", *window, "--labels", str(labels), "--account", "initech", "--json"
+    )
     document = orjson.loads(shown.stdout)
     quiet = next(t for t in document["types"] if t["type"] == "quiet")
     assert document["accounts"] == 1 and (quiet["recall"], quiet["median_delay_days"]) == (1, 6)
@@ -97,8 +103,12 @@ def test_the_backtest_on_the_command_line(priced: Priced, tmp_path: Path) -> Non
 
 def test_the_backtest_over_http(priced: Priced, http: httpx.Client) -> None:
     seed(priced)
-    body = {"from": str(STOP - timedelta(days=5)), "to": str(LAST), "every": 5,
-            "labels": [{"account": "initech", "type": "quiet", "start": str(STOP)}]}  # fmt: skip
+    body = {
+        "from": str(STOP - timedelta(days=5)),
+        "to": str(LAST),
+        "every": 5,
+        "labels": [{"account": "initech", "type": "quiet", "start": str(STOP)}],
+    }
     done = http.post("/v1/success/backtest", json=body)
     assert done.status_code == 200, done.text
     answer = done.json()

@@ -244,7 +244,12 @@ def test_a_peak_seen_once_a_year_ago_is_no_surge_on_its_return() -> None:
 def surges(found: BaselineCheck) -> list[str]:
     days = [date(2026, 11, 1) + timedelta(days=i) for i in range(found.actual.shape[1])]
     signals = interval_signals(
-        "calls", days, found.actual[0].tolist(), found.lower[0].tolist(),
-        found.upper[0].tolist(), found.expected[0].tolist(), AlertRules(),
-    )  # fmt: skip
+        "calls",
+        days,
+        found.actual[0].tolist(),
+        found.lower[0].tolist(),
+        found.upper[0].tolist(),
+        found.expected[0].tolist(),
+        AlertRules(),
+    )
     return [s.type for s in signals]

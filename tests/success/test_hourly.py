@@ -41,10 +41,15 @@ def test_taylor_ingested_hourly_shows_its_daily_and_weekly_cycles(
         for h, value in enumerate(demand)
     ]
     events += [
-        {"id": f"globex-{h}", "account": "globex", "type": "payment",
-         "timestamp": (last - timedelta(hours=h)).isoformat(), "properties": {"amount": 5}}
+        {
+            "id": f"globex-{h}",
+            "account": "globex",
+            "type": "payment",
+            "timestamp": (last - timedelta(hours=h)).isoformat(),
+            "properties": {"amount": 5},
+        }
         for h in range(30)
-    ]  # fmt: skip
+    ]
     priced.ingest(events)
     answer = http.get("/v1/accounts/acme/seasonality", params={"granularity": "hourly"})
     assert answer.status_code == 200, answer.text
@@ -67,9 +72,18 @@ def test_taylor_ingested_hourly_shows_its_daily_and_weekly_cycles(
     url = priced.engine.url.render_as_string(hide_password=False)
     cli = CliRunner().invoke(
         app,
-        ["--database-url", url, "success", "seasonality", "acme", "--hourly", "--json",
-         "--tenant", priced.tenant.slug],
-    )  # fmt: skip
+        [
+            "--database-url",
+            url,
+            "success",
+            "seasonality",
+            "acme",
+            "--hourly",
+            "--json",
+            "--tenant",
+            priced.tenant.slug,
+        ],
+    )
     assert cli.exit_code == 0, cli.output
     shown = orjson.loads(cli.stdout)
     assert shown["granularity"] == "hourly"

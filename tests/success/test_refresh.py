@@ -38,10 +38,15 @@ def events(account: str, days: int, level: Any = weekly, stop: int = 0) -> list[
         day = LAST - timedelta(days=back)
         count = weekly(day) if back >= stop else max(1, round(weekly(day) * level))
         found.extend(
-            {"id": f"{account}-{day}-{n}", "account": account, "type": "api.call",
-             "timestamp": f"{day}T{n % 24:02d}:00:00Z", "properties": {"region": "eu"}}
+            {
+                "id": f"{account}-{day}-{n}",
+                "account": account,
+                "type": "api.call",
+                "timestamp": f"{day}T{n % 24:02d}:00:00Z",
+                "properties": {"region": "eu"},
+            }
             for n in range(count)
-        )  # fmt: skip
+        )
     return found
 
 
@@ -70,10 +75,10 @@ def test_a_decline_and_a_quiet_account_alert_while_a_weekend_trough_does_not(
             for row in connection.execute(select(success_profiles))
         }
         scores = connection.execute(
-            select(success_health.c.account_id, success_health.c.score,
-                   success_health.c.breakdown).where(
-                success_health.c.tenant_id == priced.tenant.id)
-        ).all()  # fmt: skip
+            select(
+                success_health.c.account_id, success_health.c.score, success_health.c.breakdown
+            ).where(success_health.c.tenant_id == priced.tenant.id)
+        ).all()
     raised = {(a.account, a.type) for a in queue}
     assert ("globex", "decline") in raised
     assert ("initech", "quiet") in raised
@@ -172,9 +177,9 @@ def test_short_histories_say_why_and_as_of_moves_the_refresh_back(
     url = priced.engine.url.render_as_string(hide_password=False)
     cli = CliRunner()
     told = cli.invoke(
-        app, ["--database-url", url, "success", "seasonality", "acme", "--tenant",
-              priced.tenant.slug],
-    )  # fmt: skip
+        app,
+        ["--database-url", url, "success", "seasonality", "acme", "--tenant", priced.tenant.slug],
+    )
     assert told.exit_code == 0 and "no baseline yet" in told.stdout
     # As of 35 days ago globex had 35 days: too short; the API and the CLI both take the date.
     past = (NOW - timedelta(days=35)).isoformat()
@@ -186,7 +191,16 @@ def test_short_histories_say_why_and_as_of_moves_the_refresh_back(
     refused = http.post("/v1/success/refresh", json={"as_of": future})
     assert refused.status_code == 422 and refused.json()["detail"].startswith("as_of:")
     cli_refused = cli.invoke(
-        app, ["--database-url", url, "success", "refresh", "--as-of", future, "--tenant",
-              priced.tenant.slug],
-    )  # fmt: skip
+        app,
+        [
+            "--database-url",
+            url,
+            "success",
+            "refresh",
+            "--as-of",
+            future,
+            "--tenant",
+            priced.tenant.slug,
+        ],
+    )
     assert cli_refused.exit_code == 2 and "--as-of" in cli_refused.output

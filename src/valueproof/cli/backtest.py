@@ -1,10 +1,6 @@
 """`valueproof success backtest`: replay the usage alerts over past days and score them against
 labels, on the database directly (the same functions as `POST /v1/success/backtest`).
-
-The `success` group is built here as `valueproof.cli.success`'s commands plus `backtest`, and
-`cli/main.py` points the root's `success` entry at `success_group`, so the command joins the
-group without that module knowing of it.
-"""
+`cli/success.py` registers it in the `success` group."""
 
 from __future__ import annotations
 
@@ -15,22 +11,17 @@ from typing import Annotated
 
 import typer
 
-from valueproof.cli import success
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
-from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
+from valueproof.cli.output import JsonFlag, print_json, print_table, say
 from valueproof.demo.labels import book_labels
 from valueproof.errors import InvalidInput
 from valueproof.store import read
 from valueproof.success.backtest import GRACE_DAYS, Label, parse_labels, replay_window
 from valueproof.success.backtest_store import LEFT_OUT, backtest, backtest_json
 
-__all__ = ["run_backtest", "success_group"]
-
-success_group = command_group(success.app.info.help or "")
-success_group.add_typer(success.app)  # no name: its commands join this group as they are
+__all__ = ["run_backtest"]
 
 
-@success_group.command("backtest")
 def run_backtest(
     ctx: typer.Context,
     first: Annotated[
@@ -80,8 +71,16 @@ def run_backtest(
         f"(every {every}), {document['accounts']} accounts, meters "
         f"{', '.join(found.meters) or '(none with usage)'}; grace {GRACE_DAYS} days"
     )
-    columns = ["type", "episodes", "labels", "precision", "recall", "false_alerts",
-               "false_per_100_account_months", "median_delay_days"]  # fmt: skip
+    columns = [
+        "type",
+        "episodes",
+        "labels",
+        "precision",
+        "recall",
+        "false_alerts",
+        "false_per_100_account_months",
+        "median_delay_days",
+    ]
     print_table(
         columns,
         [[_cell(row[c]) for c in columns] for row in document["types"]],

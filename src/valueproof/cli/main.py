@@ -102,8 +102,8 @@ COMMANDS: tuple[Entry, ...] = (
     ),
     Entry(
         "success",
-        "backtest",  # the success group with `backtest` (cli/backtest.py)
-        "success_group",
+        "success",
+        "app",
         "Customer Success: utilization against commitments and prepaid credit, as current as "
         "the last accepted event.",
     ),

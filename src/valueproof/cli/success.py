@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from valueproof.cli.backtest import run_backtest
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.errors import InvalidInput
@@ -378,3 +379,7 @@ def show_drivers(
           round(d.p_value, 6)) for d in analysis.drivers],
         numeric={"share", "of_explained", "coefficient", "p_value"},
     )  # fmt: skip
+
+
+# Defined in its own module (the replay and its labels); listed last in `valueproof success`.
+app.command("backtest")(run_backtest)

@@ -39,8 +39,13 @@ def _parse_book(data: Any) -> BookSpec | None:
 
 def record_book(connection: Connection, tenant_id: int, spec: BookSpec, now_us: int) -> None:
     """Record which book was seeded into the tenant, so its ground truth can be derived again."""
-    document = {"end": spec.end.isoformat(), "seed": spec.seed, "accounts": spec.accounts,
-                "days": spec.days, "scale": spec.scale}  # fmt: skip
+    document = {
+        "end": spec.end.isoformat(),
+        "seed": spec.seed,
+        "accounts": spec.accounts,
+        "days": spec.days,
+        "scale": spec.scale,
+    }
     store_setting(connection, tenant_id, BOOK_SETTING, document, _parse_book, now_us)
 
 

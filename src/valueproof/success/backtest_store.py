@@ -140,10 +140,13 @@ def _replay_meter(
         end = (day - usage.first).days  # exclusive: the column of `day` itself
         window = usage.values[:, end - HISTORY_DAYS : end]
         sliced = DailyUsage(
-            usage.meter, day - timedelta(days=HISTORY_DAYS), day - timedelta(1), usage.accounts,
+            usage.meter,
+            day - timedelta(days=HISTORY_DAYS),
+            day - timedelta(1),
+            usage.accounts,
             window,
-        )  # fmt: skip
-        for account, signals in check_meter(sliced, rules).signals.items():
+        )
+        for account, signals in check_meter(sliced, rules, profiles=False).signals.items():
             held[day].update(
                 (people[account], s.type, s.reason) for s in signals if s.type in REPLAYED
             )
@@ -186,8 +189,13 @@ def backtest_json(found: Backtest) -> dict[str, Any]:
         "types": score_json(found.scores),
         "left_out": LEFT_OUT,
         "episodes": [
-            {"account": e.account, "type": e.type, "reason": e.reason,
-             "start": e.start.isoformat(), "end": e.end.isoformat()}
+            {
+                "account": e.account,
+                "type": e.type,
+                "reason": e.reason,
+                "start": e.start.isoformat(),
+                "end": e.end.isoformat(),
+            }
             for e in found.episodes
         ],
-    }  # fmt: skip
+    }

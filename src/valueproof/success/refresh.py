@@ -190,17 +190,19 @@ class MeterCheck:
     profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
-def check_meter(usage: DailyUsage, rules: AlertRules) -> MeterCheck:
+def check_meter(usage: DailyUsage, rules: AlertRules, profiles: bool = True) -> MeterCheck:
     """Seasonality and the baseline check of one meter's daily usage (pure): each account's own
-    history, cut to whole weeks, is checked when it holds `MIN_HISTORY_DAYS`."""
+    history, cut to whole weeks, is checked when it holds `MIN_HISTORY_DAYS`. Without
+    `profiles` (a replay, which stores none) no profile document is built."""
     values = usage.values
     found = MeterCheck()
     for rows, size in own_histories(values, _BLOCK):
         if size < MIN_HISTORY_DAYS:
-            for row in rows.tolist():
-                found.profiles[usage.accounts[row]] = _too_short(size)
+            if profiles:
+                for row in rows.tolist():
+                    found.profiles[usage.accounts[row]] = _too_short(size)
             continue
-        _check_group(usage, values[rows, -size:], rows, rules, found)
+        _check_group(usage, values[rows, -size:], rows, rules, found, profiles)
     return found
 
 
@@ -266,6 +268,7 @@ def _check_group(
     rows: np.ndarray[Any, Any],
     rules: AlertRules,
     found: MeterCheck,
+    profiles: bool = True,
 ) -> None:
     """Check one group of equally long histories (`values`, rows `rows` of the meter's matrix)
     against their baselines: signals, the week's ratio to the norm, and each one's profile."""
@@ -290,7 +293,8 @@ def _check_group(
         expected = float(check.expected[i, -RATIO_DAYS:].sum())
         if expected > 0:
             found.ratio[account] = float(check.actual[i, -RATIO_DAYS:].sum()) / expected
-        found.profiles[account] = _profile(check, i, days, values.shape[1])
+        if profiles:
+            found.profiles[account] = _profile(check, i, days, values.shape[1])
 
 
 def _profile(check: Any, i: int, days: list[Any], history: int) -> dict[str, Any]:

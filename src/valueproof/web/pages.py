@@ -203,14 +203,16 @@ def dashboard(
     if account is not None:
         return RedirectResponse(account_url(account, as_of), status_code=303)
     try:
-        window = _window(_window_end(as_of), LIST_DAYS)
+        end = _window_end(as_of)
     except InvalidInput as error:
         return _page("message.html", 422, who=who, heading="Invalid date", message=error.detail)
+    window = _window(end, LIST_DAYS)
+    past = None if as_of is None else end  # the alerts live at that instant, not the open ones
     now = datetime.now(UTC)
     with read(engine_of(request)) as connection:
         page = list_accounts(connection, who.tenant_id, PAGE_SIZE + 1, after)
         rows = accounts_usage(connection, who.tenant_id, page[:PAGE_SIZE], window, now)
-        alerts = open_alerts(connection, who.tenant_id, as_of=_past(as_of))
+        alerts = open_alerts(connection, who.tenant_id, as_of=past)
         bands = baselines(connection, who.tenant_id, page[:PAGE_SIZE], small=True)
     next_url = None
     if len(page) > PAGE_SIZE:
@@ -238,9 +240,11 @@ def account_page(
     if who is None:
         return _to_login(clear=SESSION_COOKIE in request.cookies)
     try:
-        window = _window(_window_end(as_of), DETAIL_DAYS)
+        end = _window_end(as_of)
     except InvalidInput as error:
         return _page("message.html", 422, who=who, heading="Invalid date", message=error.detail)
+    window = _window(end, DETAIL_DAYS)
+    past = None if as_of is None else end
     now = datetime.now(UTC)
     with read(engine_of(request)) as connection:
         try:
@@ -248,9 +252,7 @@ def account_page(
         except NotFound as error:
             return _page("message.html", 404, who=who, heading="Not found", message=error.detail)
         meters = account_detail(connection, who.tenant_id, account, window, now)
-        alerts = open_alerts(
-            connection, who.tenant_id, account=account.external_id, as_of=_past(as_of)
-        )
+        alerts = open_alerts(connection, who.tenant_id, account=account.external_id, as_of=past)
         bands = baselines(connection, who.tenant_id, [account], small=False)
     return _page(
         "account.html",
@@ -398,11 +400,6 @@ def _window(end: datetime, days: int) -> Window:
     start = end - timedelta(days=days)
     starts = [max(day, start) for day in bucket_starts(start, end, Granularity.DAY)]
     return Window(start=start, end=end, days=starts)
-
-
-def _past(as_of: str | None) -> datetime | None:
-    """The instant a page was asked `as_of`, for the alerts live then; None for now."""
-    return None if as_of is None else _window_end(as_of)
 
 
 def _window_end(as_of: str | None) -> datetime:

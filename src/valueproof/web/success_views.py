@@ -129,10 +129,9 @@ def baseline(
     ]
     below = sum(1 for value, low in zip(actual, lower, strict=True) if value < low)
     above = sum(1 for value, high in zip(actual, upper, strict=True) if value > high)
-    told = caption(periods, recent["days"], below, above)
-    if actual and not any(actual):
-        told = f"{told.split(': ', 1)[0]}: no usage on any of them"
-    elif document.get("low_volume"):
+    empty = bool(actual) and not any(actual)
+    told = caption(periods, recent["days"], below, above, empty=empty)
+    if document.get("low_volume") and not empty:
         told += " (too few events a day for a daily range: the quiet alert watches a stop)"
     return Baseline(
         meter=meter,
@@ -145,15 +144,24 @@ def baseline(
     )
 
 
-def caption(periods: Sequence[SeasonalPeriod], days: Sequence[str], below: int, above: int) -> str:
+def caption(
+    periods: Sequence[SeasonalPeriod],
+    days: Sequence[str],
+    below: int,
+    above: int,
+    *,
+    empty: bool = False,
+) -> str:
     """One line saying what the band is and what the days did against it, e.g. "weekly season;
-    last 14 days to 2 Jul: 3 below the seasonal range"."""
+    last 14 days to 2 Jul: 3 below the seasonal range"; with `empty`, that none had usage."""
     names = [period.name for period in periods if period.detected]
     season = f"{' and '.join(names)} season" if names else "no seasonal cycle found"
     span = f"last {len(days)} days"
     if days:
         last = date.fromisoformat(days[-1])
         span += f" to {last.day} {last:%b}"
+    if empty:
+        return f"{season}; {span}: no usage on any of them"
     outside = [f"{count} {side}" for count, side in ((below, "below"), (above, "above")) if count]
     verdict = ", ".join(outside) if outside else "all within"
     return f"{season}; {span}: {verdict} the seasonal range"
