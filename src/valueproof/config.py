@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     ledger_origin: str = Field(
         default="valueproof.localhost",
         pattern=r"^[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-_]+)*$",
-        description="Prefix of every log's origin line; a tenant's log is `<prefix>/<tenant>`.",
+        description=(
+            "The host (and path) the API is reached at, without the scheme: a new tenant's log "
+            "origin is `<prefix>/tlog/<tenant>`, the URL prefix of its tiles."
+        ),
     )
     ledger_passphrase: SecretStr | None = Field(
         default=None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
+from valueproof.api.routers.ledger import accepts_gzip
 from valueproof.ledger.keyring import StoredKey
 from valueproof.ledger.merkle import HASH_SIZE
 from valueproof.ledger.verifier import (
@@ -97,6 +99,50 @@ def test_tlog_tiles_serve_a_log_any_tiles_client_can_verify(
     assert (report.checkpoint.size, report.note) == (300, note.text)
     one = verify_log_entry(f"{server}{base}", signing_key.verifier.vkey, 257, headers=headers)
     assert b'"id":"e257"' in one.entry
+
+
+def test_entry_bundles_are_gzipped_for_clients_that_accept_it(
+    logged: httpx.Client, tenant: Tenant
+) -> None:
+    path = f"/tlog/{tenant.slug}/tile/entries/000"
+    plain = logged.get(path, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    encoding, packed = _raw(logged, path, "gzip")
+    assert encoding == "gzip"
+    assert gzip.decompress(packed) == plain.content
+    assert len(packed) * 3 < len(plain.content)  # JSON leaves shrink several times
+    assert _raw(logged, path, "gzip")[1] == packed  # an immutable tile: the same bytes every time
+    refused = logged.get(path, headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
+    hashes = logged.get(f"/tlog/{tenant.slug}/tile/0/000", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in hashes.headers  # random hashes: gzip would only grow them
+
+
+def _raw(client: httpx.Client, path: str, accept: str) -> tuple[str | None, bytes]:
+    """The Content-Encoding and the bytes as sent, before httpx would decode them."""
+    with client.stream("GET", path, headers={"Accept-Encoding": accept}) as answer:
+        return answer.headers.get("content-encoding"), b"".join(answer.iter_raw())
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("gzip", True),
+        ("gzip, identity", True),
+        ("deflate, gzip;q=0.5", True),
+        ("*", True),
+        ("identity", False),
+        ("", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("br, *;q=0", False),
+        ("GZIP;Q=1", True),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_accept_encoding_is_read_as_rfc_9110_says(header: str, expected: bool) -> None:
+    assert accepts_gzip(header) is expected
 
 
 def test_bad_requests_are_refused_with_the_field(logged: httpx.Client, tenant: Tenant) -> None:

@@ -44,6 +44,10 @@ def test_keygen_rotate_and_every_checkpoint_stays_verifiable(
     assert open_checkpoint(rotated["checkpoint"]["note"], [new]).size == 3
     assert open_checkpoint(rotated["checkpoint"]["note"], [old]).size == 3
     assert cli("ledger", "audit").exit_code == 0
+    # the origin is the tiles' URL prefix, and a new key never starts a second log
+    origin = open_checkpoint(before["note"], [old]).origin
+    assert origin.endswith(f"/tlog/{metered.slug}")
+    assert open_checkpoint(rotated["checkpoint"]["note"], [new]).origin == origin
 
 
 def test_keygen_prints_the_verifier_key_alone_on_stdout(

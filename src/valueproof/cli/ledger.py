@@ -83,8 +83,7 @@ def rotate(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = 
     keyring = keyring_of(ctx)
     with write(here.engine) as connection:
         tenant_lock(connection, owner.id)
-        name = log_origin(here.config.ledger_origin, owner.slug)
-        published = rotate_key(connection, owner.id, keyring, name, _passphrase(ctx), now_us())
+        published = rotate_key(connection, owner.id, keyring, _passphrase(ctx), now_us())
         key = next(key for key in stored_keys(connection, owner.id) if key.active)
     _report_key(key, published, as_json)
 

@@ -51,8 +51,13 @@ class CheckpointPolicy:
 
 
 def log_origin(prefix: str, tenant_slug: str) -> str:
-    """A tenant log's origin line, which is also its signing keys' name."""
-    return f"{prefix}/{tenant_slug}"
+    """A new tenant log's origin line, which is also its signing keys' name.
+
+    tlog-tiles says the origin SHOULD be the log's URL prefix without the scheme: the server
+    serves a tenant's tiles under `/tlog/<tenant>/`, so with `prefix` set to the host (and path)
+    the API is reached at, the origin names exactly where its tiles are.
+    """
+    return f"{prefix}/tlog/{tenant_slug}"
 
 
 def after_append(
@@ -133,16 +138,15 @@ def publish_checkpoint(
 
 
 def rotate_key(
-    connection: Connection,
-    tenant_id: int,
-    keyring: Keyring,
-    name: str,
-    passphrase: str | None,
-    now_us: int,
+    connection: Connection, tenant_id: int, keyring: Keyring, passphrase: str | None, now_us: int
 ) -> PublishedCheckpoint:
-    """Retire the active key for a new one, and sign a handover checkpoint with both."""
+    """Retire the active key for a new one, and sign a handover checkpoint with both.
+
+    The new key takes the old one's name: a log's origin never changes, whatever the settings
+    say now, or every verifier that follows it would see a second log.
+    """
     previous = keyring.active_signer(connection, tenant_id)
-    generate_key(connection, tenant_id, name, passphrase, now_us)
+    generate_key(connection, tenant_id, previous.name, passphrase, now_us)
     current = keyring.active_signer(connection, tenant_id)
     return publish_checkpoint(connection, tenant_id, [current, previous], now_us)
 

@@ -8,6 +8,7 @@ lead to, so a customer verifies them with the vendor's public key alone.
 from __future__ import annotations
 
 import base64
+import gzip
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -161,14 +162,41 @@ def get_tlog_checkpoint(
 def get_tile(
     request: Request, tenant: str, path: str, who: Principal = Depends(requires(Scope.READ))
 ) -> Response:
-    """tlog-tiles: a hash tile or an entry bundle, full or partial (`.p/W`)."""
+    """tlog-tiles: a hash tile or an entry bundle, full or partial (`.p/W`).
+
+    Entry bundles are JSON leaves and shrink several times under gzip, so they are sent
+    compressed to a client that accepts it (a tlog-tiles SHOULD). Hash tiles are random bytes
+    that gzip only grows: they are always sent as they are.
+    """
     _same_tenant(who, tenant)
     address = parse_path(f"tile/{path}")
     with read(engine_of(request)) as connection:
         content = log.served_tile(connection, who.tenant_id, address)
-    return Response(
-        content, media_type="application/octet-stream", headers={"Cache-Control": _IMMUTABLE}
-    )
+    headers = {"Cache-Control": _IMMUTABLE}
+    if address.is_entries:
+        headers["Vary"] = "Accept-Encoding"
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            # mtime 0: the same bundle is the same bytes every time, as an immutable tile must be
+            content = gzip.compress(content, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+    return Response(content, media_type="application/octet-stream", headers=headers)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header (RFC 9110 section 12.5.3) lets us answer in gzip."""
+    chosen: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, _, parameters = item.strip().partition(";")
+        weight = 1.0
+        name, _, value = parameters.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = 0.0
+        chosen[coding.strip().lower()] = weight
+    gzip_weight = chosen.get("gzip", chosen.get("x-gzip", chosen.get("*", 0.0)))
+    return gzip_weight > 0
 
 
 def _same_tenant(who: Principal, tenant: str) -> None:
