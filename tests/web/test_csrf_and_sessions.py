@@ -4,12 +4,14 @@ CSRF token; sign-out and revoking the key end the session. Real HTTP on loopback
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from playwright.sync_api import Page, Response, expect
 from sqlalchemy import Engine, select
 
 from valueproof.store import read, write
@@ -266,3 +268,46 @@ def test_signing_in_again_ends_the_browsers_previous_session(
     with with_session(server, first) as replay:
         assert replay.get("/").status_code == 303
     assert visitor.get("/").status_code == 200
+
+
+# --- in the browser ---------------------------------------------------------------------------
+
+
+def evil_form(page: Page, action: str, fields: dict[str, str]) -> Response:
+    """Open a page of another site holding a form that posts `fields` to `action`, submit it,
+    and return the response the browser got."""
+    inputs = "".join(f'<input type="hidden" name="{n}" value="{v}">' for n, v in fields.items())
+    html = f'<form method="post" action="{action}">{inputs}<button>Win a prize</button></form>'
+    page.route(f"{EVIL}/**", lambda route: route.fulfill(body=html, content_type="text/html"))
+    page.goto(f"{EVIL}/prize")
+    with page.expect_response(lambda r: r.url == action) as info:
+        page.get_by_role("button", name="Win a prize").click()
+    return info.value
+
+
+@pytest.mark.browser
+def test_browser_another_sites_form_cannot_sign_out(
+    page: Page, server: str, admin_key: str
+) -> None:
+    page.goto("/login")
+    page.get_by_label("API key").fill(admin_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Accounts")).to_be_visible()
+    answer = evil_form(page, f"{server}/logout", {"csrf": "guessed"})
+    assert answer.status == 403
+    expect(page.get_by_role("alert")).to_contain_text(f"Origin {EVIL}")
+    page.goto(f"{server}/")
+    expect(page.get_by_role("heading", name="Accounts")).to_be_visible()  # still signed in
+
+
+@pytest.mark.browser
+def test_browser_another_sites_form_cannot_sign_in_with_its_key(
+    page: Page, server: str, engine: Engine, tenant: Tenant
+) -> None:
+    with write(engine) as connection:
+        attackers = create_api_key(connection, tenant.id, frozenset({Scope.READ})).token
+    answer = evil_form(page, f"{server}/login", {"key": attackers, "csrf": ""})
+    assert answer.status == 403
+    assert not [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    page.goto(f"{server}/")
+    expect(page).to_have_url(re.compile(r"/login$"))
