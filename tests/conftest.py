@@ -24,10 +24,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from valueproof.api.app import create_app
 from valueproof.config import Settings
 from valueproof.ledger.keyring import Keyring, StoredKey, generate_key
 from valueproof.ledger.publish import log_origin
+from valueproof.server import create_app
 from valueproof.store import connect_engine, upgrade, write
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant, create_tenant

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="`serve` refreshes Customer Success (alerts, health) this often for the "
         "accounts with new usage, and every account once a day; 0 turns it off.",
     )
+    web_session_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24 * 30,
+        description="A dashboard sign-in lasts this long; signing out or revoking its API key "
+        "ends it sooner.",
+    )
 
 
 @lru_cache(maxsize=1)

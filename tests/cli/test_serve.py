@@ -1,4 +1,5 @@
-"""Tests for cli/serve.py: `serve` answers on loopback (one quick run in a real process)."""
+"""Tests for cli/serve.py: `serve` answers on loopback, API and dashboard (one quick run in a
+real process)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_answers_healthz(tmp_path: Path) -> None:
+def test_serve_answers_healthz_and_the_dashboard(tmp_path: Path) -> None:
     port = free_port()
     database_url = f"sqlite:///{tmp_path / 'valueproof.db'}"
     command = [sys.executable, "-m", "valueproof.cli.main", "--database-url", database_url]
@@ -38,6 +39,8 @@ def test_serve_answers_healthz(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
+        dashboard = httpx.get(f"http://127.0.0.1:{port}/login", timeout=60)
+        assert dashboard.status_code == 200 and 'name="key"' in dashboard.text
     finally:
         server.terminate()
         server.wait(timeout=30)

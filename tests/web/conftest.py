@@ -1,10 +1,12 @@
 """The dashboard tests' browser: Debian's Chromium through Playwright, one per module, and a
-fresh context (no cookies) per test on the test server."""
+fresh context (no cookies) per test on the test server; signing in over plain HTTP."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -35,3 +37,16 @@ def page(browser: Browser, server: str) -> Iterator[Page]:
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
+
+
+def form_csrf(html: str) -> str:
+    """The CSRF token a page's form carries."""
+    found = re.search(r'<input type="hidden" name="csrf" value="([^"]+)">', html)
+    assert found is not None, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def post_login(client: httpx.Client, key: str, **headers: str) -> httpx.Response:
+    """Load the sign-in form (keeping its cookie), then submit `key` with its CSRF token."""
+    token = form_csrf(client.get("/login").text)
+    return client.post("/login", data={"key": key, "csrf": token}, headers=headers)

@@ -19,7 +19,6 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, event
 
-from valueproof.api.auth import SESSION_COOKIE
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.usage import UsageRow
 from valueproof.periods import parse_rfc3339
@@ -27,6 +26,9 @@ from valueproof.store import write
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant, create_tenant
 from valueproof.web.pages import PAGE_SIZE, Window, daily_series, summarize, templates
+from valueproof.web.sessions import SESSION_COOKIE
+
+from .conftest import form_csrf, post_login
 
 AS_OF = "2025-07-01T00:00:00Z"
 LIST_FROM = parse_rfc3339("2025-06-01T00:00:00Z")  # AS_OF less 30 days
@@ -130,7 +132,7 @@ def visitor(server: str) -> Iterator[httpx.Client]:
 
 
 def signed_in(visitor: httpx.Client, key: str) -> httpx.Client:
-    answer = visitor.post("/login", data={"key": key})
+    answer = post_login(visitor, key)
     assert answer.status_code == 303, answer.text
     return visitor
 
@@ -208,7 +210,7 @@ def test_login_form_asks_for_a_key(visitor: httpx.Client) -> None:
 
 def test_a_bad_key_gets_the_form_again_with_the_reason(visitor: httpx.Client) -> None:
     for key in ("vp_0000_nothing", "not a key", "", "x&" * 50):
-        answer = visitor.post("/login", data={"key": key})
+        answer = post_login(visitor, key)
         assert answer.status_code == 401
         assert "That key was not accepted" in answer.text
         assert 'name="key"' in answer.text
@@ -218,23 +220,25 @@ def test_a_bad_key_gets_the_form_again_with_the_reason(visitor: httpx.Client) ->
 def test_a_key_that_cannot_read_is_refused(
     visitor: httpx.Client, engine: Engine, tenant: Tenant
 ) -> None:
-    answer = visitor.post("/login", data={"key": key_with(engine, tenant, {Scope.INGEST})})
+    answer = post_login(visitor, key_with(engine, tenant, {Scope.INGEST}))
     assert answer.status_code == 403
     assert "read scope" in answer.text
     assert "set-cookie" not in answer.headers
 
 
-def test_login_keeps_the_key_in_a_strict_httponly_cookie(
+def test_login_keeps_a_session_not_the_key_in_a_strict_httponly_cookie(
     visitor: httpx.Client, engine: Engine, tenant: Tenant
 ) -> None:
     key = key_with(engine, tenant, {Scope.READ})
-    answer = visitor.post("/login", data={"key": key})
+    answer = post_login(visitor, key)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
-    cookie = answer.headers["set-cookie"]
-    assert cookie.startswith(f"{SESSION_COOKIE}={key};")
-    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
-    assert {"httponly", "samesite=strict", "path=/"} <= flags
+    cookies = answer.headers.get_list("set-cookie")
+    assert not any(key in cookie for cookie in cookies)
+    session = next(cookie for cookie in cookies if cookie.startswith(f"{SESSION_COOKIE}="))
+    assert session.startswith(f"{SESSION_COOKIE}=vps_")
+    flags = {part.strip().lower() for part in session.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/", f"max-age={12 * 3600}"} <= flags
     assert "secure" not in flags  # plain HTTP on loopback; set over HTTPS
     page = visitor.get("/")
     assert page.status_code == 200
@@ -253,7 +257,7 @@ def test_an_unknown_cookie_is_dropped_and_sent_to_login(visitor: httpx.Client) -
 
 def test_logout_clears_the_cookie(visitor: httpx.Client, admin_key: str) -> None:
     signed_in(visitor, admin_key)
-    answer = visitor.post("/logout")
+    answer = visitor.post("/logout", data={"csrf": form_csrf(visitor.get("/").text)})
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login"
     assert "max-age=0" in answer.headers["set-cookie"].lower()

@@ -21,6 +21,8 @@ from valueproof.success.refresh import refresh
 from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.tenants import Tenant
 
+from .conftest import post_login
+
 # Today: the pages show the queue as of now and the refresh runs as of now.
 NOW = datetime.now(UTC)
 LAST = NOW.date() - timedelta(days=1)  # the last whole day
@@ -103,7 +105,7 @@ def test_the_first_page_reads_every_baseline_in_one_query(
         statements.append(statement)
 
     with httpx.Client(base_url=server, timeout=30) as visitor:
-        assert visitor.post("/login", data={"key": admin_key}).status_code == 303
+        assert post_login(visitor, admin_key).status_code == 303
         event.listen(engine, "before_cursor_execute", record)
         try:
             answer = visitor.get("/")
@@ -118,7 +120,7 @@ def test_as_of_shows_the_alerts_that_were_live_then(
     booked: None, server: str, admin_key: str, engine: Engine
 ) -> None:
     with httpx.Client(base_url=server, timeout=30) as visitor:
-        assert visitor.post("/login", data={"key": admin_key}).status_code == 303
+        assert post_login(visitor, admin_key).status_code == 303
         now = visitor.get("/")
         before = visitor.get("/", params={"as_of": (NOW - timedelta(days=30)).isoformat()})
         later = visitor.get("/", params={"as_of": (NOW + timedelta(minutes=1)).isoformat()})
@@ -127,7 +129,7 @@ def test_as_of_shows_the_alerts_that_were_live_then(
     assert 'data-alert-account="globex"' not in before.text and "No open alerts." in before.text
     assert 'data-alert-account="globex"' in later.text
     with httpx.Client(base_url=server, timeout=30) as visitor:
-        assert visitor.post("/login", data={"key": admin_key}).status_code == 303
+        assert post_login(visitor, admin_key).status_code == 303
         edge = visitor.get("/", params={"as_of": "0001-01-01T00:00:00Z"})
     assert edge.status_code == 422 and "Invalid date" in edge.text  # not a 500
 

@@ -1,4 +1,5 @@
-"""The FastAPI application: one engine, the problem handlers, the routers and the dashboard."""
+"""The FastAPI application: one engine, the problem handlers and the routers (the dashboard is
+mounted beside them by `valueproof.server`)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
 from valueproof.store import connect_engine, read, tenant_lock, write
 from valueproof.success.live import refresh_tenant_if_due, tenant_ids
 from valueproof.tenancy.clock import now_us
-from valueproof.web import pages
 
 
 def create_app(engine: Engine | None = None, config: Settings | None = None) -> FastAPI:
@@ -69,7 +69,6 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         backtest.router,
     ):
         app.include_router(router)
-    app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

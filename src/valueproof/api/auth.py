@@ -3,6 +3,9 @@
 `requires(scope)` admits vendor keys only. `requires_account(scope)` also admits the customer key
 of the path's account (`{external_id}`); `requires_or_customer(scope)` admits any customer key of
 the tenant and leaves the route to check that what it returns is that customer's own.
+
+Bearer keys only: a cookie authenticates nothing here (the dashboard's session cookie opens the
+dashboard's pages alone), so no other site can make a browser call the API with its credentials.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from valueproof.errors import Unauthenticated
 from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope, authenticate
 
-SESSION_COOKIE = "valueproof_key"
-
 
 def engine_of(request: Request) -> Engine:
     """The engine the app was created with."""
@@ -26,14 +27,15 @@ def engine_of(request: Request) -> Engine:
 
 
 def bearer_token(request: Request) -> str:
-    """The API key from `Authorization: Bearer` (or the dashboard's session cookie)."""
+    """The API key from `Authorization: Bearer`; cookies are not credentials here."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        return cookie
+    if request.cookies:
+        raise Unauthenticated(
+            "cookies do not authenticate the API; send an API key as `Authorization: Bearer <key>`"
+        )
     raise Unauthenticated("send an API key as `Authorization: Bearer <key>`")
 
 

@@ -31,7 +31,7 @@ def serve(
     # Imported here, not at the top: the web stack would slow down the start of every command.
     import uvicorn
 
-    from valueproof.api.app import create_app
+    from valueproof.server import create_app
 
     here = invocation(ctx)
     uvicorn.run(

@@ -17,8 +17,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Row, Select, insert, select, update
 
 from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from valueproof.tenancy.clock import now_us
@@ -163,7 +164,15 @@ def authenticate(connection: Connection, token: str) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "vp":
         raise Unauthenticated("malformed API key")
-    row = connection.execute(
+    row = connection.execute(key_rows().where(api_keys.c.key_id == parts[1])).one_or_none()
+    if row is None or not hmac.compare_digest(row.secret_sha256, _digest(parts[2])):
+        raise Unauthenticated("unknown or revoked API key")
+    return key_principal(row)
+
+
+def key_rows() -> Select[Any]:
+    """API key rows with what `key_principal` needs (their tenant's slug, their account's id)."""
+    return (
         select(api_keys, tenants.c.slug, accounts.c.external_id)
         .join(tenants, tenants.c.id == api_keys.c.tenant_id)
         .outerjoin(
@@ -171,11 +180,12 @@ def authenticate(connection: Connection, token: str) -> Principal:
             (accounts.c.id == api_keys.c.account_id)
             & (accounts.c.tenant_id == api_keys.c.tenant_id),
         )
-        .where(api_keys.c.key_id == parts[1])
-    ).one_or_none()
-    if row is None or row.revoked_us is not None:
-        raise Unauthenticated("unknown or revoked API key")
-    if not hmac.compare_digest(row.secret_sha256, _digest(parts[2])):
+    )
+
+
+def key_principal(row: Row[Any]) -> Principal:
+    """The principal of a row of `key_rows`, or Unauthenticated if the key is revoked."""
+    if row.revoked_us is not None:
         raise Unauthenticated("unknown or revoked API key")
     scopes = parse_scopes(row.scopes)
     # A row that mixes the kinds (written by hand, say) is refused rather than guessed at.

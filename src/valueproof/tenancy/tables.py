@@ -51,3 +51,24 @@ accounts = Table(
     UniqueConstraint("tenant_id", "external_id"),
 )
 Index("ix_accounts_tenant_name", accounts.c.tenant_id, accounts.c.name)
+
+# The dashboard's sign-ins. The cookie holds a random session token; only its digest is stored.
+# Each session stands for the API key it was opened with, which it dies with (revoked or deleted).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column(
+        "api_key_id",
+        Integer,
+        ForeignKey("api_keys.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+)
+Index("ix_web_sessions_tenant_expires", web_sessions.c.tenant_id, web_sessions.c.expires_us)

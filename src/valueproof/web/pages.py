@@ -1,8 +1,10 @@
 """The dashboard's pages: sign-in with an API key, accounts with their recent usage and the open
 alerts, one account.
 
-The session is the API key itself, kept in an HttpOnly, SameSite=Strict cookie that the API's
-auth also accepts. Usage comes from the same `query_usage` the HTTP API answers from.
+Signing in with a key opens a server-side session (`web.sessions`): the cookie holds its token,
+not the key, and only these pages accept it. Every form carries a CSRF token and every unsafe
+request must come from this site. Usage comes from the same `query_usage` the HTTP API answers
+from.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
-from valueproof.api.auth import SESSION_COOKIE, engine_of
 from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from valueproof.metering.aggregations import CompiledMeter
 from valueproof.metering.definitions import Aggregation
@@ -34,10 +35,26 @@ from valueproof.periods import (
     from_micros,
     parse_instant_field,
 )
-from valueproof.store import read
+from valueproof.store import read, write
 from valueproof.tenancy.accounts import Account, get_account, list_accounts
+from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope, authenticate
+from valueproof.tenancy.session_store import end_session, open_session, session_principal
 from valueproof.web.charts import daily_bars, quantity_text
+from valueproof.web.sessions import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    cross_site,
+    drop_session,
+    engine_of,
+    keep_login_csrf,
+    keep_session,
+    login_csrf,
+    login_csrf_error,
+    session_csrf,
+    session_csrf_error,
+    settings_of,
+)
 from valueproof.web.success_views import baselines, open_alerts
 
 router = APIRouter(include_in_schema=False)
@@ -112,60 +129,105 @@ class AccountUsage:
 # --- sign-in ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A live session: the principal of its key, and the CSRF token its forms carry."""
+
+    who: Principal
+    csrf: str
+
+
 @router.get("/login")
-def login_form() -> HTMLResponse:
-    return _page("login.html", error=None)
+def login_form(request: Request) -> HTMLResponse:
+    token = login_csrf(request)
+    response = _page("login.html", error=None, csrf=token)
+    keep_login_csrf(response, request, token)
+    return response
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    key = _form_field(await _small_body(request), "key")
+    refused = cross_site(request)
+    if refused is not None:
+        return _refused(refused)
+    body = await _small_body(request)
+    refused = login_csrf_error(request, _form_field(body, CSRF_FIELD))
+    if refused is not None:
+        return _refused(refused)
+    csrf = login_csrf(request)
     try:
-        await run_in_threadpool(_reader, engine_of(request), key)
+        token, seconds = await run_in_threadpool(
+            _sign_in, request, _form_field(body, "key"), request.cookies.get(SESSION_COOKIE)
+        )
     except Unauthenticated as error:
-        return _page("login.html", 401, error=f"That key was not accepted: {error.detail}.")
+        return _page(
+            "login.html", 401, csrf=csrf, error=f"That key was not accepted: {error.detail}."
+        )
     except Forbidden:
-        return _page("login.html", 403, error="That key lacks the read scope the dashboard needs.")
+        return _page(
+            "login.html", 403, csrf=csrf, error="That key lacks the read scope the dashboard needs."
+        )
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        key,
-        httponly=True,
-        samesite="strict",
-        path="/",
-        secure=request.url.scheme == "https",
-    )
+    keep_session(response, request, token, seconds)
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
-    return _to_login(clear=True)
+async def logout(request: Request) -> Response:
+    refused = cross_site(request)
+    if refused is not None:
+        return _refused(refused)
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        refused = session_csrf_error(session, _form_field(await _small_body(request), CSRF_FIELD))
+        if refused is not None:
+            return _refused(refused)
+        await run_in_threadpool(_sign_out, engine_of(request), session)
+    return _to_login(request, clear=True)
 
 
-def _reader(engine: Engine, key: str) -> Principal:
-    """The principal of `key` if it may read, else Unauthenticated or Forbidden."""
-    with read(engine) as connection:
+def _sign_in(request: Request, key: str, previous: str | None) -> tuple[str, int]:
+    """Open a session for a key that may read (ending the browser's previous one): its token
+    and lifetime in seconds. Unauthenticated or Forbidden for any other key."""
+    seconds = settings_of(request).web_session_hours * 3600
+    now = now_us()
+    with write(engine_of(request)) as connection:
         who = authenticate(connection, key)
-    who.require(Scope.READ)
-    return who
+        who.require(Scope.READ)
+        if previous:
+            end_session(connection, previous, now)
+        opened = open_session(connection, who, seconds * 1_000_000, now)
+    return opened.token, seconds
 
 
-def _signed_in(request: Request) -> Principal | None:
-    key = request.cookies.get(SESSION_COOKIE)
-    if not key:
+def _sign_out(engine: Engine, session: str) -> None:
+    with write(engine) as connection:
+        end_session(connection, session, now_us())
+
+
+def _signed_in(request: Request) -> SignedIn | None:
+    """The live session the request's cookie names, if any, whose key may still read."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
         return None
     try:
-        return _reader(engine_of(request), key)
+        with read(engine_of(request)) as connection:
+            who = session_principal(connection, session, now_us())
+        who.require(Scope.READ)
     except (Unauthenticated, Forbidden):
         return None
+    return SignedIn(who, session_csrf(session))
 
 
-def _to_login(clear: bool) -> Response:
+def _to_login(request: Request, clear: bool) -> Response:
     response = RedirectResponse("/login", status_code=303)
     if clear:
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        drop_session(response, request)
     return response
+
+
+def _refused(reason: str) -> HTMLResponse:
+    return _page("message.html", 403, heading="Refused", message=reason)
 
 
 async def _small_body(request: Request) -> bytes:
@@ -197,15 +259,18 @@ def dashboard(
     as_of: str | None = Query(None, description="RFC 3339 end of the window; default: now."),
     account: str | None = Query(None, description="Show this account's page instead."),
 ) -> Response:
-    who = _signed_in(request)
-    if who is None:
-        return _to_login(clear=SESSION_COOKIE in request.cookies)
+    signed = _signed_in(request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    who, csrf = signed.who, signed.csrf
     if account is not None:
         return RedirectResponse(account_url(account, as_of), status_code=303)
     try:
         end = _window_end(as_of)
     except InvalidInput as error:
-        return _page("message.html", 422, who=who, heading="Invalid date", message=error.detail)
+        return _page(
+            "message.html", 422, who=who, csrf=csrf, heading="Invalid date", message=error.detail
+        )
     window = _window(end, LIST_DAYS)
     past = None if as_of is None else end  # the alerts live at that instant, not the open ones
     now = datetime.now(UTC)
@@ -220,6 +285,7 @@ def dashboard(
     return _page(
         "accounts.html",
         who=who,
+        csrf=csrf,
         rows=rows,
         alerts=alerts,
         bands=bands,
@@ -236,13 +302,16 @@ def account_page(
     external_id: str,
     as_of: str | None = Query(None, description="RFC 3339 end of the window; default: now."),
 ) -> Response:
-    who = _signed_in(request)
-    if who is None:
-        return _to_login(clear=SESSION_COOKIE in request.cookies)
+    signed = _signed_in(request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    who, csrf = signed.who, signed.csrf
     try:
         end = _window_end(as_of)
     except InvalidInput as error:
-        return _page("message.html", 422, who=who, heading="Invalid date", message=error.detail)
+        return _page(
+            "message.html", 422, who=who, csrf=csrf, heading="Invalid date", message=error.detail
+        )
     window = _window(end, DETAIL_DAYS)
     past = None if as_of is None else end
     now = datetime.now(UTC)
@@ -250,13 +319,16 @@ def account_page(
         try:
             account = get_account(connection, who.tenant_id, external_id)
         except NotFound as error:
-            return _page("message.html", 404, who=who, heading="Not found", message=error.detail)
+            return _page(
+                "message.html", 404, who=who, csrf=csrf, heading="Not found", message=error.detail
+            )
         meters = account_detail(connection, who.tenant_id, account, window, now)
         alerts = open_alerts(connection, who.tenant_id, account=account.external_id, as_of=past)
         bands = baselines(connection, who.tenant_id, [account], small=False)
     return _page(
         "account.html",
         who=who,
+        csrf=csrf,
         account=account,
         meters=meters,
         alerts=alerts,
