@@ -30,8 +30,8 @@ from valueproof.ledger import log as ledger_log
 from valueproof.ledger.canonical import canonical_json
 from valueproof.ledger.leaves import leaf_bytes
 from valueproof.metering.definitions import KEY_PATTERN
-from valueproof.outcomes.tables import success_plan_actions
 from valueproof.periods import format_micros, parse_rfc3339, to_micros
+from valueproof.success.tables import success_plan_actions
 from valueproof.tenancy.tables import accounts
 
 __all__ = [
