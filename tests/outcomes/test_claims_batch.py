@@ -23,7 +23,9 @@ from sqlalchemy import Connection, Engine, select
 
 from valueproof.ledger import log as ledger_log
 from valueproof.outcomes import known
-from valueproof.outcomes.claims import apply_definition, claim_result_json, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.claim_records import claim_result_json
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.knownset import known_hashes
 from valueproof.outcomes.tables import outcome_claims

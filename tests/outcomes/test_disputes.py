@@ -22,8 +22,9 @@ from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.metering.registry import load_catalog
-from valueproof.outcomes.claims import apply_definition, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.disputes import (
     Dispute,

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from valueproof.outcomes import known
-from valueproof.outcomes.claims import ClaimResult, apply_definition, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.claim_records import ClaimResult
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.knownset import known_hashes, new_secret
 from valueproof.outcomes.tables import known_set_secrets

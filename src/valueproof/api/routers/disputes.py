@@ -20,7 +20,7 @@ from valueproof.config import Settings
 from valueproof.errors import Forbidden, InvalidInput, NotFound
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.outcomes import disputes
-from valueproof.outcomes.claims import stored_claim
+from valueproof.outcomes.claim_records import stored_claim
 from valueproof.outcomes.disputes import Dispute, dispute_json
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.plans import adherence, adherence_json

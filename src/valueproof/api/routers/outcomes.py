@@ -18,8 +18,9 @@ from valueproof.config import Settings
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import claims, known
-from valueproof.outcomes.claims import ClaimResult, claim_json, claim_result_json, definition_json
+from valueproof.outcomes import claim_records, definition_store, known
+from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
+from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import OutcomeDefinition, read_definition
 from valueproof.outcomes.knownset import parse_known_hashes, parse_secret
 from valueproof.store import read, tenant_lock, write
@@ -101,13 +102,13 @@ async def put_definition(
 
 def _apply(
     engine: Engine, tenant_id: int, definition: OutcomeDefinition
-) -> tuple[str, claims.StoredDefinition]:
+) -> tuple[str, definition_store.StoredDefinition]:
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
-        status = claims.apply_definition(connection, tenant_id, definition, now_us())
+        status = definition_store.apply_definition(connection, tenant_id, definition, now_us())
         [stored] = [
             d
-            for d in claims.definitions(connection, tenant_id)
+            for d in definition_store.definitions(connection, tenant_id)
             if (d.contract, d.outcome) == (definition.contract, definition.outcome)
         ]
     return status, stored
@@ -119,7 +120,7 @@ def list_definitions(
 ) -> dict[str, Any]:
     """The latest version of every outcome definition."""
     with read(engine_of(request)) as connection:
-        found = claims.definitions(connection, who.tenant_id)
+        found = definition_store.definitions(connection, who.tenant_id)
     return {"definitions": [definition_json(d) for d in found]}
 
 
@@ -160,7 +161,7 @@ def get_claim(
     """A claim on record with its verdict, its leaf index and the salts of its commitments (a
     `read` key, or the customer key of the claim's account)."""
     with read(engine_of(request)) as connection:
-        found = claims.stored_claim(connection, who.tenant_id, claim_id)
+        found = claim_records.stored_claim(connection, who.tenant_id, claim_id)
     if who.is_customer and found.account != who.account_external_id:
         # The same answer as for no claim at all: another account's claims are not there.
         raise NotFound(f"no claim {claim_id!r}")
