@@ -113,7 +113,7 @@ Index("ix_outcome_claims_dedupe_first", outcome_claims.c.tenant_id, outcome_clai
       outcome_claims.c.leaf_index, outcome_claims.c.claim_id)  # fmt: skip
 
 # A customer account's known-set secret, encrypted: AES-256-GCM under a key derived with scrypt
-# from the operator's passphrase (outcomes.known). Never stored or returned in clear.
+# from the operator's passphrase (outcomes.knownset_store). Never stored or returned in clear.
 known_set_secrets = Table(
     "known_set_secrets",
     metadata,

@@ -18,7 +18,7 @@ from valueproof.config import Settings
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import claim_records, definition_store, known
+from valueproof.outcomes import claim_records, definition_store, knownset_store
 from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
 from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import OutcomeDefinition, read_definition
@@ -170,7 +170,7 @@ def get_claim(
 
 @router.put(
     "/v1/accounts/{external_id}/known-set/secret",
-    responses={409: {"description": f"{known.PASSPHRASE_SETTING} is not set."}},
+    responses={409: {"description": f"{knownset_store.PASSPHRASE_SETTING} is not set."}},
 )
 async def put_known_set_secret(
     request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.ADMIN))
@@ -216,38 +216,41 @@ def get_known_set(
     """How many hashes the account's known set holds and whether its secret is stored."""
     with read(engine_of(request)) as connection:
         account = get_account(connection, who.tenant_id, external_id)
-        status = known.known_set_status(connection, who.tenant_id, account.id)
+        status = knownset_store.known_set_status(connection, who.tenant_id, account.id)
     return _status_json(status)
 
 
 def _store_secret(
     engine: Engine, tenant_id: int, external_id: str, secret: bytes, passphrase: str
-) -> tuple[int, known.KnownSetStatus]:
+) -> tuple[int, knownset_store.KnownSetStatus]:
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
         account = get_account(connection, tenant_id, external_id)
-        dropped = known.set_secret(connection, tenant_id, account.id, secret, passphrase, now_us())
-        return dropped, known.known_set_status(connection, tenant_id, account.id)
+        dropped = knownset_store.set_secret(
+            connection, tenant_id, account.id, secret, passphrase, now_us()
+        )
+        return dropped, knownset_store.known_set_status(connection, tenant_id, account.id)
 
 
 def _add_hashes(
     engine: Engine, tenant_id: int, external_id: str, hashes: set[str]
-) -> tuple[int, known.KnownSetStatus]:
+) -> tuple[int, knownset_store.KnownSetStatus]:
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
         account = get_account(connection, tenant_id, external_id)
-        added = known.add_hashes(connection, tenant_id, account.id, hashes, now_us())
-        return added, known.known_set_status(connection, tenant_id, account.id)
+        added = knownset_store.add_hashes(connection, tenant_id, account.id, hashes, now_us())
+        return added, knownset_store.known_set_status(connection, tenant_id, account.id)
 
 
-def _status_json(status: known.KnownSetStatus) -> dict[str, Any]:
+def _status_json(status: knownset_store.KnownSetStatus) -> dict[str, Any]:
     return {"count": status.count, "secret_set": status.secret_set}
 
 
 def _passphrase(config: Settings) -> str:
     if config.ledger_passphrase is None or not config.ledger_passphrase.get_secret_value():
-        raise known.KnownSetUnavailable(
-            f"set {known.PASSPHRASE_SETTING}: known-set secrets are stored encrypted with it"
+        setting = knownset_store.PASSPHRASE_SETTING
+        raise knownset_store.KnownSetUnavailable(
+            f"set {setting}: known-set secrets are stored encrypted with it"
         )
     return config.ledger_passphrase.get_secret_value()
 
