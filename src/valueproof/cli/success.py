@@ -22,7 +22,7 @@ from valueproof.success.engagements import record_engagement
 from valueproof.success.hourly import hourly_profiles
 from valueproof.success.reads import health_of, health_table, profiles_of
 from valueproof.success.refresh import refresh, refresh_instant, report_json
-from valueproof.success.segmenting import segment_accounts, segment_report_json
+from valueproof.success.segment_store import segment_accounts, segment_report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
 from valueproof.tenancy.accounts import get_account

@@ -39,7 +39,7 @@ from valueproof.success.daily import DAILY, DailyUsage, daily_usage, own_histori
 from valueproof.success.engagements import last_engagements
 from valueproof.success.health import HealthTable, compile_scorecards, score_accounts
 from valueproof.success.plans import adherence
-from valueproof.success.segmenting import rule_segments
+from valueproof.success.segment_store import rule_segments
 from valueproof.success.settings import SCORECARD, load_setting
 from valueproof.success.tables import success_health, success_plan_actions, success_profiles
 from valueproof.success.utilization import utilization

@@ -23,7 +23,7 @@ from valueproof.success.engagements import (
     put_driver_series,
     record_engagement,
 )
-from valueproof.success.segmenting import SegmentReport, segment_accounts, segment_report_json
+from valueproof.success.segment_store import SegmentReport, segment_accounts, segment_report_json
 from valueproof.success.tables import success_segments
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
