@@ -16,7 +16,7 @@ from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
-from valueproof.success.driver_analysis import analyse_drivers, analysis_json
+from valueproof.success.driver_store import analyse_drivers, analysis_json
 from valueproof.success.engagements import (
     engagement_json,
     engagements,
