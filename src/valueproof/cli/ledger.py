@@ -33,7 +33,7 @@ from valueproof.ledger.publish import (
 from valueproof.metering.ledger_source import UsageEventSource
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
 from valueproof.outcomes.disputes_source import OutcomeDisputeSource
-from valueproof.outcomes.ledger_source import OracleReadingSource
+from valueproof.outcomes.readings_source import OracleReadingSource
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.plans_source import SuccessPlanActionSource
