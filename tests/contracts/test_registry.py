@@ -25,7 +25,7 @@ from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.metering.registry import load_catalog
 from valueproof.store import read, write
 

@@ -30,7 +30,7 @@ from valueproof.ledger.publish import (
     publish_checkpoint,
     rotate_key,
 )
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
 from valueproof.outcomes.disputes_source import OutcomeDisputeSource
 from valueproof.outcomes.readings_source import OracleReadingSource
