@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, update
 
-from valueproof.contracts.ledger_source import ContractVersionSource
 from valueproof.contracts.registry import apply_contract
 from valueproof.contracts.service import rate_accounts, rate_period
 from valueproof.contracts.validation import parse_contract
+from valueproof.contracts.versions_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit

@@ -17,7 +17,7 @@ from valueproof.cli.output import (
     say,
     warn,
 )
-from valueproof.contracts.ledger_source import ContractVersionSource
+from valueproof.contracts.versions_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput
 from valueproof.ledger.audit import AuditReport, audit
 from valueproof.ledger.keyring import StoredKey, generate_key, key_json, stored_keys
