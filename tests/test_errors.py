@@ -7,7 +7,7 @@ import pytest
 
 from valueproof.contracts.errors import ContractInvalid
 from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge
-from valueproof.outcomes.definitions import DefinitionInvalid
+from valueproof.outcomes.errors import DefinitionInvalid
 from valueproof.success.errors import LabelsInvalid
 from valueproof.success.scorecard import ScorecardInvalid
 from valueproof.success.segments import SegmentsInvalid

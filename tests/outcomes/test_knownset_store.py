@@ -16,6 +16,7 @@ from valueproof.outcomes.claim_intake import submit_claims
 from valueproof.outcomes.claim_records import ClaimResult
 from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
+from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import known_hashes, new_secret
 from valueproof.outcomes.tables import known_set_secrets
 from valueproof.periods import format_rfc3339
@@ -95,11 +96,9 @@ def test_the_secret_is_sealed_and_opens_only_with_the_passphrase_for_its_account
             knownset_store.open_secret(connection, tenant.id, accounts["globex"], PASSPHRASE)
             is None
         )
-        with pytest.raises(knownset_store.KnownSetUnavailable, match="does not open"):
+        with pytest.raises(KnownSetUnavailable, match="does not open"):
             knownset_store.open_secret(connection, tenant.id, accounts["acme"], "wrong")
-        with pytest.raises(
-            knownset_store.KnownSetUnavailable, match="VALUEPROOF_LEDGER_PASSPHRASE"
-        ):
+        with pytest.raises(KnownSetUnavailable, match="VALUEPROOF_LEDGER_PASSPHRASE"):
             knownset_store.open_secret(connection, tenant.id, accounts["acme"], None)
     stored = b"".join(
         bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in row
@@ -116,7 +115,7 @@ def test_the_secret_is_sealed_and_opens_only_with_the_passphrase_for_its_account
             .where(known_set_secrets.c.account_id == accounts["globex"])
             .values(salt=row.salt, nonce=row.nonce, ciphertext=row.ciphertext)
         )
-    with read(engine) as connection, pytest.raises(knownset_store.KnownSetUnavailable):
+    with read(engine) as connection, pytest.raises(KnownSetUnavailable):
         knownset_store.open_secret(connection, tenant.id, accounts["globex"], PASSPHRASE)
 
 
@@ -142,7 +141,7 @@ def test_hashes_are_added_once_and_a_new_secret_drops_them(
         assert knownset_store.known_set_status(
             connection, tenant.id, acme
         ) == knownset_store.KnownSetStatus(0, True)
-        with pytest.raises(knownset_store.KnownSetUnavailable):
+        with pytest.raises(KnownSetUnavailable):
             knownset_store.set_secret(connection, tenant.id, acme, secret, None, 5)
 
 

@@ -36,7 +36,8 @@ from valueproof.outcomes.definitions import (
     OutcomeDefinition,
     compile_definition,
 )
-from valueproof.outcomes.knownset_store import KnownSetCheck, KnownSets, KnownSetUnavailable
+from valueproof.outcomes.errors import KnownSetUnavailable
+from valueproof.outcomes.knownset_store import KnownSetCheck, KnownSets
 from valueproof.outcomes.tables import known_set_hashes, outcome_claims
 from valueproof.outcomes.verification import Claim, Examined, Verdict, conclude, examine
 from valueproof.periods import parse_rfc3339, to_micros

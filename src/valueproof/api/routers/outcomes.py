@@ -22,6 +22,7 @@ from valueproof.outcomes import claim_records, definition_store, knownset_store
 from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
 from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import OutcomeDefinition, read_definition
+from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import parse_known_hashes, parse_secret
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.accounts import get_account
@@ -249,9 +250,7 @@ def _status_json(status: knownset_store.KnownSetStatus) -> dict[str, Any]:
 def _passphrase(config: Settings) -> str:
     if config.ledger_passphrase is None or not config.ledger_passphrase.get_secret_value():
         setting = knownset_store.PASSPHRASE_SETTING
-        raise knownset_store.KnownSetUnavailable(
-            f"set {setting}: known-set secrets are stored encrypted with it"
-        )
+        raise KnownSetUnavailable(f"set {setting}: known-set secrets are stored encrypted with it")
     return config.ledger_passphrase.get_secret_value()
 
 
