@@ -8,9 +8,7 @@ import pytest
 from valueproof.contracts.errors import ContractInvalid
 from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge
 from valueproof.outcomes.errors import DefinitionInvalid
-from valueproof.success.errors import LabelsInvalid
-from valueproof.success.scorecard import ScorecardInvalid
-from valueproof.success.segments import SegmentsInvalid
+from valueproof.success.errors import LabelsInvalid, ScorecardInvalid, SegmentsInvalid
 
 
 def test_a_single_bad_field_is_one_problem() -> None:

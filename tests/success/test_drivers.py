@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valueproof.success.drivers import MAX_DRIVERS, DriverInputError, explain_usage
+from valueproof.success.drivers import MAX_DRIVERS, explain_usage
+from valueproof.success.errors import DriverInputError
 
 
 def test_one_driver_explains_almost_everything():

@@ -18,10 +18,10 @@ from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.periods import to_micros
 from valueproof.store import read, tenant_lock, write
+from valueproof.success.errors import PlanChangeForbidden
 from valueproof.success.plans import (
     Action,
     Party,
-    PlanChangeForbidden,
     StoredAction,
     adherence,
     adherence_json,

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from valueproof.errors import InvalidInput
+from valueproof.success.errors import DriverInputError
 
 __all__ = [
     "MAX_DRIVERS",
     "MIN_POINTS",
     "DriverAnalysis",
     "DriverEffect",
-    "DriverInputError",
     "explain_usage",
 ]
 
@@ -34,12 +33,6 @@ MAX_DRIVERS = 8  # the exact decomposition fits 2^p regressions
 MIN_POINTS = 10  # complete days, and at least 5 more than there are drivers
 
 Floats = npt.NDArray[np.float64]
-
-
-class DriverInputError(InvalidInput):
-    """Series that cannot be analysed; `field` names the offending one (`drivers.orders`)."""
-
-    title = "Invalid driver input"
 
 
 @dataclass(frozen=True, slots=True)
