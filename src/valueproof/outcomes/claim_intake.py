@@ -20,7 +20,8 @@ import orjson
 from sqlalchemy import Connection, select
 
 from valueproof.ledger import log as ledger_log
-from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+from valueproof.ledger.canonical import canonical_json
+from valueproof.ledger.errors import CanonicalizationError
 from valueproof.metering.definitions import KEY_PATTERN
 from valueproof.metering.schema import FieldError
 from valueproof.outcomes.claim_records import (
