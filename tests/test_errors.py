@@ -34,9 +34,10 @@ def test_a_document_lists_every_problem_first_one_as_its_field(kind: type[Docume
 
 
 def test_unreadable_and_uncanonical_values_are_ours_and_still_value_errors() -> None:
-    from valueproof.documents import DocumentUnreadable, load_document
-    from valueproof.errors import ValueproofError
-    from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+    from valueproof.documents import load_document
+    from valueproof.errors import DocumentUnreadable, ValueproofError
+    from valueproof.ledger.canonical import canonical_json
+    from valueproof.ledger.errors import CanonicalizationError
 
     with pytest.raises(DocumentUnreadable) as unreadable:
         load_document("a: [1, 2\nb: }")

@@ -52,6 +52,14 @@ class PayloadTooLarge(InvalidInput):
     title = "Payload too large"
 
 
+class DocumentUnreadable(ValueproofError, ValueError):
+    """The text is neither JSON nor YAML; the message says where it breaks. Readers turn it into
+    their document's InvalidInput naming the field; one that escapes is still a 422."""
+
+    status = 422
+    title = "Unreadable document"
+
+
 class NotFound(ValueproofError):
     """The named resource does not exist for this tenant."""
 

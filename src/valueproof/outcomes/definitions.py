@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.metering.definitions import KEY_PATTERN
 from valueproof.outcomes.errors import DefinitionInvalid
 from valueproof.outcomes.expressions import (

@@ -24,8 +24,8 @@ from pydantic import (
 )
 from sqlalchemy import Connection, Row, Select, func, insert, select
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import InvalidInput, NotFound, field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, InvalidInput, NotFound, field_path
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.canonical import canonical_json
 from valueproof.ledger.leaves import leaf_bytes

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.outcomes.expressions import CEL_BUILTINS, TYPE_NAMES, binders
 from valueproof.success.errors import SegmentsInvalid
 
