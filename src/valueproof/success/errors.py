@@ -6,7 +6,7 @@ from __future__ import annotations
 from valueproof.errors import DocumentInvalid, Forbidden, InvalidInput
 
 __all__ = [
-    "DriverInputError",
+    "DriverInputInvalid",
     "LabelsInvalid",
     "PlanChangeForbidden",
     "ScorecardInvalid",
@@ -41,7 +41,7 @@ class SegmentsInvalid(DocumentInvalid):
     title = "Invalid segment rules"
 
 
-class DriverInputError(InvalidInput):
+class DriverInputInvalid(InvalidInput):
     """Series that cannot be analysed; `field` names the offending one (`drivers.orders`)."""
 
     title = "Invalid driver input"
