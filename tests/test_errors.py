@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from valueproof.contracts.errors import ContractInvalid
-from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge
+from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge, ValueproofError
 from valueproof.outcomes.errors import DefinitionInvalid
 from valueproof.success.errors import LabelsInvalid, ScorecardInvalid, SegmentsInvalid
 
@@ -48,3 +48,31 @@ def test_unreadable_and_uncanonical_values_are_ours_and_still_value_errors() -> 
     with pytest.raises(CanonicalizationError) as uncanonical:
         canonical_json({"n": 2**60})
     assert isinstance(uncanonical.value, ValueproofError) and uncanonical.value.status == 422
+
+
+def _our_errors() -> list[type[ValueproofError]]:
+    """Every ValueproofError class defined in valueproof, by importing each module."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import valueproof
+
+    found: dict[type[ValueproofError], None] = {}
+    for module in pkgutil.walk_packages(valueproof.__path__, "valueproof."):
+        if ".migrations" in module.name:
+            continue  # Alembic's env.py runs migrations when imported
+        for _, value in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if issubclass(value, ValueproofError) and value.__module__.startswith("valueproof."):
+                found[value] = None
+    return list(found)
+
+
+def test_every_error_lives_in_its_packages_errors_module_and_follows_the_naming_rule() -> None:
+    errors = _our_errors()
+    assert ContractInvalid in errors and DefinitionInvalid in errors
+    misplaced = [e.__qualname__ for e in errors if e.__module__.rpartition(".")[2] != "errors"]
+    assert misplaced == []
+    # valueproof/errors.py: an InvalidInput is named for what went wrong, never "...Error".
+    invalid_inputs = [e.__qualname__ for e in errors if issubclass(e, InvalidInput)]
+    assert [name for name in invalid_inputs if name.endswith("Error")] == []
