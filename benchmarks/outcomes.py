@@ -40,7 +40,8 @@ import cel
 import celpy
 from ingest import SCRATCH, Row, machine, print_table, say
 
-from valueproof.outcomes.claims import apply_definition, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import compile_definition, parse_definition
 from valueproof.outcomes.verification import (
     check_attributes,

@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 
 from valueproof.contracts.errors import ContractInvalid
-from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge
-from valueproof.outcomes.definitions import DefinitionInvalid
-from valueproof.success.errors import LabelsInvalid
-from valueproof.success.scorecard import ScorecardInvalid
-from valueproof.success.segments import SegmentsInvalid
+from valueproof.errors import DocumentInvalid, InvalidInput, PayloadTooLarge, ValueproofError
+from valueproof.outcomes.errors import DefinitionInvalid
+from valueproof.success.errors import LabelsInvalid, ScorecardInvalid, SegmentsInvalid
 
 
 def test_a_single_bad_field_is_one_problem() -> None:
@@ -36,9 +34,10 @@ def test_a_document_lists_every_problem_first_one_as_its_field(kind: type[Docume
 
 
 def test_unreadable_and_uncanonical_values_are_ours_and_still_value_errors() -> None:
-    from valueproof.documents import DocumentUnreadable, load_document
-    from valueproof.errors import ValueproofError
-    from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+    from valueproof.documents import load_document
+    from valueproof.errors import DocumentUnreadable, ValueproofError
+    from valueproof.ledger.canonical import canonical_json
+    from valueproof.ledger.errors import CanonicalizationError
 
     with pytest.raises(DocumentUnreadable) as unreadable:
         load_document("a: [1, 2\nb: }")
@@ -49,3 +48,31 @@ def test_unreadable_and_uncanonical_values_are_ours_and_still_value_errors() -> 
     with pytest.raises(CanonicalizationError) as uncanonical:
         canonical_json({"n": 2**60})
     assert isinstance(uncanonical.value, ValueproofError) and uncanonical.value.status == 422
+
+
+def _our_errors() -> list[type[ValueproofError]]:
+    """Every ValueproofError class defined in valueproof, by importing each module."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import valueproof
+
+    found: dict[type[ValueproofError], None] = {}
+    for module in pkgutil.walk_packages(valueproof.__path__, "valueproof."):
+        if ".migrations" in module.name:
+            continue  # Alembic's env.py runs migrations when imported
+        for _, value in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if issubclass(value, ValueproofError) and value.__module__.startswith("valueproof."):
+                found[value] = None
+    return list(found)
+
+
+def test_every_error_lives_in_its_packages_errors_module_and_follows_the_naming_rule() -> None:
+    errors = _our_errors()
+    assert ContractInvalid in errors and DefinitionInvalid in errors
+    misplaced = [e.__qualname__ for e in errors if e.__module__.rpartition(".")[2] != "errors"]
+    assert misplaced == []
+    # valueproof/errors.py: an InvalidInput is named for what went wrong, never "...Error".
+    invalid_inputs = [e.__qualname__ for e in errors if issubclass(e, InvalidInput)]
+    assert [name for name in invalid_inputs if name.endswith("Error")] == []

@@ -8,17 +8,9 @@ from typing import Any
 import orjson
 import yaml
 
-from valueproof.errors import ValueproofError
+from valueproof.errors import DocumentUnreadable
 
-__all__ = ["DocumentUnreadable", "load_document"]
-
-
-class DocumentUnreadable(ValueproofError, ValueError):
-    """The text is neither JSON nor YAML; the message says where it breaks. Readers turn it into
-    their document's InvalidInput naming the field; one that escapes is still a 422."""
-
-    status = 422
-    title = "Unreadable document"
+__all__ = ["load_document"]
 
 
 def load_document(text: str) -> Any:

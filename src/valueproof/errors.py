@@ -1,4 +1,18 @@
-"""The error types every layer raises; the API and the CLI each map them in one place."""
+"""The root of valueproof's one error hierarchy; the API and the CLI each map it in one place.
+
+Every error raised on purpose is a `ValueproofError`. This module holds the kinds (the bases
+below, which set the HTTP status and the CLI exit code) and the errors shared by every domain.
+Each package keeps its own errors in `<package>/errors.py` (`contracts`, `ledger`, `metering`,
+`outcomes`, `success`), each a subclass of one of these kinds or of its package's own base
+(`ledger.errors.LedgerError`); no other module defines a `ValueproofError`.
+
+Naming: an error is named for what went wrong, subject first: `ContractInvalid`,
+`PlanChangeForbidden`, `KnownSetUnavailable`, `ReadingRefused`, `DocumentUnreadable`. A name ends
+in `Error` only when a check or computation over data failed rather than a request being
+refused: the ledger's verification failures (`LedgerError`, `ProofError`, `LogFetchError`, ...),
+`RatingError`, `CanonicalizationError`. An `InvalidInput` never ends in `Error`; it carries
+`problems`, every (field path, reason) found.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +64,14 @@ class PayloadTooLarge(InvalidInput):
 
     status = 413
     title = "Payload too large"
+
+
+class DocumentUnreadable(ValueproofError, ValueError):
+    """The text is neither JSON nor YAML; the message says where it breaks. Readers turn it into
+    their document's InvalidInput naming the field; one that escapes is still a 422."""
+
+    status = 422
+    title = "Unreadable document"
 
 
 class NotFound(ValueproofError):

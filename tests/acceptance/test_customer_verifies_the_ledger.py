@@ -20,7 +20,7 @@ from valueproof.cli.main import app
 from valueproof.ledger import log
 from valueproof.ledger.keyring import StoredKey
 from valueproof.ledger.tables import ledger_bundles, ledger_checkpoints, ledger_logs, ledger_tiles
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.metering.tables import events
 from valueproof.store import tenant_lock, write
 from valueproof.tenancy.tenants import Tenant

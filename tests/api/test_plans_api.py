@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
-from valueproof.outcomes.plans_source import SuccessPlanActionSource
 from valueproof.periods import format_rfc3339
 from valueproof.store import read, write
+from valueproof.success.plans_source import SuccessPlanActionSource
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant

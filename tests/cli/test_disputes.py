@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from valueproof.outcomes.claims import apply_definition, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.disputes import open_dispute
 from valueproof.periods import format_rfc3339

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import Engine
 
 from valueproof.ledger import log as ledger_log
-from valueproof.outcomes.claims import commitment
+from valueproof.outcomes.claim_records import commitment
 from valueproof.periods import format_rfc3339
 from valueproof.store import read, write
 from valueproof.tenancy.accounts import AccountCreate, create_account

@@ -14,7 +14,7 @@ from valueproof.errors import (
     PayloadTooLarge,
     ValueproofError,
 )
-from valueproof.metering.formats import MalformedInput
+from valueproof.metering.errors import MalformedInput
 
 
 @pytest.mark.parametrize(

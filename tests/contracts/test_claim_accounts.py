@@ -10,7 +10,7 @@ import httpx
 
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.ledger.log import log_size
-from valueproof.outcomes.claims import apply_definition
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.store import read, tenant_lock, write
 

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import update
 
 from valueproof.contracts.errors import ContractInvalid
-from valueproof.contracts.ledger_source import ContractVersionSource
 from valueproof.contracts.records import CONTRACT_VERSION, document_json
 from valueproof.contracts.registry import (
     account_versions,
@@ -21,11 +20,12 @@ from valueproof.contracts.registry import (
 )
 from valueproof.contracts.tables import contract_versions
 from valueproof.contracts.validation import parse_contract
+from valueproof.contracts.versions_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.metering.registry import load_catalog
 from valueproof.store import read, write
 

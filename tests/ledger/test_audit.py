@@ -13,7 +13,7 @@ from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import latest_checkpoint, publish_checkpoint
 from valueproof.ledger.tables import ledger_bundles, ledger_checkpoints, ledger_logs, ledger_tiles
 from valueproof.ledger.tiles import bundle_entries, decode_bundle
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.metering.tables import events
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.tenants import Tenant

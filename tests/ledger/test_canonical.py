@@ -17,7 +17,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+from valueproof.ledger.canonical import canonical_json
+from valueproof.ledger.errors import CanonicalizationError
 
 VECTORS = Path(__file__).parent / "vectors"
 CYBERPHONE = json.loads((VECTORS / "rfc8785_cyberphone_testdata.json").read_text("utf-8"))

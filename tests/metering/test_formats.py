@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from valueproof.metering.errors import MalformedInput
 from valueproof.metering.formats import (
-    MalformedInput,
     ParseFailure,
     RawItem,
     read_csv,

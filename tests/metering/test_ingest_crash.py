@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from valueproof.ledger.audit import audit
 from valueproof.ledger.keyring import generate_key
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.metering.tables import events, meters, rollups
 from valueproof.store import read, write
 from valueproof.tenancy.tables import accounts

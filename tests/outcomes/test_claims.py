@@ -20,15 +20,10 @@ from valueproof.ledger.audit import audit
 from valueproof.ledger.canonical import canonical_json
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.metering.registry import load_catalog
-from valueproof.outcomes.claims import (
-    ClaimResult,
-    apply_definition,
-    commitment,
-    definitions,
-    stored_claim,
-    submit_claims,
-)
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.claim_records import ClaimResult, commitment, stored_claim
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
+from valueproof.outcomes.definition_store import apply_definition, definitions
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.disputes import billable_outcomes
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions

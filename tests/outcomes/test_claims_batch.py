@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 
 from valueproof.ledger import log as ledger_log
-from valueproof.outcomes import known
-from valueproof.outcomes.claims import apply_definition, claim_result_json, submit_claims
+from valueproof.outcomes import knownset_store
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.claim_records import claim_result_json
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.knownset import known_hashes
 from valueproof.outcomes.tables import outcome_claims
@@ -166,9 +168,9 @@ def scenario(connection_of: Any) -> dict[str, Any]:
         apply_definition(connection, tenant_id, parse_definition(LEADS), 1)
         apply_definition(connection, tenant_id, parse_definition(MEETINGS), 2)
         secret = secrets.token_bytes(32)
-        known.set_secret(connection, tenant_id, ids["globex"], secret, PASSPHRASE, 3)
+        knownset_store.set_secret(connection, tenant_id, ids["globex"], secret, PASSPHRASE, 3)
         had = known_hashes(secret, ["known@example.com", "someone@else.example"])
-        known.add_hashes(connection, tenant_id, ids["globex"], had, 3)
+        knownset_store.add_hashes(connection, tenant_id, ids["globex"], had, 3)
     results = []
     for items, now in ((_earlier_batch(), NOW - timedelta(hours=1)), (_mixed_batch(), NOW)):
         with connection_of() as connection:

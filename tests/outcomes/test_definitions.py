@@ -17,12 +17,12 @@ from valueproof.outcomes.definitions import (
     FLAT_PREFIX,
     FUNCTIONS,
     CompiledDefinition,
-    DefinitionInvalid,
     compile_definition,
     definition_schema,
     parse_definition,
     read_definition,
 )
+from valueproof.outcomes.errors import DefinitionInvalid
 from valueproof.outcomes.knownset import normalize
 
 EXAMPLE_YAML = """

@@ -13,17 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, update
 
-from valueproof.contracts.ledger_source import ContractVersionSource
 from valueproof.contracts.registry import apply_contract
 from valueproof.contracts.service import rate_accounts, rate_period
 from valueproof.contracts.validation import parse_contract
+from valueproof.contracts.versions_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.metering.registry import load_catalog
-from valueproof.outcomes.claims import apply_definition, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
 from valueproof.outcomes.disputes import (
     Dispute,

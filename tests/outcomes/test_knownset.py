@@ -15,10 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from valueproof.outcomes.definitions import compile_definition, parse_definition
+from valueproof.outcomes.errors import KnownSetInvalid, KnownSetUploadInvalid
 from valueproof.outcomes.knownset import (
     SECRET_SIZE,
-    KnownSetInvalid,
-    KnownSetUploadInvalid,
     hasher,
     keyed_hash,
     known_hash,

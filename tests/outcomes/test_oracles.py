@@ -20,7 +20,6 @@ from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.metering.registry import load_catalog
 from valueproof.outcomes.aggregation import Flag, MetricValue
-from valueproof.outcomes.ledger_source import OracleReadingSource
 from valueproof.outcomes.oracles import (
     MetricDefinition,
     SourceDefinition,
@@ -38,6 +37,7 @@ from valueproof.outcomes.readings import (
     submission,
     verify_signature,
 )
+from valueproof.outcomes.readings_source import OracleReadingSource
 from valueproof.outcomes.tables import oracle_readings
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.accounts import AccountCreate, create_account

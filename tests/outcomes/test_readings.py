@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from valueproof.errors import InvalidInput
 from valueproof.ledger.canonical import canonical_json
+from valueproof.outcomes.errors import ReadingRefused
 from valueproof.outcomes.readings import (
     DOMAIN,
     FIELDS,
     Reading,
-    ReadingRefused,
     check_fresh,
     duration_text,
     new_nonce,

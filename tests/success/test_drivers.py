@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from valueproof.success.drivers import MAX_DRIVERS, DriverInputError, explain_usage
+from valueproof.success.drivers import MAX_DRIVERS, explain_usage
+from valueproof.success.errors import DriverInputInvalid
 
 
 def test_one_driver_explains_almost_everything():
@@ -113,7 +114,7 @@ def test_log_scale_gives_elasticities():
     ],
 )
 def test_bad_input_names_the_series(usage, drivers, kwargs, field, reason):
-    with pytest.raises(DriverInputError) as raised:
+    with pytest.raises(DriverInputInvalid) as raised:
         explain_usage(usage, drivers, **kwargs)
     assert raised.value.field == field
     assert reason in raised.value.reason

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from valueproof.success.errors import ScorecardInvalid
 from valueproof.success.health import (
     commitment_pace,
     compile_scorecards,
@@ -22,7 +23,6 @@ from valueproof.success.health import (
 from valueproof.success.scorecard import (
     DEFAULT_BANDS,
     KNOWN_MEASURES,
-    ScorecardInvalid,
     parse_scorecard,
     read_scorecard,
 )

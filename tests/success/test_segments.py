@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from valueproof.success.errors import SegmentsInvalid
 from valueproof.success.segments import (
-    SegmentsInvalid,
     assign_segment,
     compile_segment_rules,
     matching_segments,

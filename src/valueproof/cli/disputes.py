@@ -15,8 +15,8 @@ from valueproof.cli.output import JsonFlag, command_group, print_json, print_tab
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.outcomes import disputes
 from valueproof.outcomes.disputes import Dispute, dispute_json
-from valueproof.outcomes.plans import adherence, adherence_json
 from valueproof.store import read, tenant_lock, write
+from valueproof.success.plans import adherence, adherence_json
 from valueproof.tenancy.accounts import account_id
 from valueproof.tenancy.clock import now_us
 

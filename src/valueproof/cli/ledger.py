@@ -17,7 +17,7 @@ from valueproof.cli.output import (
     say,
     warn,
 )
-from valueproof.contracts.ledger_source import ContractVersionSource
+from valueproof.contracts.versions_source import ContractVersionSource
 from valueproof.errors import Conflict, InvalidInput
 from valueproof.ledger.audit import AuditReport, audit
 from valueproof.ledger.keyring import StoredKey, generate_key, key_json, stored_keys
@@ -30,13 +30,13 @@ from valueproof.ledger.publish import (
     publish_checkpoint,
     rotate_key,
 )
-from valueproof.metering.ledger_source import UsageEventSource
+from valueproof.metering.events_source import UsageEventSource
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
 from valueproof.outcomes.disputes_source import OutcomeDisputeSource
-from valueproof.outcomes.ledger_source import OracleReadingSource
-from valueproof.outcomes.plans_source import SuccessPlanActionSource
+from valueproof.outcomes.readings_source import OracleReadingSource
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.store import read, tenant_lock, write
+from valueproof.success.plans_source import SuccessPlanActionSource
 from valueproof.tenancy.clock import now_us
 
 app = command_group("The verifiable ledger: signing keys, checkpoints and the audit.")

@@ -37,9 +37,9 @@ from valueproof.cli.output import (
     warn,
 )
 from valueproof.errors import InvalidInput
+from valueproof.outcomes.errors import ReadingRefused
 from valueproof.outcomes.readings import (
     Reading,
-    ReadingRefused,
     new_nonce,
     public_key_text,
     sign_reading,

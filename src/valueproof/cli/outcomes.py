@@ -34,8 +34,9 @@ from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.schema import FieldError
-from valueproof.outcomes import claims
-from valueproof.outcomes.claims import ClaimResult, claim_json, claim_result_json, definition_json
+from valueproof.outcomes import claim_records, definition_store
+from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
+from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import read_definition
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.clock import now_us
@@ -63,10 +64,10 @@ def define(
     owner = tenant_of(ctx, tenant)
     with write(engine_of(ctx)) as connection:
         tenant_lock(connection, owner.id)
-        status = claims.apply_definition(connection, owner.id, definition, now_us())
+        status = definition_store.apply_definition(connection, owner.id, definition, now_us())
         [stored] = [
             d
-            for d in claims.definitions(connection, owner.id)
+            for d in definition_store.definitions(connection, owner.id)
             if (d.contract, d.outcome) == (definition.contract, definition.outcome)
         ]
     if as_json:
@@ -85,7 +86,7 @@ def list_definitions(
     """The latest version of every outcome definition."""
     owner = tenant_of(ctx, tenant)
     with read(engine_of(ctx)) as connection:
-        found = claims.definitions(connection, owner.id)
+        found = definition_store.definitions(connection, owner.id)
     if as_json:
         print_json({"definitions": [definition_json(d) for d in found]})
         return
@@ -182,7 +183,7 @@ def show(
     personal attributes (the customer recomputes their commitments with them)."""
     owner = tenant_of(ctx, tenant)
     with read(engine_of(ctx)) as connection:
-        found = claim_json(claims.stored_claim(connection, owner.id, claim_id))
+        found = claim_json(claim_records.stored_claim(connection, owner.id, claim_id))
     if as_json:
         print_json(found)
         return

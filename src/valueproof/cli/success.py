@@ -17,12 +17,12 @@ from valueproof.errors import InvalidInput
 from valueproof.periods import format_micros, format_rfc3339, parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.alert_store import alert_json, alert_queue, snooze
-from valueproof.success.driver_analysis import analyse_drivers, analysis_json
+from valueproof.success.driver_store import analyse_drivers, analysis_json
 from valueproof.success.engagements import record_engagement
 from valueproof.success.hourly import hourly_profiles
 from valueproof.success.reads import health_of, health_table, profiles_of
 from valueproof.success.refresh import refresh, refresh_instant, report_json
-from valueproof.success.segmenting import segment_accounts, segment_report_json
+from valueproof.success.segment_store import segment_accounts, segment_report_json
 from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
 from valueproof.success.utilization import utilization, utilization_json
 from valueproof.tenancy.accounts import get_account

@@ -18,7 +18,8 @@ from sqlalchemy import Connection, select
 
 from valueproof.contracts.tables import contracts
 from valueproof.metering.schema import FieldError
-from valueproof.outcomes.claims import ClaimResult, submit_claims
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.claim_records import ClaimResult
 from valueproof.tenancy.tables import accounts
 
 __all__ = ["submit_under_contracts"]

@@ -32,8 +32,8 @@ from valueproof.contracts.document import (
     Volume,
 )
 from valueproof.contracts.errors import ContractInvalid
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.money import currency
 
 

@@ -27,7 +27,7 @@ from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult,
 from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
 from valueproof.store import tenant_lock, write
 from valueproof.success.refresh import refresh
-from valueproof.success.segmenting import segment_accounts
+from valueproof.success.segment_store import segment_accounts
 from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Scope, create_api_key

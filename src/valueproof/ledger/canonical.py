@@ -15,19 +15,11 @@ from typing import Any
 import orjson
 import rfc8785
 
-from valueproof.errors import ValueproofError
+from valueproof.ledger.errors import CanonicalizationError
 
 __all__ = ["CanonicalizationError", "canonical_json"]
 
 _SAFE_INTEGER = 2**53 - 1  # RFC 8785 §3.2.2.3 / I-JSON: integers beyond this lose precision
-
-
-class CanonicalizationError(ValueproofError, ValueError):
-    """A value that RFC 8785 cannot encode: an integer out of range, a lone surrogate, NaN...
-    Callers name the field it came from; one that escapes them is still a 422."""
-
-    status = 422
-    title = "Value cannot be canonicalized"
 
 
 class _NeedsReference(Exception):

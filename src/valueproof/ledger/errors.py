@@ -1,4 +1,5 @@
-"""The ways a ledger check can fail, each its own type so callers can tell them apart.
+"""The ways a ledger check can fail, each its own type so callers can tell them apart, and a
+value that cannot be encoded as a leaf.
 
 Standard library only: the customer-side verifier imports this module.
 """
@@ -36,3 +37,19 @@ class SigningKeyError(LedgerError):
 
     status = 409
     title = "No usable signing key"
+
+
+class LogFetchError(LedgerError):
+    """The log could not be read over HTTP: unreachable, an error status, or an oversized reply."""
+
+    def __init__(self, detail: str, http_status: int | None = None) -> None:
+        super().__init__(detail)
+        self.http_status = http_status
+
+
+class CanonicalizationError(ValueproofError, ValueError):
+    """A value that RFC 8785 cannot encode: an integer out of range, a lone surrogate, NaN...
+    Callers name the field it came from; one that escapes them is still a 422."""
+
+    status = 422
+    title = "Value cannot be canonicalized"

@@ -16,7 +16,7 @@ from http.client import HTTPException, HTTPMessage
 from typing import IO
 
 from valueproof.ledger import merkle
-from valueproof.ledger.errors import CheckpointError, LedgerError, TileError
+from valueproof.ledger.errors import CheckpointError, LedgerError, LogFetchError, TileError
 from valueproof.ledger.notes import MAX_NOTE_BYTES
 from valueproof.ledger.tiles import (
     TILE_WIDTH,
@@ -32,14 +32,6 @@ __all__ = ["LogFetchError", "TileLog"]
 
 _MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + 0xFFFF)
 _HASH = merkle.HASH_SIZE
-
-
-class LogFetchError(LedgerError):
-    """The log could not be read over HTTP: unreachable, an error status, or an oversized reply."""
-
-    def __init__(self, detail: str, http_status: int | None = None) -> None:
-        super().__init__(detail)
-        self.http_status = http_status
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,15 @@ from dataclasses import dataclass
 
 from valueproof.ledger import merkle
 from valueproof.ledger.checkpoints import Checkpoint, check_rollback_and_fork, open_checkpoint
-from valueproof.ledger.errors import CheckpointError, LedgerError, ProofError, TileError
+from valueproof.ledger.errors import (
+    CheckpointError,
+    LedgerError,
+    LogFetchError,
+    ProofError,
+    TileError,
+)
 from valueproof.ledger.notes import VerifierKey, parse_vkey
-from valueproof.ledger.tilelog import LogFetchError, TileLog
+from valueproof.ledger.tilelog import TileLog
 from valueproof.ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
+from valueproof.metering.errors import MalformedInput
 from valueproof.metering.formats import (
-    MalformedInput,
     ParseFailure,
     RawItem,
     json_error,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, cast
 
 import orjson
 
-from valueproof.errors import InvalidInput
+from valueproof.metering.errors import MalformedInput
 
 if TYPE_CHECKING:
     # pyarrow is imported where Parquet is read: JSONL and CSV (and every command that imports
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EventFormat",
-    "MalformedInput",
     "ParseFailure",
     "RawItem",
     "open_events",
@@ -56,11 +55,6 @@ class ParseFailure:
 
 
 RawItem = dict[str, Any] | ParseFailure
-
-
-class MalformedInput(InvalidInput, ValueError):
-    """The input as a whole is unreadable: a body that is not JSON, a CSV header naming a column
-    twice, a file of unknown format. Nothing in it can be taken item by item."""
 
 
 # --- JSON Lines ---------------------------------------------------------------------------------

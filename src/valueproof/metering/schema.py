@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from valueproof.ledger.canonical import CanonicalizationError
+from valueproof.ledger.errors import CanonicalizationError
 from valueproof.metering.definitions import EventType, PropertyType
 from valueproof.metering.quantities import to_micros
 from valueproof.metering.records import usage_event_leaf

@@ -20,7 +20,8 @@ import orjson
 from sqlalchemy import Connection, select
 
 from valueproof.ledger import log as ledger_log
-from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+from valueproof.ledger.canonical import canonical_json
+from valueproof.ledger.errors import CanonicalizationError
 from valueproof.metering.definitions import KEY_PATTERN
 from valueproof.metering.schema import FieldError
 from valueproof.outcomes.claim_records import (
@@ -36,7 +37,8 @@ from valueproof.outcomes.definitions import (
     OutcomeDefinition,
     compile_definition,
 )
-from valueproof.outcomes.known import KnownSetCheck, KnownSets, KnownSetUnavailable
+from valueproof.outcomes.errors import KnownSetUnavailable
+from valueproof.outcomes.knownset_store import KnownSetCheck, KnownSets
 from valueproof.outcomes.tables import known_set_hashes, outcome_claims
 from valueproof.outcomes.verification import Claim, Examined, Verdict, conclude, examine
 from valueproof.periods import parse_rfc3339, to_micros
@@ -146,9 +148,9 @@ def submit_claims(
 
     Per item: accepted (on record, with its verdict), duplicate (the same claim again: its
     original verdict), conflict (its id is on record with other content) or rejected.
-    `passphrase` opens the accounts' known-set secrets (outcomes.known). The batch is verified
-    together (each expression run once per batch, the store asked once per lookup for all
-    claims), its verdicts go on the ledger in one append and into the table in one insert.
+    `passphrase` opens the accounts' known-set secrets (outcomes.knownset_store). The batch is
+    verified together (each expression run once per batch, the store asked once per lookup for
+    all claims), its verdicts go on the ledger in one append and into the table in one insert.
     """
     parsed = [_envelope(item) for item in items]
     batch = _Batch(

@@ -16,7 +16,8 @@ import orjson
 from sqlalchemy import Connection, Row, Select, select
 
 from valueproof.errors import NotFound
-from valueproof.ledger.canonical import CanonicalizationError, canonical_json
+from valueproof.ledger.canonical import canonical_json
+from valueproof.ledger.errors import CanonicalizationError
 from valueproof.ledger.leaves import leaf_bytes
 from valueproof.metering.schema import FieldError
 from valueproof.outcomes.tables import outcome_claims

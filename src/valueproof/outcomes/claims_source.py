@@ -8,14 +8,16 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from valueproof.ledger.audit import LedgeredRecord
-from valueproof.outcomes.claims import (
-    OUTCOME_DEFINITION,
+from valueproof.outcomes.claim_records import (
     OUTCOME_VERDICT,
     claim_of_row,
     claim_rows,
+    verdict_leaf,
+)
+from valueproof.outcomes.definition_store import (
+    OUTCOME_DEFINITION,
     definition_leaf,
     stored_definition,
-    verdict_leaf,
 )
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions
 

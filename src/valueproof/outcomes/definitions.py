@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import DocumentInvalid, field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.metering.definitions import KEY_PATTERN
+from valueproof.outcomes.errors import DefinitionInvalid
 from valueproof.outcomes.expressions import (
     CEL_BUILTINS,
     CEL_ERRORS,
@@ -50,7 +51,6 @@ __all__ = [
     "AttributeType",
     "CompiledDefinition",
     "Criterion",
-    "DefinitionInvalid",
     "Expression",
     "OutcomeDefinition",
     "compile_definition",
@@ -119,12 +119,6 @@ class OutcomeDefinition(BaseModel):
         ge=1, le=3_660, description="A claim is submitted within this many days of occurring."
     )
     dispute_window_days: int = Field(ge=0, le=3_660)
-
-
-class DefinitionInvalid(DocumentInvalid):
-    """An outcome definition that cannot be used; `problems` lists every (field path, reason)."""
-
-    title = "Invalid outcome definition"
 
 
 _ATTRIBUTE = re.compile(ATTRIBUTE_PATTERN)

@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Row, func, insert, or_, select, update
 from valueproof.errors import Conflict, InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.leaves import leaf_bytes
-from valueproof.outcomes.claims import StoredClaim, stored_claim, stored_definition
+from valueproof.outcomes.claim_records import StoredClaim, stored_claim
+from valueproof.outcomes.definition_store import stored_definition
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions, outcome_dispute_steps
 from valueproof.periods import format_micros
 

@@ -50,14 +50,12 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from valueproof.errors import DocumentInvalid, InvalidInput
+from valueproof.outcomes.errors import KnownSetInvalid, KnownSetUploadInvalid
 
 __all__ = [
     "MAX_SECRET_SIZE",
     "MIN_SECRET_SIZE",
     "SECRET_SIZE",
-    "KnownSetInvalid",
-    "KnownSetUploadInvalid",
     "hasher",
     "keyed_hash",
     "known_hash",
@@ -76,12 +74,6 @@ MIN_SECRET_SIZE = 16
 MAX_SECRET_SIZE = 1024
 
 _HASH = re.compile(r"[0-9a-f]{64}")
-
-
-class KnownSetInvalid(InvalidInput):
-    """An uploaded known set or a secret that is malformed; `field` names the line or the secret."""
-
-    title = "Invalid known set"
 
 
 def new_secret() -> bytes:
@@ -174,12 +166,6 @@ def parse_known_hashes(lines: Iterable[Any], json_list: bool = False) -> set[str
 
 
 _MAX_PROBLEMS = 100  # bad lines named in one answer; the count of the rest follows
-
-
-class KnownSetUploadInvalid(DocumentInvalid):
-    """An uploaded known set with bad lines; `problems` names each (up to a hundred)."""
-
-    title = "Invalid known set"
 
 
 _SIZES = f"{MIN_SECRET_SIZE} to {MAX_SECRET_SIZE} bytes"

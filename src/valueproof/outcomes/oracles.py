@@ -31,9 +31,9 @@ from valueproof.outcomes.aggregation import (
     Rule,
     value_at,
 )
+from valueproof.outcomes.errors import ReadingRefused
 from valueproof.outcomes.readings import (
     Reading,
-    ReadingRefused,
     check_fresh,
     parse_public_key,
     parse_submission,

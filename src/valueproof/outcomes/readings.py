@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from valueproof.errors import InvalidInput
 from valueproof.ledger.canonical import canonical_json
 from valueproof.metering.definitions import KEY_PATTERN
+from valueproof.outcomes.errors import ReadingRefused
 from valueproof.periods import format_rfc3339, parse_rfc3339
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "FIELDS",
     "MAX_VALUE_DIGITS",
     "Reading",
-    "ReadingRefused",
     "check_fresh",
     "duration_text",
     "new_nonce",
@@ -77,12 +77,6 @@ _MAX_BASE64 = 256  # characters: far more than a key or a signature needs, and a
 _KEY = re.compile(KEY_PATTERN)
 _VALUE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,128}")
-
-
-class ReadingRefused(InvalidInput):
-    """A reading that is malformed, not signed by its source, or not current; `field` names why."""
-
-    title = "Reading refused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,7 @@ Index("ix_outcome_claims_dedupe_first", outcome_claims.c.tenant_id, outcome_clai
       outcome_claims.c.leaf_index, outcome_claims.c.claim_id)  # fmt: skip
 
 # A customer account's known-set secret, encrypted: AES-256-GCM under a key derived with scrypt
-# from the operator's passphrase (outcomes.known). Never stored or returned in clear.
+# from the operator's passphrase (outcomes.knownset_store). Never stored or returned in clear.
 known_set_secrets = Table(
     "known_set_secrets",
     metadata,
@@ -157,22 +157,5 @@ outcome_dispute_steps = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("leaf_index", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "claim_id", "seq"),
-    UniqueConstraint("tenant_id", "leaf_index"),
-)
-
-# Every version of every success-plan action (outcomes.plans): a change is a new version and a
-# ledger leaf, so a plan's state at any past time can be shown.
-success_plan_actions = Table(
-    "success_plan_actions",
-    metadata,
-    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
-    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
-    Column("action", String(200), nullable=False),  # the action's key, unique per account
-    Column("version", Integer, nullable=False),
-    Column("document", Text, nullable=False),  # canonical JSON of the action at this version
-    Column("changed_by", String(20), nullable=False),  # customer | vendor
-    Column("changed_us", BigInteger, nullable=False),
-    Column("leaf_index", BigInteger, nullable=False),
-    PrimaryKeyConstraint("tenant_id", "account_id", "action", "version"),
     UniqueConstraint("tenant_id", "leaf_index"),
 )

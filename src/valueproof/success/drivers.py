@@ -19,14 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from valueproof.errors import InvalidInput
+from valueproof.success.errors import DriverInputInvalid
 
 __all__ = [
     "MAX_DRIVERS",
     "MIN_POINTS",
     "DriverAnalysis",
     "DriverEffect",
-    "DriverInputError",
     "explain_usage",
 ]
 
@@ -34,12 +33,6 @@ MAX_DRIVERS = 8  # the exact decomposition fits 2^p regressions
 MIN_POINTS = 10  # complete days, and at least 5 more than there are drivers
 
 Floats = npt.NDArray[np.float64]
-
-
-class DriverInputError(InvalidInput):
-    """Series that cannot be analysed; `field` names the offending one (`drivers.orders`)."""
-
-    title = "Invalid driver input"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +74,7 @@ def explain_usage(
     """Regress daily usage on the driver series (same days; NaN for a gap) and decompose R²."""
     y, x, names, dropped = _complete_rows(usage, drivers, log_scale)
     if not 0 < confidence < 1:
-        raise DriverInputError("confidence", "must be between 0 and 1 (0.95 for 95%)")
+        raise DriverInputInvalid("confidence", "must be between 0 and 1 (0.95 for 95%)")
     # Imported here: statsmodels takes a second or more to import, which every module that
     # imports this one (the CLI's `success` group among them) would pay at start-up.
     from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyped]
@@ -129,15 +122,15 @@ def _complete_rows(
     """Usage and the driver matrix on the days where all are present, checked and transformed."""
     y = _series(usage, "usage")
     if not drivers:
-        raise DriverInputError("drivers", "give at least one driver series")
+        raise DriverInputInvalid("drivers", "give at least one driver series")
     if len(drivers) > MAX_DRIVERS:
-        raise DriverInputError("drivers", f"at most {MAX_DRIVERS} drivers, not {len(drivers)}")
+        raise DriverInputInvalid("drivers", f"at most {MAX_DRIVERS} drivers, not {len(drivers)}")
     names = list(drivers)
     columns = []
     for name in names:
         column = _series(drivers[name], f"drivers.{name}")
         if len(column) != len(y):
-            raise DriverInputError(
+            raise DriverInputInvalid(
                 f"drivers.{name}", f"has {len(column)} values; usage has {len(y)} (same days)"
             )
         columns.append(column)
@@ -146,7 +139,7 @@ def _complete_rows(
     y, x = y[keep], x[keep]
     needed = max(MIN_POINTS, len(names) + 5)
     if len(y) < needed:
-        raise DriverInputError(
+        raise DriverInputInvalid(
             "usage", f"{len(y)} days with usage and every driver present; at least {needed}"
         )
     if log_scale:
@@ -155,10 +148,10 @@ def _complete_rows(
             *((f"drivers.{n}", x[:, j]) for j, n in enumerate(names)),
         ]:
             if (values < 0).any():
-                raise DriverInputError(field, "has negative values; a log scale needs ≥ 0")
+                raise DriverInputInvalid(field, "has negative values; a log scale needs ≥ 0")
         y, x = np.log1p(y), np.log1p(x)
     if np.ptp(y) == 0:
-        raise DriverInputError("usage", "is constant over the days used: nothing to explain")
+        raise DriverInputInvalid("usage", "is constant over the days used: nothing to explain")
     _check_columns(x, names)
     return y, x, names, int((~keep).sum())
 
@@ -167,11 +160,11 @@ def _series(values: npt.ArrayLike, field: str) -> Floats:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise DriverInputError(field, "must be a sequence of numbers (NaN for a gap)") from None
+        raise DriverInputInvalid(field, "must be a sequence of numbers (NaN for a gap)") from None
     if array.ndim != 1:
-        raise DriverInputError(field, "must be one value per day")
+        raise DriverInputInvalid(field, "must be one value per day")
     if np.isinf(array).any():
-        raise DriverInputError(field, "has an infinite value")
+        raise DriverInputInvalid(field, "has an infinite value")
     return array
 
 
@@ -180,7 +173,7 @@ def _check_columns(x: Floats, names: list[str]) -> None:
     scale = np.abs(centred).max(axis=0)
     for j, name in enumerate(names):
         if scale[j] == 0:
-            raise DriverInputError(
+            raise DriverInputInvalid(
                 f"drivers.{name}", "is constant over the days used; it cannot explain anything"
             )
     # A driver that is a linear combination of earlier ones has no effect of its own to report.
@@ -188,7 +181,7 @@ def _check_columns(x: Floats, names: list[str]) -> None:
     for j, name in enumerate(names[1:], start=1):
         if np.linalg.matrix_rank(unit[:, : j + 1]) <= j:
             earlier = ", ".join(names[:j])
-            raise DriverInputError(
+            raise DriverInputInvalid(
                 f"drivers.{name}", f"is a linear combination of {earlier}; drop one of them"
             )
 

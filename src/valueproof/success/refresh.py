@@ -21,8 +21,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from valueproof.contracts.registry import account_versions, in_force, tenant_versions
 from valueproof.errors import InvalidInput
 from valueproof.metering.registry import load_catalog
-from valueproof.outcomes.plans import adherence
-from valueproof.outcomes.tables import outcome_claims, success_plan_actions
+from valueproof.outcomes.tables import outcome_claims
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.success.alert_store import Reconciled, reconcile
 from valueproof.success.alerts import (
@@ -39,9 +38,10 @@ from valueproof.success.baseline import check_recent
 from valueproof.success.daily import DAILY, DailyUsage, daily_usage, own_histories, usage_habit
 from valueproof.success.engagements import last_engagements
 from valueproof.success.health import HealthTable, compile_scorecards, score_accounts
-from valueproof.success.segmenting import rule_segments
+from valueproof.success.plans import adherence
+from valueproof.success.segment_store import rule_segments
 from valueproof.success.settings import SCORECARD, load_setting
-from valueproof.success.tables import success_health, success_profiles
+from valueproof.success.tables import success_health, success_plan_actions, success_profiles
 from valueproof.success.utilization import utilization
 from valueproof.tenancy.tables import accounts
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import DocumentInvalid, field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, field_path
+from valueproof.success.errors import ScorecardInvalid
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -26,7 +27,6 @@ __all__ = [
     "BandPoint",
     "Measure",
     "Scorecard",
-    "ScorecardInvalid",
     "SegmentScorecard",
     "Shape",
     "parse_scorecard",
@@ -115,12 +115,6 @@ class Scorecard(BaseModel):
         default=5.0, ge=0, le=100, description="A change within ± this many points is flat."
     )
     segments: dict[str, SegmentScorecard] = Field(default_factory=dict, max_length=200)
-
-
-class ScorecardInvalid(DocumentInvalid):
-    """A scorecard that cannot be used; `problems` lists every (field path, reason)."""
-
-    title = "Invalid scorecard"
 
 
 def read_scorecard(text: str) -> Scorecard:

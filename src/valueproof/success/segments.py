@@ -14,16 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import DocumentInvalid, field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.outcomes.expressions import CEL_BUILTINS, TYPE_NAMES, binders
+from valueproof.success.errors import SegmentsInvalid
 
 __all__ = [
     "CompiledSegmentRules",
     "SegmentAssignment",
     "SegmentRule",
     "SegmentRules",
-    "SegmentsInvalid",
     "assign_segment",
     "compile_segment_rules",
     "matching_segments",
@@ -56,12 +56,6 @@ class SegmentRules(BaseModel):
 
     rules: list[SegmentRule] = Field(min_length=1, max_length=200)
     default: str = Field(default="other", pattern=KEY_PATTERN)
-
-
-class SegmentsInvalid(DocumentInvalid):
-    """Segment rules that cannot be used; `problems` lists every (field path, reason)."""
-
-    title = "Invalid segment rules"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

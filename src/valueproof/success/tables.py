@@ -1,5 +1,6 @@
 """Tables of Customer Success: settings documents, alerts, health scores, segments, seasonal
-profiles, engagements and the vendor's driver series. Analytics, not money: floats are fine."""
+profiles, engagements, the vendor's driver series and success-plan actions. Analytics, not money:
+floats are fine."""
 
 from sqlalchemy import (
     BigInteger,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -119,4 +121,21 @@ success_drivers = Table(
     Column("day", Integer, nullable=False),  # days since 1970-01-01
     Column("value", Float, nullable=False),
     PrimaryKeyConstraint("tenant_id", "account_id", "driver", "day"),
+)
+
+# Every version of every success-plan action (success.plans): a change is a new version and a
+# ledger leaf, so a plan's state at any past time can be shown.
+success_plan_actions = Table(
+    "success_plan_actions",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("action", String(200), nullable=False),  # the action's key, unique per account
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),  # canonical JSON of the action at this version
+    Column("changed_by", String(20), nullable=False),  # customer | vendor
+    Column("changed_us", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "account_id", "action", "version"),
+    UniqueConstraint("tenant_id", "leaf_index"),
 )

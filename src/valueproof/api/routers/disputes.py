@@ -20,10 +20,10 @@ from valueproof.config import Settings
 from valueproof.errors import Forbidden, InvalidInput, NotFound
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.outcomes import disputes
-from valueproof.outcomes.claims import stored_claim
+from valueproof.outcomes.claim_records import stored_claim
 from valueproof.outcomes.disputes import Dispute, dispute_json
-from valueproof.outcomes.plans import adherence, adherence_json
 from valueproof.store import read, tenant_lock, write
+from valueproof.success.plans import adherence, adherence_json
 from valueproof.tenancy.accounts import account_id
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope

@@ -18,9 +18,11 @@ from valueproof.config import Settings
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import claims, known
-from valueproof.outcomes.claims import ClaimResult, claim_json, claim_result_json, definition_json
+from valueproof.outcomes import claim_records, definition_store, knownset_store
+from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
+from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import OutcomeDefinition, read_definition
+from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import parse_known_hashes, parse_secret
 from valueproof.store import read, tenant_lock, write
 from valueproof.tenancy.accounts import get_account
@@ -101,13 +103,13 @@ async def put_definition(
 
 def _apply(
     engine: Engine, tenant_id: int, definition: OutcomeDefinition
-) -> tuple[str, claims.StoredDefinition]:
+) -> tuple[str, definition_store.StoredDefinition]:
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
-        status = claims.apply_definition(connection, tenant_id, definition, now_us())
+        status = definition_store.apply_definition(connection, tenant_id, definition, now_us())
         [stored] = [
             d
-            for d in claims.definitions(connection, tenant_id)
+            for d in definition_store.definitions(connection, tenant_id)
             if (d.contract, d.outcome) == (definition.contract, definition.outcome)
         ]
     return status, stored
@@ -119,7 +121,7 @@ def list_definitions(
 ) -> dict[str, Any]:
     """The latest version of every outcome definition."""
     with read(engine_of(request)) as connection:
-        found = claims.definitions(connection, who.tenant_id)
+        found = definition_store.definitions(connection, who.tenant_id)
     return {"definitions": [definition_json(d) for d in found]}
 
 
@@ -160,7 +162,7 @@ def get_claim(
     """A claim on record with its verdict, its leaf index and the salts of its commitments (a
     `read` key, or the customer key of the claim's account)."""
     with read(engine_of(request)) as connection:
-        found = claims.stored_claim(connection, who.tenant_id, claim_id)
+        found = claim_records.stored_claim(connection, who.tenant_id, claim_id)
     if who.is_customer and found.account != who.account_external_id:
         # The same answer as for no claim at all: another account's claims are not there.
         raise NotFound(f"no claim {claim_id!r}")
@@ -169,7 +171,7 @@ def get_claim(
 
 @router.put(
     "/v1/accounts/{external_id}/known-set/secret",
-    responses={409: {"description": f"{known.PASSPHRASE_SETTING} is not set."}},
+    responses={409: {"description": f"{knownset_store.PASSPHRASE_SETTING} is not set."}},
 )
 async def put_known_set_secret(
     request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.ADMIN))
@@ -215,39 +217,40 @@ def get_known_set(
     """How many hashes the account's known set holds and whether its secret is stored."""
     with read(engine_of(request)) as connection:
         account = get_account(connection, who.tenant_id, external_id)
-        status = known.known_set_status(connection, who.tenant_id, account.id)
+        status = knownset_store.known_set_status(connection, who.tenant_id, account.id)
     return _status_json(status)
 
 
 def _store_secret(
     engine: Engine, tenant_id: int, external_id: str, secret: bytes, passphrase: str
-) -> tuple[int, known.KnownSetStatus]:
+) -> tuple[int, knownset_store.KnownSetStatus]:
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
         account = get_account(connection, tenant_id, external_id)
-        dropped = known.set_secret(connection, tenant_id, account.id, secret, passphrase, now_us())
-        return dropped, known.known_set_status(connection, tenant_id, account.id)
+        dropped = knownset_store.set_secret(
+            connection, tenant_id, account.id, secret, passphrase, now_us()
+        )
+        return dropped, knownset_store.known_set_status(connection, tenant_id, account.id)
 
 
 def _add_hashes(
     engine: Engine, tenant_id: int, external_id: str, hashes: set[str]
-) -> tuple[int, known.KnownSetStatus]:
+) -> tuple[int, knownset_store.KnownSetStatus]:
     with write(engine) as connection:
         tenant_lock(connection, tenant_id)
         account = get_account(connection, tenant_id, external_id)
-        added = known.add_hashes(connection, tenant_id, account.id, hashes, now_us())
-        return added, known.known_set_status(connection, tenant_id, account.id)
+        added = knownset_store.add_hashes(connection, tenant_id, account.id, hashes, now_us())
+        return added, knownset_store.known_set_status(connection, tenant_id, account.id)
 
 
-def _status_json(status: known.KnownSetStatus) -> dict[str, Any]:
+def _status_json(status: knownset_store.KnownSetStatus) -> dict[str, Any]:
     return {"count": status.count, "secret_set": status.secret_set}
 
 
 def _passphrase(config: Settings) -> str:
     if config.ledger_passphrase is None or not config.ledger_passphrase.get_secret_value():
-        raise known.KnownSetUnavailable(
-            f"set {known.PASSPHRASE_SETTING}: known-set secrets are stored encrypted with it"
-        )
+        setting = knownset_store.PASSPHRASE_SETTING
+        raise KnownSetUnavailable(f"set {setting}: known-set secrets are stored encrypted with it")
     return config.ledger_passphrase.get_secret_value()
 
 

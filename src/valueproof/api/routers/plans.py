@@ -15,10 +15,10 @@ from valueproof.api.bodies import read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import plans
-from valueproof.outcomes.plans import ActionDocument, Party, StoredAction, action_json
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
+from valueproof.success import plans
+from valueproof.success.plans import ActionDocument, Party, StoredAction, action_json
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope

@@ -16,14 +16,14 @@ from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
-from valueproof.success.driver_analysis import analyse_drivers, analysis_json
+from valueproof.success.driver_store import analyse_drivers, analysis_json
 from valueproof.success.engagements import (
     engagement_json,
     engagements,
     put_driver_series,
     record_engagement,
 )
-from valueproof.success.segmenting import SegmentReport, segment_accounts, segment_report_json
+from valueproof.success.segment_store import SegmentReport, segment_accounts, segment_report_json
 from valueproof.success.tables import success_segments
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us

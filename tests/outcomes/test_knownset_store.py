@@ -1,6 +1,6 @@
-"""The known-set store (outcomes/known.py) and its use by claims, on both backends: the secret is
-sealed at rest, opens only with the passphrase and for its own account, and claims whose
-known_key the customer already had are `already_known`."""
+"""The known-set store (outcomes/knownset_store.py) and its use by claims, on both backends: the
+secret is sealed at rest, opens only with the passphrase and for its own account, and claims
+whose known_key the customer already had are `already_known`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from valueproof.outcomes import known
-from valueproof.outcomes.claims import ClaimResult, apply_definition, submit_claims
+from valueproof.outcomes import knownset_store
+from valueproof.outcomes.claim_intake import submit_claims
+from valueproof.outcomes.claim_records import ClaimResult
+from valueproof.outcomes.definition_store import apply_definition
 from valueproof.outcomes.definitions import parse_definition
+from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import known_hashes, new_secret
 from valueproof.outcomes.tables import known_set_secrets
 from valueproof.periods import format_rfc3339
@@ -80,17 +83,23 @@ def test_the_secret_is_sealed_and_opens_only_with_the_passphrase_for_its_account
 ) -> None:
     secret = new_secret()
     with write(engine) as connection:
-        known.set_secret(connection, tenant.id, accounts["acme"], secret, PASSPHRASE, 1)
+        knownset_store.set_secret(connection, tenant.id, accounts["acme"], secret, PASSPHRASE, 1)
     with read(engine) as connection:
         row = connection.execute(
             select(known_set_secrets).where(known_set_secrets.c.account_id == accounts["acme"])
         ).one()
-        assert known.open_secret(connection, tenant.id, accounts["acme"], PASSPHRASE) == secret
-        assert known.open_secret(connection, tenant.id, accounts["globex"], PASSPHRASE) is None
-        with pytest.raises(known.KnownSetUnavailable, match="does not open"):
-            known.open_secret(connection, tenant.id, accounts["acme"], "wrong")
-        with pytest.raises(known.KnownSetUnavailable, match="VALUEPROOF_LEDGER_PASSPHRASE"):
-            known.open_secret(connection, tenant.id, accounts["acme"], None)
+        assert (
+            knownset_store.open_secret(connection, tenant.id, accounts["acme"], PASSPHRASE)
+            == secret
+        )
+        assert (
+            knownset_store.open_secret(connection, tenant.id, accounts["globex"], PASSPHRASE)
+            is None
+        )
+        with pytest.raises(KnownSetUnavailable, match="does not open"):
+            knownset_store.open_secret(connection, tenant.id, accounts["acme"], "wrong")
+        with pytest.raises(KnownSetUnavailable, match="VALUEPROOF_LEDGER_PASSPHRASE"):
+            knownset_store.open_secret(connection, tenant.id, accounts["acme"], None)
     stored = b"".join(
         bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in row
     )
@@ -98,14 +107,16 @@ def test_the_secret_is_sealed_and_opens_only_with_the_passphrase_for_its_account
     assert row.kdf == "scrypt-n32768-r8-p1" and len(row.ciphertext) == 48
     # The account ids are bound in: the sealed secret copied to another account does not open.
     with write(engine) as connection:
-        known.set_secret(connection, tenant.id, accounts["globex"], new_secret(), PASSPHRASE, 2)
+        knownset_store.set_secret(
+            connection, tenant.id, accounts["globex"], new_secret(), PASSPHRASE, 2
+        )
         connection.execute(
             update(known_set_secrets)
             .where(known_set_secrets.c.account_id == accounts["globex"])
             .values(salt=row.salt, nonce=row.nonce, ciphertext=row.ciphertext)
         )
-    with read(engine) as connection, pytest.raises(known.KnownSetUnavailable):
-        known.open_secret(connection, tenant.id, accounts["globex"], PASSPHRASE)
+    with read(engine) as connection, pytest.raises(KnownSetUnavailable):
+        knownset_store.open_secret(connection, tenant.id, accounts["globex"], PASSPHRASE)
 
 
 def test_hashes_are_added_once_and_a_new_secret_drops_them(
@@ -116,16 +127,22 @@ def test_hashes_are_added_once_and_a_new_secret_drops_them(
     acme = accounts["acme"]
     with write(engine) as connection:
         tenant_lock(connection, tenant.id)
-        assert known.set_secret(connection, tenant.id, acme, secret, PASSPHRASE, 1) == 0
-        assert known.add_hashes(connection, tenant.id, acme, hashes, 1) == 5
-        assert known.add_hashes(connection, tenant.id, acme, hashes, 2) == 0
-        assert known.set_secret(connection, tenant.id, acme, secret, PASSPHRASE, 3) == 0
-        assert known.known_set_status(connection, tenant.id, acme) == known.KnownSetStatus(5, True)
-        assert known.known_set_status(connection, tenant.id, accounts["globex"]).count == 0
-        assert known.set_secret(connection, tenant.id, acme, new_secret(), PASSPHRASE, 4) == 5
-        assert known.known_set_status(connection, tenant.id, acme) == known.KnownSetStatus(0, True)
-        with pytest.raises(known.KnownSetUnavailable):
-            known.set_secret(connection, tenant.id, acme, secret, None, 5)
+        assert knownset_store.set_secret(connection, tenant.id, acme, secret, PASSPHRASE, 1) == 0
+        assert knownset_store.add_hashes(connection, tenant.id, acme, hashes, 1) == 5
+        assert knownset_store.add_hashes(connection, tenant.id, acme, hashes, 2) == 0
+        assert knownset_store.set_secret(connection, tenant.id, acme, secret, PASSPHRASE, 3) == 0
+        assert knownset_store.known_set_status(
+            connection, tenant.id, acme
+        ) == knownset_store.KnownSetStatus(5, True)
+        assert knownset_store.known_set_status(connection, tenant.id, accounts["globex"]).count == 0
+        assert (
+            knownset_store.set_secret(connection, tenant.id, acme, new_secret(), PASSPHRASE, 4) == 5
+        )
+        assert knownset_store.known_set_status(
+            connection, tenant.id, acme
+        ) == knownset_store.KnownSetStatus(0, True)
+        with pytest.raises(KnownSetUnavailable):
+            knownset_store.set_secret(connection, tenant.id, acme, secret, None, 5)
 
 
 def test_exactly_the_known_leads_are_already_known(
@@ -135,8 +152,10 @@ def test_exactly_the_known_leads_are_already_known(
     had = [f"lead{n}@example.com" for n in range(0, 100, 5)]  # 20 the customer already had
     with write(engine) as connection:
         tenant_lock(connection, tenant.id)
-        known.set_secret(connection, tenant.id, accounts["acme"], secret, PASSPHRASE, 1)
-        known.add_hashes(connection, tenant.id, accounts["acme"], known_hashes(secret, had), 1)
+        knownset_store.set_secret(connection, tenant.id, accounts["acme"], secret, PASSPHRASE, 1)
+        knownset_store.add_hashes(
+            connection, tenant.id, accounts["acme"], known_hashes(secret, had), 1
+        )
     claims = [lead(n) for n in range(100)]
     claims[0] = lead(0, "  LEAD0@Example.COM ")  # normalization: the same entry
     claims[10] = lead(10, "Lead10@EXAMPLE.com")
@@ -159,7 +178,7 @@ def test_a_known_set_that_cannot_be_used_holds_its_claims_back(
     secret = new_secret()
     with write(engine) as connection:
         tenant_lock(connection, tenant.id)
-        known.add_hashes(
+        knownset_store.add_hashes(
             connection, tenant.id, accounts["acme"], known_hashes(secret, ["lead1@example.com"]), 1
         )
     [no_secret, elsewhere] = submit(engine, tenant, [lead(1), lead(2, account="globex")])
@@ -167,7 +186,7 @@ def test_a_known_set_that_cannot_be_used_holds_its_claims_back(
     assert "no secret" in no_secret.errors[0].reason
     assert (elsewhere.status, elsewhere.accepted) == ("accepted", True)
     with write(engine) as connection:
-        known.set_secret(connection, tenant.id, accounts["globex"], secret, PASSPHRASE, 1)
+        knownset_store.set_secret(connection, tenant.id, accounts["globex"], secret, PASSPHRASE, 1)
     [locked] = submit(engine, tenant, [lead(3, account="globex")], passphrase=None)
     assert (locked.status, locked.errors[0].field) == ("rejected", "known_key")
     assert "VALUEPROOF_LEDGER_PASSPHRASE" in locked.errors[0].reason

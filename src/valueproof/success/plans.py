@@ -24,14 +24,15 @@ from pydantic import (
 )
 from sqlalchemy import Connection, Row, Select, func, insert, select
 
-from valueproof.documents import DocumentUnreadable, load_document
-from valueproof.errors import Forbidden, InvalidInput, NotFound, field_path
+from valueproof.documents import load_document
+from valueproof.errors import DocumentUnreadable, InvalidInput, NotFound, field_path
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.canonical import canonical_json
 from valueproof.ledger.leaves import leaf_bytes
 from valueproof.metering.definitions import KEY_PATTERN
-from valueproof.outcomes.tables import success_plan_actions
 from valueproof.periods import format_micros, parse_rfc3339, to_micros
+from valueproof.success.errors import PlanChangeForbidden
+from valueproof.success.tables import success_plan_actions
 from valueproof.tenancy.tables import accounts
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "ActionDocument",
     "Adherence",
     "AdherenceItem",
-    "PlanChangeForbidden",
     "StoredAction",
     "action_data",
     "action_json",
@@ -79,15 +79,6 @@ Status = Literal["created", "changed", "unchanged"]
 # (missed), or dropped.
 Standing = Literal["not_due", "on_time", "late", "missed", "dropped"]
 Evidence = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-
-
-class PlanChangeForbidden(Forbidden):
-    """A party changed what it may not: `field` names what it tried to change."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 class ActionDocument(BaseModel):

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from valueproof.ledger.audit import LedgeredRecord
-from valueproof.outcomes.plans import SUCCESS_PLAN_ACTION, action_leaf, action_rows, stored_action
-from valueproof.outcomes.tables import success_plan_actions
+from valueproof.success.plans import SUCCESS_PLAN_ACTION, action_leaf, action_rows, stored_action
+from valueproof.success.tables import success_plan_actions
 from valueproof.tenancy.tables import accounts
 
 __all__ = ["SuccessPlanActionSource"]

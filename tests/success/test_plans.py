@@ -1,4 +1,4 @@
-"""Tests for outcomes/plans.py: versions and no-ops, a past state, adherence (the pure
+"""Tests for success/plans.py: versions and no-ops, a past state, adherence (the pure
 classification under hypothesis too), who may change what, bad input naming the field, nothing
 recorded on a refused change, and the audit rebuilding every leaf."""
 
@@ -16,10 +16,12 @@ from valueproof.errors import InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.audit import audit
 from valueproof.ledger.leaves import parse_leaf
-from valueproof.outcomes.plans import (
+from valueproof.periods import to_micros
+from valueproof.store import read, tenant_lock, write
+from valueproof.success.errors import PlanChangeForbidden
+from valueproof.success.plans import (
     Action,
     Party,
-    PlanChangeForbidden,
     StoredAction,
     adherence,
     adherence_json,
@@ -33,10 +35,8 @@ from valueproof.outcomes.plans import (
     set_action,
     standing,
 )
-from valueproof.outcomes.plans_source import SuccessPlanActionSource
-from valueproof.outcomes.tables import success_plan_actions
-from valueproof.periods import to_micros
-from valueproof.store import read, tenant_lock, write
+from valueproof.success.plans_source import SuccessPlanActionSource
+from valueproof.success.tables import success_plan_actions
 from valueproof.tenancy.accounts import AccountCreate, account_id, create_account
 from valueproof.tenancy.tenants import Tenant
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from valueproof.errors import Conflict
+from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import MAX_SECRET_SIZE, MIN_SECRET_SIZE, hasher
 from valueproof.outcomes.tables import known_set_hashes, known_set_secrets
 
@@ -27,7 +27,6 @@ __all__ = [
     "PASSPHRASE_SETTING",
     "KnownSetCheck",
     "KnownSetStatus",
-    "KnownSetUnavailable",
     "KnownSets",
     "add_hashes",
     "known_set_status",
@@ -39,13 +38,6 @@ PASSPHRASE_SETTING = "VALUEPROOF_LEDGER_PASSPHRASE"
 _KDF = "scrypt-n32768-r8-p1"
 _N, _R, _P = 2**15, 8, 1
 _CHUNK = 500
-
-
-class KnownSetUnavailable(Conflict):
-    """The account's known set cannot be used: no passphrase, a wrong one, or hashes without a
-    secret to hash claims with."""
-
-    title = "Known set unavailable"
 
 
 @dataclass(frozen=True, slots=True)
