@@ -1,0 +1,210 @@
+"""Outcomes' writes, one transaction each: definitions, known sets, disputes, success-plan
+actions, oracle sources and metrics, and signed readings.
+
+Each takes the engine, holds the tenant's write lock, reads the clock, appends its leaves and
+signs a checkpoint if one is due (`CheckpointPolicy`), then commits; the API and the CLI parse
+their input, call one of these, and render what it returns. (Claims are taken under their
+accounts' contracts: `contracts.writes.submit_claims`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from valueproof.errors import InvalidInput, NotFound
+from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.outcomes import definition_store, disputes, known, oracles, plans
+from valueproof.outcomes.claim_records import stored_claim
+from valueproof.outcomes.definition_store import StoredDefinition
+from valueproof.outcomes.definitions import OutcomeDefinition
+from valueproof.outcomes.disputes import Dispute
+from valueproof.outcomes.known import KnownSetStatus
+from valueproof.outcomes.oracles import MetricDefinition, ReadingResult, SourceDefinition
+from valueproof.outcomes.plans import ActionDocument, Adherence, Party, StoredAction
+from valueproof.store import tenant_write
+from valueproof.tenancy.accounts import account_id, get_account
+from valueproof.tenancy.clock import now_us
+
+__all__ = [
+    "add_known_hashes",
+    "answer_dispute",
+    "apply_definition",
+    "apply_metric",
+    "apply_oracles",
+    "apply_source",
+    "open_dispute",
+    "resolve_dispute",
+    "set_action",
+    "set_known_secret",
+    "submit_readings",
+]
+
+
+def apply_definition(
+    engine: Engine, tenant_id: int, definition: OutcomeDefinition
+) -> tuple[definition_store.Status, StoredDefinition]:
+    """Record an outcome definition (a changed one is a new version and a new leaf), and the
+    latest version as stored."""
+    with tenant_write(engine, tenant_id) as connection:
+        status = definition_store.apply_definition(connection, tenant_id, definition, now_us())
+        [stored] = [
+            d
+            for d in definition_store.definitions(connection, tenant_id)
+            if (d.contract, d.outcome) == (definition.contract, definition.outcome)
+        ]
+    return status, stored
+
+
+# --- known sets ---------------------------------------------------------------------------------
+
+
+def set_known_secret(
+    engine: Engine, tenant_id: int, external_id: str, secret: bytes, passphrase: str
+) -> tuple[int, KnownSetStatus]:
+    """Store the account's known-set secret, encrypted with `passphrase`: how many hashes the
+    old secret's set dropped, and the set as it now stands."""
+    with tenant_write(engine, tenant_id) as connection:
+        account = get_account(connection, tenant_id, external_id)
+        dropped = known.set_secret(connection, tenant_id, account.id, secret, passphrase, now_us())
+        return dropped, known.known_set_status(connection, tenant_id, account.id)
+
+
+def add_known_hashes(
+    engine: Engine, tenant_id: int, external_id: str, hashes: set[str]
+) -> tuple[int, KnownSetStatus]:
+    """Add hashes to the account's known set (repeats are no-ops): how many were new, and the
+    set as it now stands."""
+    with tenant_write(engine, tenant_id) as connection:
+        account = get_account(connection, tenant_id, external_id)
+        added = known.add_hashes(connection, tenant_id, account.id, hashes, now_us())
+        return added, known.known_set_status(connection, tenant_id, account.id)
+
+
+# --- disputes: each step a leaf, answered with the plan's adherence when it was opened -----------
+
+
+def open_dispute(
+    engine: Engine,
+    tenant_id: int,
+    claim_id: str,
+    reason: str,
+    account: str,
+    policy: CheckpointPolicy,
+) -> tuple[Dispute, Adherence]:
+    """The customer of `account` disputes its accepted outcome; another account's claim is
+    NotFound, the same answer as for no claim at all."""
+    with tenant_write(engine, tenant_id) as connection:
+        at = now_us()
+        if stored_claim(connection, tenant_id, claim_id).account != account:
+            raise NotFound(f"no claim {claim_id!r}")
+        found = disputes.open_dispute(connection, tenant_id, claim_id, reason, at)
+        after_append(connection, tenant_id, policy, at)
+        return found, _plan_when_opened(connection, tenant_id, found)
+
+
+def answer_dispute(
+    engine: Engine, tenant_id: int, claim_id: str, answer: str, policy: CheckpointPolicy
+) -> tuple[Dispute, Adherence]:
+    """The vendor answers an open dispute (as often as needed before resolving it)."""
+    with tenant_write(engine, tenant_id) as connection:
+        at = now_us()
+        found = disputes.answer_dispute(connection, tenant_id, claim_id, answer, at)
+        after_append(connection, tenant_id, policy, at)
+        return found, _plan_when_opened(connection, tenant_id, found)
+
+
+def resolve_dispute(
+    engine: Engine,
+    tenant_id: int,
+    claim_id: str,
+    resolution: str,
+    note: str,
+    policy: CheckpointPolicy,
+) -> tuple[Dispute, Adherence]:
+    """The vendor resolves a dispute: `upheld` voids the outcome, `rejected` keeps it."""
+    with tenant_write(engine, tenant_id) as connection:
+        at = now_us()
+        found = disputes.resolve_dispute(connection, tenant_id, claim_id, resolution, note, at)
+        after_append(connection, tenant_id, policy, at)
+        return found, _plan_when_opened(connection, tenant_id, found)
+
+
+def _plan_when_opened(connection: Connection, tenant_id: int, found: Dispute) -> Adherence:
+    owner = account_id(connection, tenant_id, found.claim.account)
+    return plans.adherence(connection, tenant_id, owner, found.steps[0].at_us)
+
+
+# --- success plans ------------------------------------------------------------------------------
+
+
+def set_action(
+    engine: Engine,
+    tenant_id: int,
+    external_id: str,
+    document: ActionDocument,
+    party: Party,
+    policy: CheckpointPolicy,
+) -> tuple[plans.Status, StoredAction]:
+    """Create or change an action of the account's plan as `party`; a change is a new version
+    and a leaf, the same document again changes nothing."""
+    with tenant_write(engine, tenant_id) as connection:
+        account = get_account(connection, tenant_id, external_id)
+        now = now_us()
+        status, stored = plans.set_action(connection, tenant_id, account.id, document, party, now)
+        if status != "unchanged":
+            after_append(connection, tenant_id, policy, now)
+    return status, stored
+
+
+# --- oracles ------------------------------------------------------------------------------------
+
+
+def apply_source(engine: Engine, tenant_id: int, source: SourceDefinition) -> oracles.Status:
+    """Register a data source and the public key it signs with, or update it."""
+    with tenant_write(engine, tenant_id) as connection:
+        return oracles.apply_source(connection, tenant_id, source, now_us())
+
+
+def apply_metric(engine: Engine, tenant_id: int, metric: MetricDefinition) -> oracles.Status:
+    """Set how a metric's value is read: one agreed source, or the median of several."""
+    with tenant_write(engine, tenant_id) as connection:
+        return oracles.apply_metric(connection, tenant_id, metric, now_us())
+
+
+def apply_oracles(
+    engine: Engine,
+    tenant_id: int,
+    sources: Sequence[SourceDefinition],
+    metrics: Sequence[MetricDefinition],
+) -> list[tuple[str, str, oracles.Status]]:
+    """Register sources, then set metric rules, all or none: (kind, key, status) of each. A
+    metric's error names it as `metrics[1].sources`."""
+    applied: list[tuple[str, str, oracles.Status]] = []
+    with tenant_write(engine, tenant_id) as connection:
+        now = now_us()
+        for source in sources:
+            status = oracles.apply_source(connection, tenant_id, source, now)
+            applied.append(("source", source.key, status))
+        for index, metric in enumerate(metrics):
+            try:
+                status = oracles.apply_metric(connection, tenant_id, metric, now)
+            except InvalidInput as error:
+                raise InvalidInput(f"metrics[{index}].{error.field}", error.reason) from None
+            applied.append(("metric", metric.key, status))
+    return applied
+
+
+def submit_readings(
+    engine: Engine, tenant_id: int, items: Sequence[Any], policy: CheckpointPolicy
+) -> list[ReadingResult]:
+    """Verify and record a batch of signed readings: a result for every item, in order."""
+    with tenant_write(engine, tenant_id) as connection:
+        received = datetime.now(UTC)
+        results = oracles.submit_readings(connection, tenant_id, items, received)
+        if any(result.status == "accepted" for result in results):
+            after_append(connection, tenant_id, policy, now_us())
+    return results
