@@ -1,0 +1,106 @@
+"""Customer Success's writes, one transaction each: refreshes, segments, alert snoozes, settings,
+engagements and driver series.
+
+Each takes the engine, holds the tenant's write lock, reads the clock and commits; the API, the
+CLI and the server's refresh beat parse their input, call one of these, and render what it
+returns. None is a ledger leaf: this is a CSM's working state, not a record of what is owed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from valueproof.store import read, tenant_write
+from valueproof.success import alert_store, engagements, live, segmenting, settings
+from valueproof.success import refresh as refreshing
+from valueproof.success.alert_store import StoredAlert
+from valueproof.success.engagements import Engagement
+from valueproof.success.refresh import RefreshReport
+from valueproof.success.segmenting import SegmentReport
+from valueproof.tenancy.accounts import get_account
+from valueproof.tenancy.clock import now_us
+
+__all__ = [
+    "put_driver_series",
+    "record_engagement",
+    "refresh",
+    "refresh_due",
+    "segment_accounts",
+    "snooze",
+    "store_setting",
+]
+
+T = TypeVar("T")
+
+
+def refresh(
+    engine: Engine, tenant_id: int, now: datetime, only: Sequence[str] | None = None
+) -> RefreshReport:
+    """Refresh seasonality, baselines, alerts and health of every account (or those in `only`,
+    by external id) as of `now`."""
+    with tenant_write(engine, tenant_id) as connection:
+        return refreshing.refresh(connection, tenant_id, now, only)
+
+
+def refresh_due(engine: Engine, now: datetime) -> None:
+    """One beat of the server's refresh: each tenant's due accounts, in its own transaction."""
+    with read(engine) as connection:
+        found = live.tenant_ids(connection)
+    for tenant_id in found:
+        with tenant_write(engine, tenant_id) as connection:
+            live.refresh_tenant_if_due(connection, tenant_id, now)
+
+
+def segment_accounts(
+    engine: Engine, tenant_id: int, meter: str | None = None, k: int | None = None
+) -> SegmentReport:
+    """Recompute every account's segments now: by rule, and by clusters of usage on `meter`
+    (default: chosen) into `k` clusters (default: by silhouette)."""
+    with tenant_write(engine, tenant_id) as connection:
+        return segmenting.segment_accounts(connection, tenant_id, datetime.now(UTC), meter, k)
+
+
+def snooze(engine: Engine, tenant_id: int, alert_id: int, until_us: int) -> StoredAlert:
+    """Snooze a live alert until `until_us`: still updated, out of the open queue until then."""
+    with tenant_write(engine, tenant_id) as connection:
+        return alert_store.snooze(connection, tenant_id, alert_id, until_us, now_us())
+
+
+def store_setting(
+    engine: Engine, tenant_id: int, key: str, document: Any, parse: Callable[[Any], T]
+) -> T:
+    """Replace the settings document `key` with `document`, refused whole when `parse` finds a
+    bad field."""
+    with tenant_write(engine, tenant_id) as connection:
+        return settings.store_setting(connection, tenant_id, key, document, parse, now_us())
+
+
+def record_engagement(
+    engine: Engine,
+    tenant_id: int,
+    external_id: str,
+    kind: str,
+    by: str,
+    note: str,
+    at_us: int | None = None,
+) -> Engagement:
+    """Record an engagement with the account at `at_us` (default: now)."""
+    with tenant_write(engine, tenant_id) as connection:
+        account = get_account(connection, tenant_id, external_id)
+        when = now_us() if at_us is None else at_us
+        return engagements.record_engagement(
+            connection, tenant_id, account.id, when, kind, by, note
+        )
+
+
+def put_driver_series(
+    engine: Engine, tenant_id: int, external_id: str, driver: str, points: Sequence[Any]
+) -> int:
+    """Replace one driver series of the account; the number of points stored."""
+    with tenant_write(engine, tenant_id) as connection:
+        account = get_account(connection, tenant_id, external_id)
+        return engagements.put_driver_series(connection, tenant_id, account.id, driver, points)
