@@ -12,10 +12,11 @@ from sqlalchemy import Connection
 from valueproof.cli.context import TenantOption, engine_of, invocation, keyring_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.outcomes import disputes, writes
+from valueproof.outcomes import disputes
 from valueproof.outcomes.disputes import Dispute, dispute_json
 from valueproof.outcomes.plans import Adherence, adherence, adherence_json
 from valueproof.store import read
+from valueproof.success import writes
 from valueproof.tenancy.accounts import account_id
 
 app = command_group(

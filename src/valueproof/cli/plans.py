@@ -19,10 +19,11 @@ from valueproof.cli.context import (
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.outcomes import plans, writes
+from valueproof.outcomes import plans
 from valueproof.outcomes.plans import action_json
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read
+from valueproof.success import writes
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 

@@ -1,10 +1,11 @@
-"""Outcomes' writes, one transaction each: definitions, known sets, disputes, success-plan
-actions, oracle sources and metrics, and signed readings.
+"""Outcomes' writes, one transaction each: definitions, known sets, oracle sources and metrics,
+and signed readings.
 
 Each takes the engine, holds the tenant's write lock, reads the clock, appends its leaves and
 signs a checkpoint if one is due (`CheckpointPolicy`), then commits; the API and the CLI parse
 their input, call one of these, and render what it returns. (Claims are taken under their
-accounts' contracts: `contracts.writes.submit_claims`.)
+accounts' contracts, `contracts.writes.submit_claims`; dispute steps answer with the success
+plan's adherence, `success.writes`.)
 """
 
 from __future__ import annotations
@@ -13,32 +14,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from valueproof.errors import InvalidInput, NotFound
+from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import definition_store, disputes, known, oracles, plans
-from valueproof.outcomes.claim_records import stored_claim
+from valueproof.outcomes import definition_store, known, oracles
 from valueproof.outcomes.definition_store import StoredDefinition
 from valueproof.outcomes.definitions import OutcomeDefinition
-from valueproof.outcomes.disputes import Dispute
 from valueproof.outcomes.known import KnownSetStatus
 from valueproof.outcomes.oracles import MetricDefinition, ReadingResult, SourceDefinition
-from valueproof.outcomes.plans import ActionDocument, Adherence, Party, StoredAction
 from valueproof.store import tenant_write
-from valueproof.tenancy.accounts import account_id, get_account
+from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 
 __all__ = [
     "add_known_hashes",
-    "answer_dispute",
     "apply_definition",
     "apply_metric",
     "apply_oracles",
     "apply_source",
-    "open_dispute",
-    "resolve_dispute",
-    "set_action",
     "set_known_secret",
     "submit_readings",
 ]
@@ -82,82 +76,6 @@ def add_known_hashes(
         account = get_account(connection, tenant_id, external_id)
         added = known.add_hashes(connection, tenant_id, account.id, hashes, now_us())
         return added, known.known_set_status(connection, tenant_id, account.id)
-
-
-# --- disputes: each step a leaf, answered with the plan's adherence when it was opened -----------
-
-
-def open_dispute(
-    engine: Engine,
-    tenant_id: int,
-    claim_id: str,
-    reason: str,
-    account: str,
-    policy: CheckpointPolicy,
-) -> tuple[Dispute, Adherence]:
-    """The customer of `account` disputes its accepted outcome; another account's claim is
-    NotFound, the same answer as for no claim at all."""
-    with tenant_write(engine, tenant_id) as connection:
-        at = now_us()
-        if stored_claim(connection, tenant_id, claim_id).account != account:
-            raise NotFound(f"no claim {claim_id!r}")
-        found = disputes.open_dispute(connection, tenant_id, claim_id, reason, at)
-        after_append(connection, tenant_id, policy, at)
-        return found, _plan_when_opened(connection, tenant_id, found)
-
-
-def answer_dispute(
-    engine: Engine, tenant_id: int, claim_id: str, answer: str, policy: CheckpointPolicy
-) -> tuple[Dispute, Adherence]:
-    """The vendor answers an open dispute (as often as needed before resolving it)."""
-    with tenant_write(engine, tenant_id) as connection:
-        at = now_us()
-        found = disputes.answer_dispute(connection, tenant_id, claim_id, answer, at)
-        after_append(connection, tenant_id, policy, at)
-        return found, _plan_when_opened(connection, tenant_id, found)
-
-
-def resolve_dispute(
-    engine: Engine,
-    tenant_id: int,
-    claim_id: str,
-    resolution: str,
-    note: str,
-    policy: CheckpointPolicy,
-) -> tuple[Dispute, Adherence]:
-    """The vendor resolves a dispute: `upheld` voids the outcome, `rejected` keeps it."""
-    with tenant_write(engine, tenant_id) as connection:
-        at = now_us()
-        found = disputes.resolve_dispute(connection, tenant_id, claim_id, resolution, note, at)
-        after_append(connection, tenant_id, policy, at)
-        return found, _plan_when_opened(connection, tenant_id, found)
-
-
-def _plan_when_opened(connection: Connection, tenant_id: int, found: Dispute) -> Adherence:
-    owner = account_id(connection, tenant_id, found.claim.account)
-    return plans.adherence(connection, tenant_id, owner, found.steps[0].at_us)
-
-
-# --- success plans ------------------------------------------------------------------------------
-
-
-def set_action(
-    engine: Engine,
-    tenant_id: int,
-    external_id: str,
-    document: ActionDocument,
-    party: Party,
-    policy: CheckpointPolicy,
-) -> tuple[plans.Status, StoredAction]:
-    """Create or change an action of the account's plan as `party`; a change is a new version
-    and a leaf, the same document again changes nothing."""
-    with tenant_write(engine, tenant_id) as connection:
-        account = get_account(connection, tenant_id, external_id)
-        now = now_us()
-        status, stored = plans.set_action(connection, tenant_id, account.id, document, party, now)
-        if status != "unchanged":
-            after_append(connection, tenant_id, policy, now)
-    return status, stored
 
 
 # --- oracles ------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""Customer Success's writes, one transaction each: refreshes, segments, alert snoozes, settings,
-engagements and driver series.
+"""Customer Success's writes, one transaction each: success-plan actions and the dispute steps
+answered with a plan's adherence, refreshes, segments, alert snoozes, settings, engagements and
+driver series.
 
-Each takes the engine, holds the tenant's write lock, reads the clock and commits; the API, the
-CLI and the server's refresh beat parse their input, call one of these, and render what it
-returns. None is a ledger leaf: this is a CSM's working state, not a record of what is owed.
+Each takes the engine, holds the tenant's write lock, reads the clock and commits; a plan action
+or a dispute step is a ledger leaf, and its write signs a checkpoint if one is due
+(`CheckpointPolicy`). The API, the CLI and the server's refresh beat parse their input, call one
+of these, and render what it returns.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from valueproof.errors import NotFound
+from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.outcomes import disputes, plans
+from valueproof.outcomes.claim_records import stored_claim
+from valueproof.outcomes.disputes import Dispute
+from valueproof.outcomes.plans import ActionDocument, Adherence, Party, StoredAction
 from valueproof.store import read, tenant_write
 from valueproof.success import alert_store, engagements, live, segmenting, settings
 from valueproof.success import refresh as refreshing
@@ -21,20 +29,103 @@ from valueproof.success.alert_store import StoredAlert
 from valueproof.success.engagements import Engagement
 from valueproof.success.refresh import RefreshReport
 from valueproof.success.segmenting import SegmentReport
-from valueproof.tenancy.accounts import get_account
+from valueproof.tenancy.accounts import account_id, get_account
 from valueproof.tenancy.clock import now_us
 
 __all__ = [
+    "answer_dispute",
+    "open_dispute",
     "put_driver_series",
     "record_engagement",
     "refresh",
     "refresh_due",
+    "resolve_dispute",
     "segment_accounts",
+    "set_action",
     "snooze",
     "store_setting",
 ]
 
 T = TypeVar("T")
+
+
+# --- disputes: each step a leaf, answered with the plan's adherence when it was opened ------------
+
+
+def open_dispute(
+    engine: Engine,
+    tenant_id: int,
+    claim_id: str,
+    reason: str,
+    account: str,
+    policy: CheckpointPolicy,
+) -> tuple[Dispute, Adherence]:
+    """The customer of `account` disputes its accepted outcome; another account's claim is
+    NotFound, the same answer as for no claim at all."""
+    with tenant_write(engine, tenant_id) as connection:
+        at = now_us()
+        if stored_claim(connection, tenant_id, claim_id).account != account:
+            raise NotFound(f"no claim {claim_id!r}")
+        found = disputes.open_dispute(connection, tenant_id, claim_id, reason, at)
+        after_append(connection, tenant_id, policy, at)
+        return found, _plan_when_opened(connection, tenant_id, found)
+
+
+def answer_dispute(
+    engine: Engine, tenant_id: int, claim_id: str, answer: str, policy: CheckpointPolicy
+) -> tuple[Dispute, Adherence]:
+    """The vendor answers an open dispute (as often as needed before resolving it)."""
+    with tenant_write(engine, tenant_id) as connection:
+        at = now_us()
+        found = disputes.answer_dispute(connection, tenant_id, claim_id, answer, at)
+        after_append(connection, tenant_id, policy, at)
+        return found, _plan_when_opened(connection, tenant_id, found)
+
+
+def resolve_dispute(
+    engine: Engine,
+    tenant_id: int,
+    claim_id: str,
+    resolution: str,
+    note: str,
+    policy: CheckpointPolicy,
+) -> tuple[Dispute, Adherence]:
+    """The vendor resolves a dispute: `upheld` voids the outcome, `rejected` keeps it."""
+    with tenant_write(engine, tenant_id) as connection:
+        at = now_us()
+        found = disputes.resolve_dispute(connection, tenant_id, claim_id, resolution, note, at)
+        after_append(connection, tenant_id, policy, at)
+        return found, _plan_when_opened(connection, tenant_id, found)
+
+
+def _plan_when_opened(connection: Connection, tenant_id: int, found: Dispute) -> Adherence:
+    owner = account_id(connection, tenant_id, found.claim.account)
+    return plans.adherence(connection, tenant_id, owner, found.steps[0].at_us)
+
+
+# --- success plans --------------------------------------------------------------------------------
+
+
+def set_action(
+    engine: Engine,
+    tenant_id: int,
+    external_id: str,
+    document: ActionDocument,
+    party: Party,
+    policy: CheckpointPolicy,
+) -> tuple[plans.Status, StoredAction]:
+    """Create or change an action of the account's plan as `party`; a change is a new version
+    and a leaf, the same document again changes nothing."""
+    with tenant_write(engine, tenant_id) as connection:
+        account = get_account(connection, tenant_id, external_id)
+        now = now_us()
+        status, stored = plans.set_action(connection, tenant_id, account.id, document, party, now)
+        if status != "unchanged":
+            after_append(connection, tenant_id, policy, now)
+    return status, stored
+
+
+# --- the CSM's working state: no ledger leaves ----------------------------------------------------
 
 
 def refresh(

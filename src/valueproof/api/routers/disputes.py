@@ -18,11 +18,12 @@ from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import Forbidden, InvalidInput, NotFound
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.outcomes import disputes, writes
+from valueproof.outcomes import disputes
 from valueproof.outcomes.claims import stored_claim
 from valueproof.outcomes.disputes import Dispute, dispute_json
 from valueproof.outcomes.plans import Adherence, adherence, adherence_json
 from valueproof.store import read
+from valueproof.success import writes
 from valueproof.tenancy.accounts import account_id
 from valueproof.tenancy.keys import Principal, Scope
 

@@ -14,10 +14,11 @@ from valueproof.api.bodies import read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.outcomes import plans, writes
+from valueproof.outcomes import plans
 from valueproof.outcomes.plans import ActionDocument, Party, action_json
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read
+from valueproof.success import writes
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
