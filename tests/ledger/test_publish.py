@@ -9,6 +9,8 @@ from contextlib import AbstractContextManager
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from valueproof.api.app import create_app
@@ -45,6 +47,15 @@ def test_ingest_signs_at_most_once_per_interval(
         if number == 1:
             assert latest_size(engine, ledgered) == 1  # the second batch came too soon
     assert latest_size(engine, ledgered) == 3
+
+
+@given(seconds=st.integers(min_value=0, max_value=10**9))
+def test_the_policy_from_settings_signs_at_most_once_per_interval_in_microseconds(
+    seconds: int,
+) -> None:
+    keyring = Keyring(None)
+    policy = CheckpointPolicy.from_settings(keyring, Settings(checkpoint_interval_seconds=seconds))
+    assert policy == CheckpointPolicy(keyring, interval_us=seconds * 1_000_000)
 
 
 def test_the_timer_signs_what_ingest_left_unsigned(

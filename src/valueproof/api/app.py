@@ -33,8 +33,8 @@ from valueproof.api.routers import (
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
-from valueproof.store import connect_engine, read, tenant_lock, write
-from valueproof.success.live import refresh_tenant_if_due, tenant_ids
+from valueproof.store import connect_engine
+from valueproof.success import writes
 from valueproof.tenancy.clock import now_us
 
 
@@ -85,7 +85,7 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
     interval = config.checkpoint_interval_seconds
     tasks = []
     if interval and config.ledger_passphrase is not None:
-        policy = CheckpointPolicy(app.state.keyring, interval * 1_000_000)
+        policy = CheckpointPolicy.from_settings(app.state.keyring, config)
         tasks.append(asyncio.create_task(_sign_every(interval, app.state.engine, policy)))
     if config.success_refresh_seconds:
         beat = config.success_refresh_seconds
@@ -101,19 +101,9 @@ async def _refresh_every(interval: int, engine: Engine) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(refresh_due, engine, datetime.now(UTC))
+            await run_in_threadpool(writes.refresh_due, engine, datetime.now(UTC))
         except OperationalError:  # the database is busy or away: the next beat tries again
             continue
-
-
-def refresh_due(engine: Engine, now: datetime) -> None:
-    """One beat of the success refresh: each tenant in its own transaction."""
-    with read(engine) as connection:
-        found = tenant_ids(connection)
-    for tenant_id in found:
-        with write(engine) as connection:
-            tenant_lock(connection, tenant_id)
-            refresh_tenant_if_due(connection, tenant_id, now)
 
 
 async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:

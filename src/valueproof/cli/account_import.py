@@ -1,4 +1,4 @@
-"""Account files for `accounts import`: read and check every row, then create or update each.
+"""Account files for `accounts import`: read and check every row (`tenancy.writes` applies them).
 
 CSV has a header row with `external_id`, `name` and one column per attribute (cells stay text;
 empty cells are left out). JSONL has one account object per line, as the HTTP API takes it.
@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import Connection
 
 from valueproof.errors import InvalidInput
 from valueproof.metering.definitions import parse_document
 from valueproof.metering.formats import open_events, sniff_format
-from valueproof.tenancy import accounts as service
-from valueproof.tenancy.accounts import AccountCreate, AccountPatch
+from valueproof.tenancy.accounts import AccountCreate
 
 _NAMED_COLUMNS = ("external_id", "name")
 _BOM = b"\xef\xbb\xbf"
@@ -93,26 +91,3 @@ def _csv_account(header: list[str], cells: list[str], location: str) -> dict[str
     row = dict(zip(header, cells, strict=True))
     attributes = {key: value for key, value in row.items() if key not in _NAMED_COLUMNS and value}
     return {"external_id": row["external_id"], "name": row["name"], "attributes": attributes}
-
-
-def import_accounts(
-    connection: Connection, tenant_id: int, wanted: list[AccountCreate]
-) -> dict[str, int]:
-    """Create missing accounts and bring existing ones up to date; attributes a row does not
-    name are kept. Returns how many were created, updated and unchanged."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    known = service.account_ids(connection, tenant_id, [a.external_id for a in wanted])
-    for account in wanted:
-        if account.external_id not in known:
-            service.create_account(connection, tenant_id, account)
-            counts["created"] += 1
-            continue
-        current = service.get_account(connection, tenant_id, account.external_id)
-        merged = current.attributes | account.attributes
-        if current.name == account.name and merged == current.attributes:
-            counts["unchanged"] += 1
-            continue
-        patch = AccountPatch(name=account.name, attributes=dict(account.attributes))
-        service.update_account(connection, tenant_id, account.external_id, patch)
-        counts["updated"] += 1
-    return counts

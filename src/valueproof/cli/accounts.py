@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from valueproof.cli.account_import import import_accounts, read_accounts_file
+from valueproof.cli.account_import import read_accounts_file
 from valueproof.cli.context import TenantOption, engine_of, file_argument, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say, warn
 from valueproof.errors import InvalidInput
 from valueproof.metering.definitions import parse_document
-from valueproof.store import read, tenant_lock, write
+from valueproof.store import read
 from valueproof.tenancy import accounts as service
+from valueproof.tenancy import writes
 from valueproof.tenancy.accounts import (
     Account,
     AccountCreate,
@@ -84,8 +85,7 @@ def create(
         {"external_id": external_id, "name": name, "attributes": parse_attributes(attr)},
     )
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        account = service.create_account(connection, owner.id, new)
+    account = writes.create_account(engine_of(ctx), owner.id, new)
     show_account(account, as_json)
 
 
@@ -149,8 +149,7 @@ def update(
         raise InvalidInput("(options)", "nothing to change: give --name, --attr or --unset")
     patch = parse_document(AccountPatch, {"name": name, "attributes": changes or None})
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        account = service.update_account(connection, owner.id, external_id, patch)
+    account = writes.update_account(engine_of(ctx), owner.id, external_id, patch)
     show_account(account, as_json)
 
 
@@ -158,8 +157,7 @@ def update(
 def delete(ctx: typer.Context, external_id: ExternalId, tenant: TenantOption = None) -> None:
     """Delete an account that has no usage on record."""
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        service.delete_account(connection, owner.id, external_id)
+    writes.delete_account(engine_of(ctx), owner.id, external_id)
     say(f"deleted account {external_id}")
 
 
@@ -178,9 +176,7 @@ def import_file(
     Every row is checked before any is written; then all are written in one transaction."""
     wanted = read_accounts_file(path)
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        counts = import_accounts(connection, owner.id, wanted)
+    counts = writes.import_accounts(engine_of(ctx), owner.id, wanted)
     if as_json:
         print_json(counts)
     else:

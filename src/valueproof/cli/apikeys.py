@@ -9,9 +9,8 @@ import typer
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, say, warn
 from valueproof.errors import InvalidInput
-from valueproof.store import write
-from valueproof.tenancy.accounts import get_account
-from valueproof.tenancy.keys import Scope, create_api_key, parse_scopes, revoke_api_key
+from valueproof.tenancy import writes
+from valueproof.tenancy.keys import Scope, parse_scopes
 
 app = command_group("API keys of a tenant.")
 
@@ -40,9 +39,7 @@ def create(
     once and cannot be recovered."""
     chosen = _scopes(scopes, account)
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        account_id = None if account is None else get_account(connection, owner.id, account).id
-        issued = create_api_key(connection, owner.id, chosen, name, account_id)
+    issued = writes.create_api_key(engine_of(ctx), owner.id, chosen, name, account)
     if as_json:
         print_json(
             {
@@ -84,6 +81,5 @@ def revoke(
 ) -> None:
     """Revoke a key: calls made with it are refused from now on."""
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        revoke_api_key(connection, owner.id, key_id)
+    writes.revoke_api_key(engine_of(ctx), owner.id, key_id)
     say(f"revoked API key {key_id}")

@@ -29,7 +29,7 @@ from valueproof.cli.output import (
     say,
     warn,
 )
-from valueproof.contracts import registry, service
+from valueproof.contracts import registry, service, writes
 from valueproof.contracts.diff import (
     Change,
     change_json,
@@ -44,11 +44,10 @@ from valueproof.contracts.records import document_json
 from valueproof.contracts.registry import StoredVersion
 from valueproof.contracts.validation import read_contract
 from valueproof.errors import InvalidInput, NotFound
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.registry import load_catalog
 from valueproof.periods import format_rfc3339, from_micros, parse_instant_field
-from valueproof.store import read, tenant_lock, write
-from valueproof.tenancy.clock import now_us
+from valueproof.store import read
 
 app = command_group("Contracts: an account's commercial terms, versioned on the ledger.")
 
@@ -66,17 +65,10 @@ def apply(
     contract's earlier versions; any problem refuses it (every problem on its own line, exit 2)
     and nothing is stored. A document equal to the latest version is `unchanged`."""
     owner = tenant_of(ctx, tenant)
-    config = invocation(ctx).config
-    policy = CheckpointPolicy(keyring_of(ctx), config.checkpoint_interval_seconds * 1_000_000)
+    policy = CheckpointPolicy.from_settings(keyring_of(ctx), invocation(ctx).config)
     with _every_problem():
         document = _read(path)
-        with write(engine_of(ctx)) as connection:
-            tenant_lock(connection, owner.id)
-            catalog = load_catalog(connection, owner.id)
-            now = now_us()
-            applied = registry.apply_contract(connection, owner.id, document, catalog, now)
-            if applied.status != "unchanged":
-                after_append(connection, owner.id, policy, now)
+        applied = writes.apply_contract(engine_of(ctx), owner.id, document, policy)
     version = applied.version
     if as_json:
         print_json({"status": applied.status, **registry.version_json(version)})

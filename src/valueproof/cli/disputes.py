@@ -4,7 +4,6 @@ resolve), on the database directly. Customers open disputes with their own key o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -12,13 +11,13 @@ from sqlalchemy import Connection
 
 from valueproof.cli.context import TenantOption, engine_of, invocation, keyring_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.outcomes import disputes
 from valueproof.outcomes.disputes import Dispute, dispute_json
-from valueproof.store import read, tenant_lock, write
-from valueproof.success.plans import adherence, adherence_json
+from valueproof.store import read
+from valueproof.success import writes
+from valueproof.success.plans import Adherence, adherence, adherence_json
 from valueproof.tenancy.accounts import account_id
-from valueproof.tenancy.clock import now_us
 
 app = command_group(
     "Disputes of accepted outcomes: the customer opens one over HTTP with its key; the vendor "
@@ -91,7 +90,9 @@ def answer(
     as_json: JsonFlag = False,
 ) -> None:
     """Answer an open dispute (a leaf); exit 4 when it is resolved already."""
-    _step(ctx, tenant, as_json, lambda c, t, at: disputes.answer_dispute(c, t, claim_id, text, at))
+    owner = tenant_of(ctx, tenant)
+    step = writes.answer_dispute(engine_of(ctx), owner.id, claim_id, text, _policy(ctx))
+    _print(_step_json(step), as_json)
 
 
 @app.command("resolve")
@@ -108,30 +109,20 @@ def resolve(
     """Resolve a dispute (a leaf): `upheld` voids the outcome, `rejected` keeps it billable.
 
     Exit 4 when it is resolved already, 3 when there is no dispute, 2 for a bad RESOLUTION."""
-    _step(
-        ctx,
-        tenant,
-        as_json,
-        lambda c, t, at: disputes.resolve_dispute(c, t, claim_id, resolution, note, at),
-    )
-
-
-def _step(
-    ctx: typer.Context,
-    tenant: str | None,
-    as_json: bool,
-    run: Callable[[Connection, int, int], Dispute],
-) -> None:
-    here = invocation(ctx)
-    policy = CheckpointPolicy(keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000)
     owner = tenant_of(ctx, tenant)
-    with write(here.engine) as connection:
-        tenant_lock(connection, owner.id)
-        at = now_us()
-        found = run(connection, owner.id, at)
-        after_append(connection, owner.id, policy, at)
-        answer = _with_plan(connection, owner.id, found)
-    _print(answer, as_json)
+    step = writes.resolve_dispute(
+        engine_of(ctx), owner.id, claim_id, resolution, note, _policy(ctx)
+    )
+    _print(_step_json(step), as_json)
+
+
+def _policy(ctx: typer.Context) -> CheckpointPolicy:
+    return CheckpointPolicy.from_settings(keyring_of(ctx), invocation(ctx).config)
+
+
+def _step_json(step: tuple[Dispute, Adherence]) -> dict[str, Any]:
+    found, plan = step
+    return {**dispute_json(found), "success_plan": adherence_json(plan)}
 
 
 def _with_plan(connection: Connection, tenant_id: int, found: Dispute) -> dict[str, Any]:

@@ -140,9 +140,7 @@ def ingest(
     options = IngestOptions(
         max_future_us=here.config.max_future_seconds * 1_000_000,
         strings_as_values=fmt == "csv",
-        checkpoints=CheckpointPolicy(
-            keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000
-        ),
+        checkpoints=CheckpointPolicy.from_settings(keyring_of(ctx), here.config),
     )
     owner = tenant_of(ctx, tenant)
     run = IngestRun()

@@ -18,26 +18,19 @@ from valueproof.cli.output import (
     warn,
 )
 from valueproof.contracts.versions_source import ContractVersionSource
-from valueproof.errors import Conflict, InvalidInput
+from valueproof.errors import InvalidInput
+from valueproof.ledger import writes
 from valueproof.ledger.audit import AuditReport, audit
-from valueproof.ledger.keyring import StoredKey, generate_key, key_json, stored_keys
+from valueproof.ledger.keyring import StoredKey, key_json, stored_keys
 from valueproof.ledger.log import log_size
-from valueproof.ledger.publish import (
-    PublishedCheckpoint,
-    checkpoint_json,
-    latest_checkpoint,
-    log_origin,
-    publish_checkpoint,
-    rotate_key,
-)
+from valueproof.ledger.publish import PublishedCheckpoint, checkpoint_json, latest_checkpoint
 from valueproof.metering.events_source import UsageEventSource
 from valueproof.outcomes.claims_source import OutcomeDefinitionSource, OutcomeVerdictSource
 from valueproof.outcomes.disputes_source import OutcomeDisputeSource
 from valueproof.outcomes.readings_source import OracleReadingSource
 from valueproof.periods import format_rfc3339, from_micros
-from valueproof.store import read, tenant_lock, write
+from valueproof.store import read
 from valueproof.success.plans_source import SuccessPlanActionSource
-from valueproof.tenancy.clock import now_us
 
 app = command_group("The verifiable ledger: signing keys, checkpoints and the audit.")
 
@@ -61,16 +54,9 @@ def keygen(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = 
     Exit 4 if the tenant already has a key: use `ledger rotate` to replace it."""
     here = invocation(ctx)
     owner = tenant_of(ctx, tenant)
-    keyring = keyring_of(ctx)
-    with write(here.engine) as connection:
-        tenant_lock(connection, owner.id)
-        if any(key.active for key in stored_keys(connection, owner.id)):
-            raise Conflict(f"tenant {owner.slug!r} has a signing key; use `ledger rotate`")
-        name = log_origin(here.config.ledger_origin, owner.slug)
-        key = generate_key(connection, owner.id, name, _passphrase(ctx), now_us())
-        published = publish_checkpoint(
-            connection, owner.id, [keyring.active_signer(connection, owner.id)], now_us()
-        )
+    key, published = writes.create_key(
+        here.engine, owner, here.config.ledger_origin, keyring_of(ctx), _passphrase(ctx)
+    )
     _report_key(key, published, as_json)
 
 
@@ -80,11 +66,7 @@ def rotate(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = 
     handover checkpoint is signed by both."""
     here = invocation(ctx)
     owner = tenant_of(ctx, tenant)
-    keyring = keyring_of(ctx)
-    with write(here.engine) as connection:
-        tenant_lock(connection, owner.id)
-        published = rotate_key(connection, owner.id, keyring, _passphrase(ctx), now_us())
-        key = next(key for key in stored_keys(connection, owner.id) if key.active)
+    key, published = writes.rotate(here.engine, owner, keyring_of(ctx), _passphrase(ctx))
     _report_key(key, published, as_json)
 
 
@@ -109,13 +91,8 @@ def keys(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = Fa
 @app.command("checkpoint")
 def checkpoint(ctx: typer.Context, tenant: TenantOption = None, as_json: JsonFlag = False) -> None:
     """Sign a checkpoint of the log as it stands now and print the signed note."""
-    here = invocation(ctx)
     owner = tenant_of(ctx, tenant)
-    keyring = keyring_of(ctx)
-    with write(here.engine) as connection:
-        tenant_lock(connection, owner.id)
-        signer = keyring.active_signer(connection, owner.id)
-        published = publish_checkpoint(connection, owner.id, [signer], now_us())
+    published = writes.sign_checkpoint(invocation(ctx).engine, owner.id, keyring_of(ctx))
     if as_json:
         print_json(checkpoint_json(published))
     else:

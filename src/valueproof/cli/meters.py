@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 import yaml
 
-from valueproof.cli.catalog_file import apply_catalog_file, check_against, read_catalog_file
+from valueproof.cli.catalog_file import read_catalog_file
 from valueproof.cli.context import TenantOption, engine_of, file_argument, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.errors import NotFound
-from valueproof.metering import registry
+from valueproof.metering import registry, writes
 from valueproof.metering.definitions import EventType, Meter
-from valueproof.store import read, tenant_lock, write
+from valueproof.store import read
 
 app = command_group("Meters: how events become usage.")
 event_types_app = command_group("Event types: what usage events carry.")
@@ -35,11 +35,7 @@ def apply(
     rebuilt from the events on record."""
     file = read_catalog_file(path)
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        catalog = registry.load_catalog(connection, owner.id)
-        check_against(file, catalog)
-        applied = apply_catalog_file(connection, owner.id, file, catalog)
+    applied = writes.apply_catalog(engine_of(ctx), owner.id, file.event_types, file.meters)
     if as_json:
         print_json(
             {
@@ -104,9 +100,7 @@ def show(
 def delete(ctx: typer.Context, key: MeterKey, tenant: TenantOption = None) -> None:
     """Delete a meter and its rollups; the events stay on record."""
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        registry.delete_meter(connection, owner.id, key)
+    writes.delete_meter(engine_of(ctx), owner.id, key)
     say(f"deleted meter {key}")
 
 
@@ -143,9 +137,7 @@ def delete_event_type(
 ) -> None:
     """Delete an event type that no meter uses."""
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        registry.delete_event_type(connection, owner.id, key)
+    writes.delete_event_type(engine_of(ctx), owner.id, key)
     say(f"deleted event type {key}")
 
 

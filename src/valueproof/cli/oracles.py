@@ -21,7 +21,7 @@ from valueproof.cli.output import (
 )
 from valueproof.errors import InvalidInput
 from valueproof.metering.definitions import parse_document
-from valueproof.outcomes import oracles
+from valueproof.outcomes import oracles, writes
 from valueproof.outcomes.aggregation import Flag
 from valueproof.outcomes.oracles import (
     MetricDefinition,
@@ -30,8 +30,7 @@ from valueproof.outcomes.oracles import (
     value_json,
 )
 from valueproof.periods import parse_instant_field
-from valueproof.store import read, tenant_lock, write
-from valueproof.tenancy.clock import now_us
+from valueproof.store import read
 
 app = command_group(
     "Oracles: signed KPI readings from agreed data sources. `keygen`, `sign` and `submit` are "
@@ -60,19 +59,7 @@ def apply(
     the whole file (exit 2) and nothing is applied."""
     found_sources, found_metrics = _read_oracle_file(path)
     owner = tenant_of(ctx, tenant)
-    applied: list[tuple[str, str, str]] = []
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        now = now_us()
-        for source in found_sources:
-            status = oracles.apply_source(connection, owner.id, source, now)
-            applied.append(("source", source.key, status))
-        for index, metric in enumerate(found_metrics):
-            try:
-                status = oracles.apply_metric(connection, owner.id, metric, now)
-            except InvalidInput as error:
-                raise InvalidInput(f"metrics[{index}].{error.field}", error.reason) from None
-            applied.append(("metric", metric.key, status))
+    applied = writes.apply_oracles(engine_of(ctx), owner.id, found_sources, found_metrics)
     if as_json:
         print_json({"applied": [{"kind": k, "key": key, "status": s} for k, key, s in applied]})
         return

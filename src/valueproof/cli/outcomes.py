@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 
 from valueproof.cli.context import (
     TenantOption,
@@ -30,16 +29,15 @@ from valueproof.cli.output import (
     print_table,
     say,
 )
-from valueproof.contracts.claim_accounts import submit_under_contracts
+from valueproof.contracts.writes import submit_claims
 from valueproof.errors import InvalidInput
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.schema import FieldError
-from valueproof.outcomes import claim_records, definition_store
+from valueproof.outcomes import claim_records, definition_store, writes
 from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
 from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import read_definition
-from valueproof.store import read, tenant_lock, write
-from valueproof.tenancy.clock import now_us
+from valueproof.store import read
 
 app = command_group(
     "Outcome pricing: definitions of what a claimed outcome must meet, and claims, each "
@@ -62,14 +60,7 @@ def define(
     Every problem of an invalid definition is listed (exit 2) and nothing is recorded."""
     definition = read_definition(_text(path))
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        status = definition_store.apply_definition(connection, owner.id, definition, now_us())
-        [stored] = [
-            d
-            for d in definition_store.definitions(connection, owner.id)
-            if (d.contract, d.outcome) == (definition.contract, definition.outcome)
-        ]
+    status, stored = writes.apply_definition(engine_of(ctx), owner.id, definition)
     if as_json:
         print_json({"status": status, **definition_json(stored)})
         return
@@ -147,7 +138,7 @@ def claim(
     were rejected (malformed) or in conflict; 2: an unreadable file."""
     items = list(_claim_items(path))
     here = invocation(ctx)
-    policy = CheckpointPolicy(keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000)
+    policy = CheckpointPolicy.from_settings(keyring_of(ctx), here.config)
     secret = here.config.ledger_passphrase  # also opens the accounts' known-set secrets
     passphrase = None if secret is None else secret.get_secret_value()
     owner = tenant_of(ctx, tenant)
@@ -155,11 +146,7 @@ def claim(
     results: list[ClaimResult] = []
     for offset in range(0, len(items), chunk):
         batch = items[offset : offset + chunk]
-        with write(here.engine) as connection:
-            tenant_lock(connection, owner.id)
-            taken = _submit(connection, owner.id, batch, passphrase)
-            if any(result.status == "accepted" for result in taken):
-                after_append(connection, owner.id, policy, now_us())
+        taken = _submit(here.engine, owner.id, batch, passphrase, policy)
         taken = [replace(result, index=result.index + offset) for result in taken]
         tally.record(taken)
         results.extend(taken)
@@ -249,12 +236,15 @@ def _claim_items(path: Path) -> Iterator[Any]:
 
 
 def _submit(
-    connection: Connection, tenant_id: int, batch: Sequence[Any], passphrase: str | None
+    engine: Engine,
+    tenant_id: int,
+    batch: Sequence[Any],
+    passphrase: str | None,
+    policy: CheckpointPolicy,
 ) -> list[ClaimResult]:
     """submit_claims on the readable items, the unreadable ones refused in their places."""
     readable = [item for item in batch if not isinstance(item, Unreadable)]
-    now = datetime.now(UTC)
-    taken = iter(submit_under_contracts(connection, tenant_id, readable, now, passphrase))
+    taken = iter(submit_claims(engine, tenant_id, readable, passphrase, policy))
     results = []
     for index, item in enumerate(batch):
         if isinstance(item, Unreadable):

@@ -18,10 +18,10 @@ from valueproof.cli.context import (
 )
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.errors import InvalidInput
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.periods import parse_instant_field, to_micros
-from valueproof.store import read, tenant_lock, write
-from valueproof.success import plans
+from valueproof.store import read
+from valueproof.success import plans, writes
 from valueproof.success.plans import action_json
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
@@ -82,15 +82,9 @@ def set_action(
     Exit 2 for an invalid document (the field is named), 3 for an unknown account."""
     document = plans.read_action(_text(path))
     here = invocation(ctx)
-    policy = CheckpointPolicy(keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000)
+    policy = CheckpointPolicy.from_settings(keyring_of(ctx), here.config)
     owner = tenant_of(ctx, tenant)
-    with write(here.engine) as connection:
-        tenant_lock(connection, owner.id)
-        found = get_account(connection, owner.id, account)
-        now = now_us()
-        status, stored = plans.set_action(connection, owner.id, found.id, document, "vendor", now)
-        if status != "unchanged":
-            after_append(connection, owner.id, policy, now)
+    status, stored = writes.set_action(here.engine, owner.id, account, document, "vendor", policy)
     if as_json:
         print_json({"change": status, **action_json(stored)})
         return

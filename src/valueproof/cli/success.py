@@ -15,15 +15,15 @@ from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
 from valueproof.errors import InvalidInput
 from valueproof.periods import format_micros, format_rfc3339, parse_instant_field, to_micros
-from valueproof.store import read, tenant_lock, write
-from valueproof.success.alert_store import alert_json, alert_queue, snooze
+from valueproof.store import read
+from valueproof.success import writes
+from valueproof.success.alert_store import alert_json, alert_queue
 from valueproof.success.driver_store import analyse_drivers, analysis_json
-from valueproof.success.engagements import record_engagement
 from valueproof.success.hourly import hourly_profiles
 from valueproof.success.reads import health_of, health_table, profiles_of
-from valueproof.success.refresh import refresh, refresh_instant, report_json
-from valueproof.success.segment_store import segment_accounts, segment_report_json
-from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
+from valueproof.success.refresh import refresh_instant, report_json
+from valueproof.success.segment_store import segment_report_json
+from valueproof.success.settings import SETTINGS, load_setting, setting_json
 from valueproof.success.utilization import utilization, utilization_json
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
@@ -131,9 +131,7 @@ def snooze_alert(
     """Snooze a live alert: it is still updated, out of the open queue until then."""
     moment = to_micros(parse_instant_field("--until", until))
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        found = snooze(connection, owner.id, alert_id, moment, now_us())
+    found = writes.snooze(engine_of(ctx), owner.id, alert_id, moment)
     if as_json:
         print_json(alert_json(found))
         return
@@ -167,9 +165,7 @@ def settings(
             print_json(setting_json(load_setting(connection, owner.id, key, parse)))
         return
     document = _document(path)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        stored = store_setting(connection, owner.id, key, document, parse, now_us())
+    stored = writes.store_setting(engine_of(ctx), owner.id, key, document, parse)
     print_json(setting_json(stored))
 
 
@@ -202,9 +198,7 @@ def run_refresh(
     """Refresh seasonality, baselines, alerts and health, and count what changed."""
     moment = refresh_instant("--as-of", as_of, datetime.now(UTC))
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        report = refresh(connection, owner.id, moment, only or None)
+    report = writes.refresh(engine_of(ctx), owner.id, moment, only or None)
     if as_json:
         print_json(report_json(report))
         return
@@ -321,9 +315,7 @@ def run_segmentation(
 ) -> None:
     """Recompute every account's segments (by rule, and by usage clusters) with their words."""
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        report = segment_accounts(connection, owner.id, datetime.now(UTC), meter, k)
+    report = writes.segment_accounts(engine_of(ctx), owner.id, meter, k)
     if as_json:
         print_json(segment_report_json(report))
         return
@@ -348,10 +340,7 @@ def engage(
 ) -> None:
     """Record an engagement with the account now (health measures its recency)."""
     owner = tenant_of(ctx, tenant)
-    with write(engine_of(ctx)) as connection:
-        tenant_lock(connection, owner.id)
-        found = get_account(connection, owner.id, account)
-        item = record_engagement(connection, owner.id, found.id, now_us(), kind, by, note)
+    item = writes.record_engagement(engine_of(ctx), owner.id, account, kind, by, note)
     say(f"engagement {item.id} with {account} recorded ({kind} by {by})")
 
 

@@ -8,8 +8,9 @@ import typer
 
 from valueproof.cli.context import engine_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
-from valueproof.store import read, upgrade, write
-from valueproof.tenancy.tenants import Tenant, create_tenant, list_tenants
+from valueproof.store import read, upgrade
+from valueproof.tenancy import writes
+from valueproof.tenancy.tenants import Tenant, list_tenants
 
 app = command_group("Tenants: the vendors whose data this database keeps.")
 
@@ -29,8 +30,7 @@ def create(
     """Create a tenant (migrates the database first)."""
     engine = engine_of(ctx)
     upgrade(engine)
-    with write(engine) as connection:
-        tenant = create_tenant(connection, slug, name)
+    tenant = writes.create_tenant(engine, slug, name)
     if as_json:
         print_json(tenant_json(tenant))
     else:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, select
 
+from valueproof.config import Settings
 from valueproof.errors import NotFound
 from valueproof.ledger import log
 from valueproof.ledger.checkpoints import Checkpoint, parse_checkpoint
@@ -48,6 +49,11 @@ class CheckpointPolicy:
 
     keyring: Keyring
     interval_us: int = 0
+
+    @classmethod
+    def from_settings(cls, keyring: Keyring, settings: Settings) -> CheckpointPolicy:
+        """The policy the settings ask for: `checkpoint_interval_seconds`, in microseconds."""
+        return cls(keyring, settings.checkpoint_interval_seconds * 1_000_000)
 
 
 def log_origin(prefix: str, tenant_slug: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
@@ -18,6 +20,8 @@ from valueproof.metering.definitions import (
 from valueproof.metering.rollups import drop_meter_rollups, rebuild_meter
 from valueproof.metering.tables import event_types, meters
 from valueproof.tenancy.clock import now_us
+
+Status = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +152,68 @@ def delete_event_type(connection: Connection, tenant_id: int, key: str) -> None:
     connection.execute(
         delete(event_types).where(event_types.c.tenant_id == tenant_id, event_types.c.key == key)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one document of a catalogue did."""
+
+    kind: Literal["event type", "meter"]
+    key: str
+    status: Status
+    events_folded: int = 0
+
+
+def check_documents(
+    catalog: Catalog, new_types: Sequence[EventType], new_meters: Sequence[Meter]
+) -> None:
+    """Refuse documents that would not fit the tenant's catalogue once applied; errors name
+    the document as `meters[2].unit`."""
+    types = dict(catalog.types) | {t.key: t for t in new_types}
+    for index, meter in enumerate(new_meters):
+        event_type = types.get(meter.event_type)
+        if event_type is None:
+            raise InvalidInput(
+                f"meters[{index}].event_type", f"unknown event type {meter.event_type!r}"
+            )
+        _fits(meter, event_type, f"meters[{index}].")
+    # The registry checks a changed event type against the meters on record as they stand.
+    for index, event_type in enumerate(new_types):
+        for compiled in catalog.meters_by_type.get(event_type.key, []):
+            try:
+                check_meter_against(compiled.meter, event_type)
+            except InvalidInput as error:
+                reason = f"meter {compiled.meter.key!r} on record no longer fits: {error}"
+                raise InvalidInput(f"event_types[{index}]", reason) from None
+
+
+def _fits(meter: Meter, event_type: EventType, where: str) -> None:
+    try:
+        check_meter_against(meter, event_type)
+    except InvalidInput as error:
+        raise InvalidInput(f"{where}{error.field}", error.reason) from None
+
+
+def apply_documents(
+    connection: Connection,
+    tenant_id: int,
+    catalog: Catalog,
+    new_types: Sequence[EventType],
+    new_meters: Sequence[Meter],
+) -> list[Applied]:
+    """Apply checked documents inside the caller's transaction: event types first, then meters."""
+    applied: list[Applied] = []
+    for event_type in new_types:
+        if catalog.types.get(event_type.key) == event_type:
+            applied.append(Applied("event type", event_type.key, "unchanged"))
+            continue
+        created = apply_event_type(connection, tenant_id, event_type)
+        applied.append(Applied("event type", event_type.key, "created" if created else "updated"))
+    for meter in new_meters:
+        existing = catalog.meters_by_key.get(meter.key)
+        if existing is not None and existing.meter == meter:
+            applied.append(Applied("meter", meter.key, "unchanged"))
+            continue
+        created, folded = apply_meter(connection, tenant_id, meter)
+        applied.append(Applied("meter", meter.key, "created" if created else "updated", folded))
+    return applied

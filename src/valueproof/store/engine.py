@@ -72,6 +72,14 @@ def tenant_lock(connection: Connection, tenant_id: int) -> None:
         )
 
 
+@contextmanager
+def tenant_write(engine: Engine, tenant_id: int) -> Iterator[Connection]:
+    """A read-write transaction holding the tenant's write lock: how a tenant's writes run."""
+    with write(engine) as connection:
+        tenant_lock(connection, tenant_id)
+        yield connection
+
+
 def placeholder(connection: Connection) -> str:
     """The DB-API parameter marker of the connection's driver, for hot-path plain SQL."""
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"

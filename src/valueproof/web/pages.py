@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from valueproof.metering.aggregations import CompiledMeter
@@ -35,11 +35,12 @@ from valueproof.periods import (
     from_micros,
     parse_instant_field,
 )
-from valueproof.store import read, write
+from valueproof.store import read
+from valueproof.tenancy import writes as tenancy_writes
 from valueproof.tenancy.accounts import Account, get_account, list_accounts
 from valueproof.tenancy.clock import now_us
-from valueproof.tenancy.keys import Principal, Scope, authenticate
-from valueproof.tenancy.session_store import end_session, open_session, session_principal
+from valueproof.tenancy.keys import Principal, Scope
+from valueproof.tenancy.session_store import session_principal
 from valueproof.web.charts import daily_bars, quantity_text
 from valueproof.web.sessions import (
     CSRF_FIELD,
@@ -182,7 +183,7 @@ async def logout(request: Request) -> Response:
         refused = session_csrf_error(session, _form_field(await _small_body(request), CSRF_FIELD))
         if refused is not None:
             return _refused(refused)
-        await run_in_threadpool(_sign_out, engine_of(request), session)
+        await run_in_threadpool(tenancy_writes.sign_out, engine_of(request), session)
     return _to_login(request, clear=True)
 
 
@@ -190,19 +191,8 @@ def _sign_in(request: Request, key: str, previous: str | None) -> tuple[str, int
     """Open a session for a key that may read (ending the browser's previous one): its token
     and lifetime in seconds. Unauthenticated or Forbidden for any other key."""
     seconds = settings_of(request).web_session_hours * 3600
-    now = now_us()
-    with write(engine_of(request)) as connection:
-        who = authenticate(connection, key)
-        who.require(Scope.READ)
-        if previous:
-            end_session(connection, previous, now)
-        opened = open_session(connection, who, seconds * 1_000_000, now)
+    opened = tenancy_writes.sign_in(engine_of(request), key, previous, seconds * 1_000_000)
     return opened.token, seconds
-
-
-def _sign_out(engine: Engine, session: str) -> None:
-    with write(engine) as connection:
-        end_session(connection, session, now_us())
 
 
 def _signed_in(request: Request) -> SignedIn | None:

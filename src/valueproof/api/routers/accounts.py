@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from valueproof.api.auth import engine_of, requires
-from valueproof.store import read, write
+from valueproof.store import read
 from valueproof.tenancy import accounts as service
+from valueproof.tenancy import writes
 from valueproof.tenancy.accounts import AccountCreate, AccountPatch, account_json
 from valueproof.tenancy.keys import Principal, Scope
 
@@ -32,8 +33,7 @@ def list_accounts(
 def create_account(
     request: Request, body: AccountCreate, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> dict[str, Any]:
-    with write(engine_of(request)) as connection:
-        return account_json(service.create_account(connection, who.tenant_id, body))
+    return account_json(writes.create_account(engine_of(request), who.tenant_id, body))
 
 
 @router.get("/{external_id}")
@@ -51,15 +51,13 @@ def update_account(
     body: AccountPatch,
     who: Principal = Depends(requires(Scope.ADMIN)),
 ) -> dict[str, Any]:
-    with write(engine_of(request)) as connection:
-        updated = service.update_account(connection, who.tenant_id, external_id, body)
-        return account_json(updated)
+    updated = writes.update_account(engine_of(request), who.tenant_id, external_id, body)
+    return account_json(updated)
 
 
 @router.delete("/{external_id}", status_code=204)
 def delete_account(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:
-    with write(engine_of(request)) as connection:
-        service.delete_account(connection, who.tenant_id, external_id)
+    writes.delete_account(engine_of(request), who.tenant_id, external_id)
     return Response(status_code=204)

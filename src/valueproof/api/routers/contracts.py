@@ -11,18 +11,17 @@ from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires, requires_account
 from valueproof.config import Settings
-from valueproof.contracts import registry, service
+from valueproof.contracts import registry, service, writes
 from valueproof.contracts.diff import diff_versions, version_diff_json
 from valueproof.contracts.document import ContractDocument
 from valueproof.contracts.errors import ContractInvalid
 from valueproof.contracts.rating import charges_json
 from valueproof.contracts.validation import read_contract
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.registry import load_catalog
 from valueproof.periods import format_rfc3339, from_micros, parse_instant_field
-from valueproof.store import read, tenant_lock, write
-from valueproof.tenancy.clock import now_us
+from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["contracts"])
@@ -78,15 +77,8 @@ def apply_contract(
     document: ContractDocument = Depends(contract_body),
 ) -> dict[str, Any]:
     """Store a contract document as the contract's next version, on the ledger first."""
-    keyring = request.app.state.keyring
-    policy = CheckpointPolicy(keyring, _settings(request).checkpoint_interval_seconds * 1_000_000)
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        catalog = load_catalog(connection, who.tenant_id)
-        now = now_us()
-        applied = registry.apply_contract(connection, who.tenant_id, document, catalog, now)
-        if applied.status != "unchanged":
-            after_append(connection, who.tenant_id, policy, now)
+    policy = CheckpointPolicy.from_settings(request.app.state.keyring, _settings(request))
+    applied = writes.apply_contract(engine_of(request), who.tenant_id, document, policy)
     response.status_code = 200 if applied.status == "unchanged" else 201
     return {"status": applied.status, **registry.version_json(applied.version)}
 

@@ -7,25 +7,24 @@ account's disputes only; another account's are answered as if they did not exist
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from valueproof.api.auth import engine_of, principal, requires, requires_or_customer
 from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import Forbidden, InvalidInput, NotFound
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.outcomes import disputes
 from valueproof.outcomes.claim_records import stored_claim
 from valueproof.outcomes.disputes import Dispute, dispute_json
-from valueproof.store import read, tenant_lock, write
-from valueproof.success.plans import adherence, adherence_json
+from valueproof.store import read
+from valueproof.success import writes
+from valueproof.success.plans import Adherence, adherence, adherence_json
 from valueproof.tenancy.accounts import account_id
-from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["disputes"])
@@ -66,12 +65,18 @@ async def open_dispute(
     if not who.is_customer:
         raise Forbidden("a dispute is opened with the customer key of the claim's account")
     reason = (await _fields(request, "reason"))["reason"]
-
-    def run(connection: Connection, at: int) -> Dispute:
-        _own(connection, who, claim_id)
-        return disputes.open_dispute(connection, who.tenant_id, claim_id, reason, at)
-
-    return await _step(request, who, run)
+    account = who.account_external_id
+    assert account is not None  # a customer key is its account's
+    step = await run_in_threadpool(
+        writes.open_dispute,
+        engine_of(request),
+        who.tenant_id,
+        claim_id,
+        reason,
+        account,
+        _policy(request),
+    )
+    return _step_json(step)
 
 
 @router.post(
@@ -84,11 +89,15 @@ async def answer_dispute(
 ) -> dict[str, Any]:
     """The vendor answers an open dispute (as often as needed before resolving it)."""
     answer = (await _fields(request, "answer"))["answer"]
-
-    def run(connection: Connection, at: int) -> Dispute:
-        return disputes.answer_dispute(connection, who.tenant_id, claim_id, answer, at)
-
-    return await _step(request, who, run)
+    step = await run_in_threadpool(
+        writes.answer_dispute,
+        engine_of(request),
+        who.tenant_id,
+        claim_id,
+        answer,
+        _policy(request),
+    )
+    return _step_json(step)
 
 
 @router.post(
@@ -106,13 +115,16 @@ async def resolve_dispute(
     """The vendor resolves a dispute: `upheld` voids the outcome (credited on the next invoice
     when it was billed already), `rejected` leaves it billable."""
     given = await _fields(request, "resolution", "note")
-
-    def run(connection: Connection, at: int) -> Dispute:
-        return disputes.resolve_dispute(
-            connection, who.tenant_id, claim_id, given["resolution"], given["note"], at
-        )
-
-    return await _step(request, who, run)
+    step = await run_in_threadpool(
+        writes.resolve_dispute,
+        engine_of(request),
+        who.tenant_id,
+        claim_id,
+        given["resolution"],
+        given["note"],
+        _policy(request),
+    )
+    return _step_json(step)
 
 
 @router.get(
@@ -176,21 +188,10 @@ async def _fields(request: Request, *names: str) -> dict[str, str]:
     return found
 
 
-async def _step(
-    request: Request, who: Principal, run: Callable[[Connection, int], Dispute]
-) -> dict[str, Any]:
-    config: Settings = request.app.state.settings
-    policy = CheckpointPolicy(
-        request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
-    )
-    engine: Engine = engine_of(request)
+def _policy(request: Request) -> CheckpointPolicy:
+    return CheckpointPolicy.from_settings(request.app.state.keyring, request.app.state.settings)
 
-    def transaction() -> dict[str, Any]:
-        with write(engine) as connection:
-            tenant_lock(connection, who.tenant_id)
-            at = now_us()
-            found = run(connection, at)
-            after_append(connection, who.tenant_id, policy, at)
-            return _with_plan(connection, who.tenant_id, found)
 
-    return await run_in_threadpool(transaction)
+def _step_json(step: tuple[Dispute, Adherence]) -> dict[str, Any]:
+    found, plan = step
+    return {**dispute_json(found), "success_plan": adherence_json(plan)}

@@ -67,9 +67,7 @@ async def post_events(
         )
     options = IngestOptions(
         max_future_us=config.max_future_seconds * 1_000_000,
-        checkpoints=CheckpointPolicy(
-            request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
-        ),
+        checkpoints=CheckpointPolicy.from_settings(request.app.state.keyring, config),
     )
     results = await run_in_threadpool(
         ingest_batch, engine_of(request), who.tenant_id, items, options

@@ -16,20 +16,14 @@ from sqlalchemy import Connection, select
 
 from valueproof.api.auth import engine_of, requires
 from valueproof.errors import Forbidden, InvalidInput, NotFound
-from valueproof.ledger import log
+from valueproof.ledger import log, writes
 from valueproof.ledger.keyring import Keyring, key_json, stored_keys
 from valueproof.ledger.leaves import parse_leaf
 from valueproof.ledger.merkle import leaf_hash
-from valueproof.ledger.publish import (
-    checkpoint_at,
-    checkpoint_json,
-    latest_checkpoint,
-    publish_checkpoint,
-)
+from valueproof.ledger.publish import checkpoint_at, checkpoint_json, latest_checkpoint
 from valueproof.ledger.tiles import parse_path
 from valueproof.metering.tables import events
-from valueproof.store import read, tenant_lock, write
-from valueproof.tenancy.clock import now_us
+from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["ledger"])
@@ -58,11 +52,7 @@ def post_checkpoint(
 ) -> dict[str, Any]:
     """Sign a checkpoint of the log as it stands now."""
     keyring: Keyring = request.app.state.keyring
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        signer = keyring.active_signer(connection, who.tenant_id)
-        published = publish_checkpoint(connection, who.tenant_id, [signer], now_us())
-    return checkpoint_json(published)
+    return checkpoint_json(writes.sign_checkpoint(engine_of(request), who.tenant_id, keyring))
 
 
 @router.get("/v1/ledger/keys")

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from valueproof.api.auth import engine_of, requires
-from valueproof.errors import AlreadyExists, InvalidInput, NotFound
-from valueproof.metering import registry
+from valueproof.errors import InvalidInput, NotFound
+from valueproof.metering import registry, writes
 from valueproof.metering.definitions import EventType, Meter
-from valueproof.store import read, tenant_lock, write
+from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["meters"])
@@ -35,9 +35,7 @@ def put_event_type(
 ) -> dict[str, Any]:
     if body.key != key:
         raise InvalidInput("key", f"the body names {body.key!r} but the path {key!r}")
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        created = registry.apply_event_type(connection, who.tenant_id, body)
+    created = writes.apply_event_type(engine_of(request), who.tenant_id, body)
     response.status_code = 201 if created else 200
     return body.model_dump(mode="json")
 
@@ -46,9 +44,7 @@ def put_event_type(
 def delete_event_type(
     request: Request, key: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        registry.delete_event_type(connection, who.tenant_id, key)
+    writes.delete_event_type(engine_of(request), who.tenant_id, key)
     return Response(status_code=204)
 
 
@@ -96,14 +92,7 @@ def put_meter(
 def _apply(
     request: Request, meter: Meter, response: Response, who: Principal, must_be_new: bool
 ) -> dict[str, Any]:
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        if (
-            must_be_new
-            and meter.key in registry.load_catalog(connection, who.tenant_id).meters_by_key
-        ):
-            raise AlreadyExists(f"meter {meter.key!r} exists already; PUT it to replace it")
-        created, folded = registry.apply_meter(connection, who.tenant_id, meter)
+    created, folded = writes.apply_meter(engine_of(request), who.tenant_id, meter, must_be_new)
     response.status_code = 201 if created else 200
     return {**meter.model_dump(mode="json"), "events_folded": folded}
 
@@ -112,7 +101,5 @@ def _apply(
 def delete_meter(
     request: Request, key: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        registry.delete_meter(connection, who.tenant_id, key)
+    writes.delete_meter(engine_of(request), who.tenant_id, key)
     return Response(status_code=204)

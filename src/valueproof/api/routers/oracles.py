@@ -9,14 +9,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires
 from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
-from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import oracles
+from valueproof.ledger.publish import CheckpointPolicy
+from valueproof.outcomes import oracles, writes
 from valueproof.outcomes.oracles import (
     MetricDefinition,
     ReadingResult,
@@ -26,8 +25,7 @@ from valueproof.outcomes.oracles import (
     value_json,
 )
 from valueproof.periods import parse_instant_field
-from valueproof.store import read, tenant_lock, write
-from valueproof.tenancy.clock import now_us
+from valueproof.store import read
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["oracles"])
@@ -69,9 +67,7 @@ def put_source(
     """Register a data source and the public key it signs with, or update it."""
     if body.key != key:
         raise InvalidInput("key", f"the body names {body.key!r} but the path {key!r}")
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        status = oracles.apply_source(connection, who.tenant_id, body, now_us())
+    status = writes.apply_source(engine_of(request), who.tenant_id, body)
     response.status_code = 201 if status == "created" else 200
     return {"status": status, **body.model_dump(mode="json")}
 
@@ -96,9 +92,7 @@ def put_metric(
     """Set how a metric's value is read: one agreed source, or the median of several."""
     if body.key != key:
         raise InvalidInput("key", f"the body names {body.key!r} but the path {key!r}")
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        status = oracles.apply_metric(connection, who.tenant_id, body, now_us())
+    status = writes.apply_metric(engine_of(request), who.tenant_id, body)
     response.status_code = 201 if status == "created" else 200
     return {"status": status, **body.model_dump(mode="json")}
 
@@ -145,10 +139,10 @@ async def post_readings(
         raise PayloadTooLarge(
             "readings", f"{len(items)} items; at most {config.max_batch_events} per request"
         )
-    policy = CheckpointPolicy(
-        request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
+    policy = CheckpointPolicy.from_settings(request.app.state.keyring, config)
+    results = await run_in_threadpool(
+        writes.submit_readings, engine_of(request), who.tenant_id, items, policy
     )
-    results = await run_in_threadpool(_submit, engine_of(request), who.tenant_id, items, policy)
     return _answer(results)
 
 
@@ -166,19 +160,6 @@ def list_readings(
     with read(engine_of(request)) as connection:
         found = oracles.stored_readings(connection, who.tenant_id, metric, since, until)
     return {"metric": metric, "readings": [stored_reading_json(r) for r in found]}
-
-
-def _submit(
-    engine: Engine, tenant_id: int, items: Sequence[Any], policy: CheckpointPolicy
-) -> list[ReadingResult]:
-    """One write transaction under the tenant lock; a checkpoint after it, if one is due."""
-    with write(engine) as connection:
-        tenant_lock(connection, tenant_id)
-        received = datetime.now(UTC)
-        results = oracles.submit_readings(connection, tenant_id, items, received)
-        if any(result.status == "accepted" for result in results):
-            after_append(connection, tenant_id, policy, now_us())
-    return results
 
 
 def _answer(results: list[ReadingResult]) -> Response:

@@ -3,30 +3,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
 from valueproof.api.bodies import batch_items, json_object, read_body
 from valueproof.config import Settings
-from valueproof.contracts.claim_accounts import submit_under_contracts
+from valueproof.contracts.writes import submit_claims
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
-from valueproof.ledger.publish import CheckpointPolicy, after_append
-from valueproof.outcomes import claim_records, definition_store, knownset_store
+from valueproof.ledger.publish import CheckpointPolicy
+from valueproof.outcomes import claim_records, definition_store, knownset_store, writes
 from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
 from valueproof.outcomes.definition_store import definition_json
-from valueproof.outcomes.definitions import OutcomeDefinition, read_definition
+from valueproof.outcomes.definitions import read_definition
 from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import parse_known_hashes, parse_secret
-from valueproof.store import read, tenant_lock, write
+from valueproof.store import read
 from valueproof.tenancy.accounts import get_account
-from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["outcomes"])
@@ -96,23 +92,11 @@ async def put_definition(
         raise InvalidInput(
             "contract", f"the body defines {found!r} but the path {contract}/{outcome}"
         )
-    status, stored = await run_in_threadpool(_apply, engine_of(request), who.tenant_id, definition)
+    status, stored = await run_in_threadpool(
+        writes.apply_definition, engine_of(request), who.tenant_id, definition
+    )
     response.status_code = 201 if status != "unchanged" else 200
     return {"status": status, **definition_json(stored)}
-
-
-def _apply(
-    engine: Engine, tenant_id: int, definition: OutcomeDefinition
-) -> tuple[str, definition_store.StoredDefinition]:
-    with write(engine) as connection:
-        tenant_lock(connection, tenant_id)
-        status = definition_store.apply_definition(connection, tenant_id, definition, now_us())
-        [stored] = [
-            d
-            for d in definition_store.definitions(connection, tenant_id)
-            if (d.contract, d.outcome) == (definition.contract, definition.outcome)
-        ]
-    return status, stored
 
 
 @router.get("/v1/outcomes/definitions")
@@ -144,13 +128,11 @@ async def post_claims(
         raise PayloadTooLarge(
             "claims", f"{len(items)} items; at most {config.max_batch_events} per request"
         )
-    policy = CheckpointPolicy(
-        request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
-    )
+    policy = CheckpointPolicy.from_settings(request.app.state.keyring, config)
     secret = config.ledger_passphrase
     passphrase = None if secret is None else secret.get_secret_value()
     results = await run_in_threadpool(
-        _submit, engine_of(request), who.tenant_id, items, policy, passphrase
+        submit_claims, engine_of(request), who.tenant_id, items, passphrase, policy
     )
     return _answer(results)
 
@@ -186,7 +168,7 @@ async def put_known_set_secret(
     secret = parse_secret(text)
     passphrase = _passphrase(config)
     dropped, status = await run_in_threadpool(
-        _store_secret, engine_of(request), who.tenant_id, external_id, secret, passphrase
+        writes.set_known_secret, engine_of(request), who.tenant_id, external_id, secret, passphrase
     )
     return {"hashes_dropped": dropped, **_status_json(status)}
 
@@ -205,7 +187,7 @@ async def post_known_set(
     body = await read_body(request, config.max_request_bytes)
     hashes = _known_hashes(request.headers.get("content-type", ""), body)
     added, status = await run_in_threadpool(
-        _add_hashes, engine_of(request), who.tenant_id, external_id, hashes
+        writes.add_known_hashes, engine_of(request), who.tenant_id, external_id, hashes
     )
     return {"received": len(hashes), "added": added, **_status_json(status)}
 
@@ -219,28 +201,6 @@ def get_known_set(
         account = get_account(connection, who.tenant_id, external_id)
         status = knownset_store.known_set_status(connection, who.tenant_id, account.id)
     return _status_json(status)
-
-
-def _store_secret(
-    engine: Engine, tenant_id: int, external_id: str, secret: bytes, passphrase: str
-) -> tuple[int, knownset_store.KnownSetStatus]:
-    with write(engine) as connection:
-        tenant_lock(connection, tenant_id)
-        account = get_account(connection, tenant_id, external_id)
-        dropped = knownset_store.set_secret(
-            connection, tenant_id, account.id, secret, passphrase, now_us()
-        )
-        return dropped, knownset_store.known_set_status(connection, tenant_id, account.id)
-
-
-def _add_hashes(
-    engine: Engine, tenant_id: int, external_id: str, hashes: set[str]
-) -> tuple[int, knownset_store.KnownSetStatus]:
-    with write(engine) as connection:
-        tenant_lock(connection, tenant_id)
-        account = get_account(connection, tenant_id, external_id)
-        added = knownset_store.add_hashes(connection, tenant_id, account.id, hashes, now_us())
-        return added, knownset_store.known_set_status(connection, tenant_id, account.id)
 
 
 def _status_json(status: knownset_store.KnownSetStatus) -> dict[str, Any]:
@@ -270,24 +230,6 @@ def _known_hashes(content_type: str, body: bytes) -> set[str]:
     except UnicodeDecodeError:
         raise InvalidInput("(body)", "not UTF-8 text") from None
     return parse_known_hashes(text.splitlines())
-
-
-def _submit(
-    engine: Engine,
-    tenant_id: int,
-    items: Sequence[Any],
-    policy: CheckpointPolicy,
-    passphrase: str | None,
-) -> list[ClaimResult]:
-    """One write transaction under the tenant lock; a checkpoint after it, if one is due."""
-    with write(engine) as connection:
-        tenant_lock(connection, tenant_id)
-        results = submit_under_contracts(
-            connection, tenant_id, items, datetime.now(UTC), passphrase
-        )
-        if any(result.status == "accepted" for result in results):
-            after_append(connection, tenant_id, policy, now_us())
-    return results
 
 
 def _answer(results: list[ClaimResult]) -> Response:

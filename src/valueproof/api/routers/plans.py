@@ -8,17 +8,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires_account
 from valueproof.api.bodies import read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
-from valueproof.ledger.publish import CheckpointPolicy, after_append
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.periods import parse_instant_field, to_micros
-from valueproof.store import read, tenant_lock, write
-from valueproof.success import plans
-from valueproof.success.plans import ActionDocument, Party, StoredAction, action_json
+from valueproof.store import read
+from valueproof.success import plans, writes
+from valueproof.success.plans import ActionDocument, Party, action_json
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
@@ -82,11 +81,9 @@ async def put_action(
             raise InvalidInput("key", f"the body names {data['key']!r} but the path {action!r}")
     document = plans.parse_action(data)
     party: Party = "customer" if who.is_customer else "vendor"
-    policy = CheckpointPolicy(
-        request.app.state.keyring, config.checkpoint_interval_seconds * 1_000_000
-    )
+    policy = CheckpointPolicy.from_settings(request.app.state.keyring, config)
     status, stored = await run_in_threadpool(
-        _set, engine_of(request), who.tenant_id, external_id, document, party, policy
+        writes.set_action, engine_of(request), who.tenant_id, external_id, document, party, policy
     )
     response.status_code = 201 if status == "created" else 200
     return {"change": status, **action_json(stored)}
@@ -111,21 +108,3 @@ def get_history(
         "action": action,
         "versions": [action_json(v) for v in versions],
     }
-
-
-def _set(
-    engine: Engine,
-    tenant_id: int,
-    external_id: str,
-    document: ActionDocument,
-    party: Party,
-    policy: CheckpointPolicy,
-) -> tuple[plans.Status, StoredAction]:
-    with write(engine) as connection:
-        tenant_lock(connection, tenant_id)
-        account = get_account(connection, tenant_id, external_id)
-        now = now_us()
-        status, stored = plans.set_action(connection, tenant_id, account.id, document, party, now)
-        if status != "unchanged":
-            after_append(connection, tenant_id, policy, now)
-    return status, stored

@@ -14,12 +14,13 @@ from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, NotFound
 from valueproof.periods import parse_instant_field, to_micros
-from valueproof.store import read, tenant_lock, write
-from valueproof.success.alert_store import alert_json, alert_queue, snooze
+from valueproof.store import read
+from valueproof.success import writes
+from valueproof.success.alert_store import alert_json, alert_queue
 from valueproof.success.hourly import HOURLY_WEEKS, hourly_profiles
 from valueproof.success.reads import health_of, health_table, profiles_of
-from valueproof.success.refresh import RefreshReport, refresh, refresh_instant, report_json
-from valueproof.success.settings import SETTINGS, load_setting, setting_json, store_setting
+from valueproof.success.refresh import refresh_instant, report_json
+from valueproof.success.settings import SETTINGS, load_setting, setting_json
 from valueproof.success.utilization import utilization, utilization_json
 from valueproof.tenancy.accounts import get_account
 from valueproof.tenancy.clock import now_us
@@ -72,9 +73,7 @@ async def snooze_alert(
     if not isinstance(given, str):
         raise InvalidInput("until", "required, an RFC 3339 instant")
     until = to_micros(parse_instant_field("until", given))
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        return alert_json(snooze(connection, who.tenant_id, alert_id, until, now_us()))
+    return alert_json(writes.snooze(engine_of(request), who.tenant_id, alert_id, until))
 
 
 @router.get("/v1/success/settings/{key}")
@@ -95,9 +94,7 @@ async def put_setting(
     parse = _parser(key)
     config: Settings = request.app.state.settings
     document = json_object(await read_body(request, config.max_request_bytes))
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        stored = store_setting(connection, who.tenant_id, key, document, parse, now_us())
+    stored = writes.store_setting(engine_of(request), who.tenant_id, key, document, parse)
     return setting_json(stored)
 
 
@@ -130,14 +127,10 @@ async def post_refresh(
         not isinstance(only, list) or not all(isinstance(a, str) for a in only)
     ):
         raise InvalidInput("accounts", "a list of account ids")
-    engine = engine_of(request)
-
-    def run() -> RefreshReport:
-        with write(engine) as connection:
-            tenant_lock(connection, who.tenant_id)
-            return refresh(connection, who.tenant_id, moment, only)
-
-    return report_json(await run_in_threadpool(run))
+    report = await run_in_threadpool(
+        writes.refresh, engine_of(request), who.tenant_id, moment, only
+    )
+    return report_json(report)
 
 
 @router.get("/v1/health")

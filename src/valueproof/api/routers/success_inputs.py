@@ -3,7 +3,6 @@ them), a CSM's engagements with an account, and driver series with what they exp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,18 +14,13 @@ from valueproof.api.bodies import json_object, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.periods import parse_instant_field, to_micros
-from valueproof.store import read, tenant_lock, write
+from valueproof.store import read
+from valueproof.success import writes
 from valueproof.success.driver_store import analyse_drivers, analysis_json
-from valueproof.success.engagements import (
-    engagement_json,
-    engagements,
-    put_driver_series,
-    record_engagement,
-)
-from valueproof.success.segment_store import SegmentReport, segment_accounts, segment_report_json
+from valueproof.success.engagements import engagement_json, engagements
+from valueproof.success.segment_store import segment_report_json
 from valueproof.success.tables import success_segments
 from valueproof.tenancy.accounts import get_account
-from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 from valueproof.tenancy.tables import accounts
 
@@ -50,14 +44,10 @@ async def post_segments(
         raise InvalidInput("meter", "a meter key")
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 20):
         raise InvalidInput("k", "a whole number of clusters from 1 to 20")
-    engine = engine_of(request)
-
-    def run() -> SegmentReport:
-        with write(engine) as connection:
-            tenant_lock(connection, who.tenant_id)
-            return segment_accounts(connection, who.tenant_id, datetime.now(UTC), meter, k)
-
-    return segment_report_json(await run_in_threadpool(run))
+    report = await run_in_threadpool(
+        writes.segment_accounts, engine_of(request), who.tenant_id, meter, k
+    )
+    return segment_report_json(report)
 
 
 @router.get("/v1/segments")
@@ -95,12 +85,11 @@ async def post_engagement(
     business_review, training, other); health measures the days since the last one."""
     document = await _object(request)
     at = document.get("at")
-    when = now_us() if at is None else to_micros(parse_instant_field("at", str(at)))
+    when = None if at is None else to_micros(parse_instant_field("at", str(at)))
     kind, by, note = (_text(document, name) for name in ("kind", "by", "note"))
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        account = get_account(connection, who.tenant_id, external_id)
-        found = record_engagement(connection, who.tenant_id, account.id, when, kind, by, note)
+    found = writes.record_engagement(
+        engine_of(request), who.tenant_id, external_id, kind, by, note, when
+    )
     return engagement_json(found)
 
 
@@ -134,10 +123,9 @@ async def put_driver(
     points = (await _object(request)).get("points")
     if not isinstance(points, list):
         raise InvalidInput("points", 'send {"points": [{"day": "YYYY-MM-DD", "value": n}, ...]}')
-    with write(engine_of(request)) as connection:
-        tenant_lock(connection, who.tenant_id)
-        account = get_account(connection, who.tenant_id, external_id)
-        stored = put_driver_series(connection, who.tenant_id, account.id, driver, points)
+    stored = writes.put_driver_series(
+        engine_of(request), who.tenant_id, external_id, driver, points
+    )
     return {"driver": driver, "points": stored}
 
 
