@@ -20,6 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from valueproof.documents import DocumentUnreadable, load_document
 from valueproof.errors import DocumentInvalid, field_path
 from valueproof.metering.definitions import KEY_PATTERN
+from valueproof.outcomes.cel_types import (
+    BOOL,
+    DOUBLE,
+    INT,
+    STRING,
+    TIMESTAMP,
+    CelType,
+    record,
+    type_problems,
+)
 from valueproof.outcomes.expressions import (
     CEL_BUILTINS,
     CEL_ERRORS,
@@ -283,6 +293,8 @@ def _compile(
         for variable in original.variables()
         if variable != "claim" and variable not in bound and variable not in TYPE_NAMES
     ]
+    if not problems:  # a type clash on an undeclared attribute would only repeat that problem
+        problems += type_problems(source, {"claim": _claim_type(definition)}, *_TYPED[is_key])
     problems += [
         f"calls {function!r}, which is neither a CEL function nor one of {sorted(FUNCTIONS)}"
         for function in original.functions()
@@ -327,6 +339,27 @@ def _trial(definition: OutcomeDefinition, expression: Expression, is_key: bool) 
     if not is_key and not isinstance(result, bool):
         return f"must give true or false; on a sample claim it gave {_kind(result)}"
     return None
+
+
+# What an attribute is in CEL once a claim is checked (verification._typed): a number is always
+# a double, an integer an int, a timestamp a CEL timestamp.
+_CEL_TYPES: dict[AttributeType, CelType] = {
+    AttributeType.STRING: STRING,
+    AttributeType.NUMBER: DOUBLE,
+    AttributeType.INTEGER: INT,
+    AttributeType.BOOLEAN: BOOL,
+    AttributeType.TIMESTAMP: TIMESTAMP,
+}
+# (what the expression must give, our functions by result) for a criterion and for a key.
+_OURS = {name: STRING for name in FUNCTIONS}
+_TYPED: dict[bool, tuple[CelType, dict[str, CelType]]] = {
+    False: (BOOL, _OURS),
+    True: (STRING, _OURS),
+}
+
+
+def _claim_type(definition: OutcomeDefinition) -> CelType:
+    return record(**{name: _CEL_TYPES[spec.type] for name, spec in definition.attributes.items()})
 
 
 _SAMPLES: dict[AttributeType, Any] = {
