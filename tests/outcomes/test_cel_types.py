@@ -284,3 +284,54 @@ def test_a_deliberate_clash_is_refused_at_its_operator(
     ):  # `1 && false` is false in CEL (an error absorbed): refused as CEL's checker does
         with pytest.raises(TypeError):  # and the rest fails at run time on any claim
             run(source)
+
+
+# Expressions over literals of any types, well typed or not: what CEL itself does with them is
+# the judge of every refusal. No `&&`, `||` or `? :`: CEL skips the side it does not need, and a
+# clash there is refused (as CEL's own checker does) though this one run would not meet it.
+LITERALS = st.sampled_from(
+    ["1", "-2", "3u", "1.5", "'a'", "'bc'", "b'x'", "true", "false", "null", "[1, 2]",
+     "['a']", "{'a': 1}", "duration('1h')", "timestamp('2026-01-01T00:00:00Z')",
+     "claim.industry", "claim.employees", "claim.seats", "claim.consent", "claim.signed",
+     "lower(claim.industry)", "claim.signed.getFullYear()"]
+)  # fmt: skip
+OPERATORS = st.sampled_from(["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "in"])
+ANY_EXPRESSION = st.recursive(
+    LITERALS,
+    lambda inner: (
+        st.builds("({} {} {})".format, inner, OPERATORS, inner)
+        | st.builds("!{}".format, inner)
+        | st.builds("-{}".format, inner)
+        | st.builds("size({})".format, inner)
+        | st.builds("{}.startsWith({})".format, inner, inner)
+        | st.builds("[{}, {}][0]".format, inner, inner)
+    ),
+    max_leaves=5,
+)
+# Refusals for what CEL runs without an error: comparisons that are always false (or true).
+NOT_AN_ERROR = ("always", "never there", "keys of a map")
+
+
+@given(source=ANY_EXPRESSION)
+def test_every_refusal_is_of_something_cel_cannot_run_or_that_is_always_false(
+    source: str,
+) -> None:
+    problems = type_problems(source, VARIABLES, None, OURS)
+    if not problems:
+        return
+    try:
+        run(source)
+    except (TypeError, RuntimeError):
+        return  # refused, and CEL fails on it too
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return  # not a matter of types, and failing anyway
+    assert all(any(kind in p for kind in NOT_AN_ERROR) for p in problems), (source, problems)
+
+
+@given(text=st.text(alphabet="ab1.'\"()[]{},:?!<>=&|+-*/% \nu", max_size=40))
+def test_any_text_is_parsed_or_left_to_cel_never_a_crash(text: str) -> None:
+    assert isinstance(type_problems(text, VARIABLES, BOOL, OURS), list)
+
+
+def test_a_deeply_nested_expression_is_left_to_cel() -> None:
+    assert type_problems("(" * 3_000 + "'a'" + ")" * 3_000 + " > 1", VARIABLES, BOOL, OURS) == []

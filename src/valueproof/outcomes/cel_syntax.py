@@ -214,8 +214,14 @@ class _Parser:
     def unary(self) -> Node:
         token = self.peek()
         if token.kind == "op" and token.text in ("!", "-"):
-            self.take()
+            count = 0
+            while self.peek().kind == "op" and self.peek().text == token.text:
+                token = self.take()
+                count += 1
+            # As CEL's parser does: `!!x` and `--x` are `x`, unchecked by the operator.
             operand = self.unary()
+            if count % 2 == 0:
+                return operand
             folds = isinstance(operand, Literal) and operand.kind in ("int", "double")
             if token.text == "-" and folds and operand.at == token.at + 1:
                 return operand  # `-1` is a literal (and -9223372036854775808 fits only so)

@@ -148,14 +148,15 @@ def type_problems(
     functions: Mapping[str, CelType] | None = None,
 ) -> list[str]:
     """Each type clash of `source` as `line L, column C: reason`; [] when it type-checks, or
-    when it uses syntax the parser does not take (then CEL alone judges it). `gives`: the
-    type the whole must have; `functions`: global functions of one string argument, by result."""
+    when it uses syntax the parser does not take or nests too deep (then CEL alone judges it).
+    `gives`: the type the whole must have; `functions`: global functions of one string
+    argument, by what they give."""
+    checker = _Checker(dict(variables), dict(functions or {}))
     try:
         tree = parse(source)
-    except Unparsed:
+        result = checker.type_of(tree)
+    except (Unparsed, RecursionError):  # nested deeper than Python recurses: CEL alone judges
         return []
-    checker = _Checker(dict(variables), dict(functions or {}))
-    result = checker.type_of(tree)
     clashes = list(checker.clashes)
     if gives is not None and not _fits(result, gives):
         clashes.append(Clash(_start(tree), f"gives {result}, not {_plain(gives)}"))
@@ -324,7 +325,8 @@ class _Checker:
             if _fits(operand, BOOL):
                 return BOOL
             return self.clash(node.at, f"! needs true or false, not {_a(operand)}")
-        if operand.name in ("int", "double", "duration", "dyn"):
+        # The `cel` package also takes `-true` (as `!true`), so a bool is let through.
+        if operand.name in ("int", "double", "duration", "bool", "dyn"):
             return operand
         return self.clash(node.at, f"- is not defined for {_a(operand)}")
 
