@@ -96,8 +96,8 @@ def test_a_misspelt_outcome_is_refused_with_its_path_and_the_defined_name(priced
     typo = with_components({**LEADS, "outcome": "qualified_laed"})
     expected = (
         "components[2].outcome",
-        "no outcome 'qualified_laed' is defined for contract 'acme-2026'; did you mean "
-        "'qualified_lead'?; define it first, or list it under pending.outcomes if it comes later",
+        "no outcome 'qualified_laed' is defined for contract 'acme-2026' (did you mean "
+        "'qualified_lead'?); define it first, or list it under pending.outcomes if it comes later",
     )
     assert problems_of(priced, typo) == [expected]
     with read(priced.engine) as connection:
@@ -124,7 +124,7 @@ def test_an_unregistered_metric_is_refused_with_the_closest_registered_one(
     [(field, reason)] = problems_of(priced, with_components(RETENTION))
     assert field == "components[2].metric"
     assert reason.startswith(
-        "no oracle metric 'net_retention' is registered; did you mean 'net_retention_rate'?"
+        "no oracle metric 'net_retention' is registered (did you mean 'net_retention_rate'?)"
     )
     register_metric(priced, "net_retention")
     assert problems_of(priced, with_components(RETENTION)) == []
@@ -134,7 +134,7 @@ def test_a_misspelt_meter_suggests_the_meter(priced: Priced) -> None:
     document = contract_document()
     document["components"][1]["meter"] = "cals"
     assert problems_of(priced, document) == [
-        ("components[1].meter", "unknown meter 'cals'; did you mean 'calls'?")
+        ("components[1].meter", "unknown meter 'cals' (did you mean 'calls'?)")
     ]
 
 
@@ -211,4 +211,4 @@ def test_every_undefined_name_is_refused_or_pending_never_silent(
 def test_a_one_letter_typo_suggests_the_name(name: str, position: int) -> None:
     at = position % len(name)
     typo = name[:at] + ("x" if name[at] != "x" else "y") + name[at + 1 :]
-    assert did_you_mean(typo, {name, "zzzzzzzzzzzzzzzzzzzz"}) == f"; did you mean {name!r}?"
+    assert did_you_mean(typo, {name, "zzzzzzzzzzzzzzzzzzzz"}) == f" (did you mean {name!r}?)"

@@ -37,9 +37,9 @@ class Registered:
 
 
 def did_you_mean(name: str, candidates: Collection[str]) -> str:
-    """`; did you mean 'x'?` naming the closest candidate, or "" when none is close."""
+    """` (did you mean 'x'?)` naming the closest candidate, or "" when none is close."""
     close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _named(document: ContractDocument) -> Iterator[tuple[str, str, str]]:
