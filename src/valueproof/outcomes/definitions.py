@@ -202,8 +202,13 @@ def definition_schema() -> dict[str, Any]:
     return OutcomeDefinition.model_json_schema()
 
 
-def compile_definition(definition: OutcomeDefinition) -> CompiledDefinition:
-    """Check and compile every expression; DefinitionInvalid lists every problem found."""
+def compile_definition(
+    definition: OutcomeDefinition, *, check_types: bool = True
+) -> CompiledDefinition:
+    """Check and compile every expression; DefinitionInvalid lists every problem found.
+
+    `check_types=False` for a definition already recorded: one recorded before expressions were
+    type-checked keeps verifying claims as it did (a clash refuses each claim, on the record)."""
     # Imported here: the cel package imports its REPL (prompt_toolkit, Rich) with it, a few
     # tenths of a second that every command importing this module would pay at start-up.
     import cel
@@ -218,7 +223,9 @@ def compile_definition(definition: OutcomeDefinition) -> CompiledDefinition:
             )
     compiled: dict[str, Expression] = {}
     for path, name, source, is_key in _expressions(definition):
-        expression, expression_problems = _compile(definition, path, name, source, is_key)
+        expression, expression_problems = _compile(
+            definition, path, name, source, is_key, check_types
+        )
         problems += [(path, problem) for problem in expression_problems]
         if expression is not None:
             compiled[path] = expression
@@ -265,7 +272,12 @@ def _attribute_problems(definition: OutcomeDefinition) -> list[tuple[str, str]]:
 
 
 def _compile(
-    definition: OutcomeDefinition, path: str, name: str, source: str, is_key: bool
+    definition: OutcomeDefinition,
+    path: str,
+    name: str,
+    source: str,
+    is_key: bool,
+    check_types: bool,
 ) -> tuple[Expression | None, list[str]]:
     """The compiled expression and the problems found in it (static, then on a sample claim)."""
     import cel  # as in compile_definition
@@ -293,7 +305,7 @@ def _compile(
         for variable in original.variables()
         if variable != "claim" and variable not in bound and variable not in TYPE_NAMES
     ]
-    if not problems:  # a type clash on an undeclared attribute would only repeat that problem
+    if check_types and not problems:  # a clash on an undeclared attribute repeats that problem
         problems += type_problems(source, {"claim": _claim_type(definition)}, *_TYPED[is_key])
     problems += [
         f"calls {function!r}, which is neither a CEL function nor one of {sorted(FUNCTIONS)}"
