@@ -51,6 +51,8 @@ components:
     tiers:
       - {{threshold: 5, percent: 5}}
       - {{threshold: 10, percent: 10}}
+pending:
+  metrics: [nrr]  # its rule is registered with the customer's source, after the contract
 """
 
 
@@ -69,6 +71,9 @@ def vendor(http: httpx.Client, signing_key: StoredKey) -> httpx.Client:
         "/v1/contracts", content=CONTRACT, headers={"Content-Type": "application/yaml"}
     )
     assert applied.status_code == 201, applied.text
+    [warning] = applied.json()["warnings"]
+    assert warning["field"] == "pending.metrics[0]"
+    assert "no oracle metric 'nrr' is registered yet" in warning["reason"]
     return http
 
 
@@ -134,6 +139,7 @@ def test_a_customer_signs_kpi_readings_and_the_vendor_bills_the_gain_share(
     baseline_leaf, current_leaf = (r["leaf_index"] for r in answer["results"])
 
     preview = vendor.get("/v1/accounts/acme/preview").json()["period_to_date"]
+    assert preview["warnings"] == []  # the rule exists now: nothing bills 0 for want of it
     (line,) = [ln for ln in preview["lines"] if ln["component"] == "retention"]
     assert line["kind"] == "gain_share"
     assert Decimal(line["quantity"]) == 8

@@ -217,7 +217,7 @@ def test_problem_reasons_say_what_is_wrong(catalog: httpx.Client) -> None:
 def test_a_valid_document_validates_without_being_stored(catalog: httpx.Client) -> None:
     answer = catalog.post("/v1/contracts/validate", content=SAMPLE, headers=YAML)
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"valid": True, "problems": []}
+    assert answer.json() == {"valid": True, "problems": [], "warnings": []}
     as_json = catalog.post("/v1/contracts/validate", json=document_json(read_contract(SAMPLE)))
     assert as_json.status_code == 200
     assert catalog.get("/v1/contracts").json()["contracts"] == []

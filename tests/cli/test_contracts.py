@@ -90,7 +90,11 @@ def test_validate_lists_every_problem_on_its_own_line(
     assert cli("contract", "validate", str(contract_file)).stdout == (
         "valid: contract acme-2024 for account acme\n"
     )
-    assert cli.json("contract", "validate", str(contract_file)) == {"valid": True, "problems": []}
+    assert cli.json("contract", "validate", str(contract_file)) == {
+        "valid": True,
+        "problems": [],
+        "warnings": [],
+    }
 
     bad = tmp_path / "bad.yaml"
     with_eur = SAMPLE.replace("components:\n", "components:\n" + FLAT_IN_EUR)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from valueproof.outcomes.definitions import (
     CEL_ERRORS,
     CompiledDefinition,
+    DefinitionInvalid,
     Expression,
     compile_definition,
     parse_definition,
@@ -139,13 +140,15 @@ def test_direct_chains_are_only_our_functions_around_one_attribute(
     assert direct_chain(source) == expected
 
 
-def test_a_key_over_a_non_string_attribute_is_left_to_cel() -> None:
-    compiled = compile_definition(
-        parse_definition(
-            {**DEFINITION, "dedupe_key": "lower(claim.k)", "attributes": {
-                **DEFINITION["attributes"], "k": {"type": "integer", "required": True}}}
-        )
-    )  # fmt: skip
-    assert compiled.dedupe_key.direct is None
-    [result] = compiled.run_each(compiled.dedupe_key, [{"k": 3}])
-    assert isinstance(result, CEL_ERRORS)
+def test_a_key_over_a_non_string_attribute_is_refused_when_defined() -> None:
+    # lower() of an integer fails on every claim: the definition is refused, not each claim.
+    document = {
+        **DEFINITION,
+        "dedupe_key": "lower(claim.k)",
+        "attributes": {**DEFINITION["attributes"], "k": {"type": "integer", "required": True}},
+    }
+    with pytest.raises(DefinitionInvalid) as refused:
+        parse_definition(document)
+    assert refused.value.problems == (
+        ("dedupe_key", "line 1, column 1: lower() takes a string, not an int"),
+    )

@@ -71,8 +71,10 @@ def apply(
         applied = writes.apply_contract(engine_of(ctx), owner.id, document, policy)
     version = applied.version
     if as_json:
-        print_json({"status": applied.status, **registry.version_json(version)})
+        found = _warnings_json(applied.warnings)
+        print_json({"status": applied.status, **registry.version_json(version), **found})
         return
+    _print_warnings(applied.warnings)
     say(
         f"{applied.status} contract {version.contract} version {version.version} "
         f"(account {version.account}), effective {format_rfc3339(version.effective)}, "
@@ -84,10 +86,11 @@ def apply(
 def validate(
     ctx: typer.Context, path: ContractFile, tenant: TenantOption = None, as_json: JsonFlag = False
 ) -> None:
-    """Check a contract document and what it asks of the tenant's meters; store nothing.
+    """Check a contract document and the meters, outcomes and metrics it names; store nothing.
 
-    Exit 0 when it is valid; 2 with every problem on stderr, one `error: <path>: <reason>` a
-    line. The account and the contract's earlier versions are checked by `apply` only."""
+    Exit 0 when it is valid (names declared `pending` and still undefined are listed on
+    stderr, one `warning: <path>: <reason>` a line); 2 with every problem on stderr, one
+    `error: <path>: <reason>` a line."""
     owner = tenant_of(ctx, tenant)
     try:
         document = _read(path)
@@ -95,6 +98,7 @@ def validate(
             problems = registry.contract_problems(
                 connection, owner.id, document, load_catalog(connection, owner.id)
             )
+            warnings = registry.contract_warnings(connection, owner.id, document)
         if problems:
             raise ContractInvalid(problems)
     except ContractInvalid as error:
@@ -103,8 +107,9 @@ def validate(
             print_json({"valid": False, "problems": found})
         _refuse(error)
     if as_json:
-        print_json({"valid": True, "problems": []})
+        print_json({"valid": True, "problems": [], **_warnings_json(warnings)})
     else:
+        _print_warnings(warnings)
         say(f"valid: contract {document.contract} for account {document.account}")
 
 
@@ -258,6 +263,7 @@ def preview(
         )
         return
     charges, period = found.charges, found.charges.period
+    _print_warnings(charges.warnings)
     partial = " (partial)" if period.partial else ""
     say(
         f"{account}: contract {charges.contract} version {charges.version}, {charges.currency}, "
@@ -266,6 +272,15 @@ def preview(
     say(f"as of {format_rfc3339(found.as_of)}; projection factor {found.factor}")
     _print_lines(charges, "period to date")
     _print_lines(found.projected, "projected to the end of the period")
+
+
+def _warnings_json(warnings: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {"warnings": [{"field": field, "reason": reason} for field, reason in warnings]}
+
+
+def _print_warnings(warnings: Sequence[tuple[str, str]]) -> None:
+    for field, reason in warnings:
+        warn(f"warning: {field}: {reason}")
 
 
 def _print_lines(charges: Charges, title: str) -> None:

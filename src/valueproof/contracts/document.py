@@ -371,6 +371,18 @@ class Discount(_Strict):
         return self
 
 
+class Pending(_Strict):
+    """Names the contract refers to that are defined after it is applied, declared on purpose:
+    validation then warns instead of refusing them, and rating warns while they are undefined."""
+
+    outcomes: list[Key] = Field(
+        default_factory=list, description="outcome types whose definition comes later"
+    )
+    metrics: list[Key] = Field(
+        default_factory=list, description="oracle metrics whose rule is registered later"
+    )
+
+
 class Billing(_Strict):
     period: Cadence = Cadence.MONTHLY
     anchor_day: int = Field(default=1, ge=1, le=31)
@@ -409,6 +421,10 @@ class ContractDocument(_Strict):
     components: list[Component] = Field(min_length=1)
     discounts: list[Discount] = Field(default_factory=list)
     invoice_maximum: Amount | None = None
+    pending: Pending = Field(
+        default_factory=Pending,
+        description="outcomes and metrics that may be defined after the contract is applied",
+    )
 
     @field_validator("currency")
     @classmethod

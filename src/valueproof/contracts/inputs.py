@@ -89,6 +89,9 @@ class RatingInput:
     # The term's earlier periods with the charges the credit wallet covered: today's balance
     # depends on them.
     wallet_history: tuple[WalletPeriod, ...] = ()
+    # (field path, reason) of what the terms name but the tenant never defined: the charges
+    # carry them, so that a component billing 0 for want of a definition says so.
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 def when_context(inputs: RatingInput) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Charges:
     lines: tuple[Line, ...]
     total: Decimal
     ledger_size: int
+    warnings: tuple[tuple[str, str], ...] = ()  # (field path, reason), from the inputs
 
 
 def rate(terms: CompiledContract, version: int, version_leaf: int, inputs: RatingInput) -> Charges:
@@ -83,6 +84,7 @@ def rate(terms: CompiledContract, version: int, version_leaf: int, inputs: Ratin
         lines=tuple(lines),
         total=total(lines),
         ledger_size=inputs.ledger_size,
+        warnings=inputs.warnings,
     )
 
 
@@ -243,6 +245,7 @@ def charges_json(charges: Charges) -> dict[str, Any]:
         "lines": [_line_json(line) for line in charges.lines],
         "total": str(charges.total),
         "ledger_size": charges.ledger_size,
+        "warnings": [{"field": field, "reason": reason} for field, reason in charges.warnings],
     }
 
 

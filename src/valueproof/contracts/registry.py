@@ -18,12 +18,20 @@ from sqlalchemy import Connection, insert, select
 from valueproof.contracts.document import ContractDocument, Metered, Percentage, Seats
 from valueproof.contracts.errors import ContractInvalid
 from valueproof.contracts.records import contract_version_leaf, document_json, document_text
+from valueproof.contracts.references import (
+    Registered,
+    did_you_mean,
+    pending_warnings,
+    reference_problems,
+)
 from valueproof.contracts.tables import contract_versions, contracts
 from valueproof.contracts.validation import compile_contract
 from valueproof.errors import Conflict, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import Catalog
+from valueproof.outcomes.definition_store import defined_outcomes
+from valueproof.outcomes.oracles import metrics
 from valueproof.periods import billing_period_at, format_rfc3339, from_micros, to_micros
 from valueproof.tenancy.accounts import account_id as account_id_of
 from valueproof.tenancy.accounts import account_ids
@@ -48,8 +56,11 @@ class StoredVersion:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
+    """What applying did, and the warnings of names declared pending that are still undefined."""
+
     status: Status
     version: StoredVersion
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 def apply_contract(
@@ -62,12 +73,15 @@ def apply_contract(
     """Store `document` as the contract's next version (the caller holds the tenant lock)."""
     row = _contract_row(connection, tenant_id, document.contract)
     history = [] if row is None else versions(connection, tenant_id, document.contract)
+    registered = registered_names(connection, tenant_id)
+    warnings = tuple(pending_warnings(document, registered))
     if history and history[-1].document == document:
-        return Applied("unchanged", history[-1])
+        return Applied("unchanged", history[-1], warnings)
     account_id = account_id_of(connection, tenant_id, document.account)
     if row is not None and row.account_id != account_id:
         raise Conflict(f"contract {document.contract!r} belongs to another account")
     problems = _problems(connection, tenant_id, document, catalog, history, account_id)
+    problems += reference_problems(document, registered)
     if problems:
         raise ContractInvalid(problems)
     if row is None:
@@ -107,7 +121,15 @@ def apply_contract(
         leaf_index,
         now_us,
     )
-    return Applied("created" if number == 1 else "amended", version)
+    return Applied("created" if number == 1 else "amended", version, warnings)
+
+
+def registered_names(connection: Connection, tenant_id: int) -> Registered:
+    """The outcome types and oracle metrics the tenant has defined, for `contracts.references`."""
+    return Registered(
+        outcomes=defined_outcomes(connection, tenant_id),
+        metrics=frozenset(metrics(connection, tenant_id)),
+    )
 
 
 def catalog_problems(document: ContractDocument, catalog: Catalog) -> list[tuple[str, str]]:
@@ -119,7 +141,8 @@ def catalog_problems(document: ContractDocument, catalog: Catalog) -> list[tuple
         for field, key in _meters_named(component):
             meter = catalog.meters_by_key.get(key)
             if meter is None:
-                problems.append((f"{at}.{field}", f"unknown meter {key!r}"))
+                hint = did_you_mean(key, catalog.meters_by_key)
+                problems.append((f"{at}.{field}", f"unknown meter {key!r}{hint}"))
                 continue
             aggregation = meter.meter.aggregation
             if isinstance(component, Percentage) and aggregation is not Aggregation.SUM:
@@ -163,6 +186,7 @@ def contract_problems(
     connection: Connection, tenant_id: int, document: ContractDocument, catalog: Catalog
 ) -> list[tuple[str, str]]:
     """Everything applying `document` would refuse, without storing anything."""
+    registered = registered_names(connection, tenant_id)
     row = _contract_row(connection, tenant_id, document.contract)
     history = [] if row is None else versions(connection, tenant_id, document.contract)
     account_id = account_ids(connection, tenant_id, [document.account]).get(document.account)
@@ -171,7 +195,15 @@ def contract_problems(
         problems.append(("account", f"unknown account {document.account!r}"))
     elif row is not None and row.account_id != account_id:
         problems.append(("account", f"contract {document.contract!r} belongs to another account"))
-    return problems + _problems(connection, tenant_id, document, catalog, history, account_id)
+    problems += _problems(connection, tenant_id, document, catalog, history, account_id)
+    return problems + reference_problems(document, registered)
+
+
+def contract_warnings(
+    connection: Connection, tenant_id: int, document: ContractDocument
+) -> list[tuple[str, str]]:
+    """What applying `document` would warn of: names declared pending and still undefined."""
+    return pending_warnings(document, registered_names(connection, tenant_id))
 
 
 def _problems(

@@ -30,10 +30,12 @@ from valueproof.contracts.inputs import MeterUsage, RatingInput, Reading
 from valueproof.contracts.lines import total
 from valueproof.contracts.outcome_usage import outcome_usage
 from valueproof.contracts.rating import Charges, rate
+from valueproof.contracts.references import Registered, undefined_warnings
 from valueproof.contracts.registry import (
     StoredVersion,
     account_versions,
     in_force,
+    registered_names,
     tenant_versions,
 )
 from valueproof.contracts.validation import CompiledContract, compile_contract
@@ -271,6 +273,7 @@ def _rate_one(
     document = version.document
     period = _period_of(document, at)
     readings, flags = _readings(connection, tenant_id, document, period, now)
+    registered = registered_names(connection, tenant_id)
     inputs = RatingInput(
         period=period,
         usage=_usage(connection, tenant_id, catalog, account_id, document, period, now),
@@ -282,6 +285,7 @@ def _rate_one(
         wallet_history=_wallet_history(
             connection, tenant_id, catalog, account_id, history, version, period, now, cache
         ),
+        warnings=_warnings(document, registered),
     )
     terms = _compiled(version, cache)
     return rate(terms, version.version, version.leaf_index, inputs), inputs, terms, version, catalog
@@ -311,6 +315,7 @@ def rate_accounts(
                 connection, tenant_id, compiled, start_hour, end_hour, None, now
             )
     people = _all_attributes(connection, tenant_id)
+    registered = registered_names(connection, tenant_id)
     for account_id, history, version, period in due:
         start_hour, end_hour = _hours(period, now)
         document = version.document
@@ -340,8 +345,13 @@ def rate_accounts(
             wallet_history=_wallet_history(
                 connection, tenant_id, catalog, account_id, history, version, period, now, cache
             ),
+            warnings=_warnings(document, registered),
         )
         yield rate(_compiled(version, cache), version.version, version.leaf_index, inputs)
+
+
+def _warnings(document: ContractDocument, registered: Registered) -> tuple[tuple[str, str], ...]:
+    return tuple(undefined_warnings(document, registered))
 
 
 def _meter(catalog: Catalog, key: str) -> Any:
@@ -387,6 +397,7 @@ def preview(connection: Connection, tenant_id: int, account: str, now: datetime)
         flags=inputs.flags,
         account=inputs.account,
         wallet_history=inputs.wallet_history,
+        warnings=inputs.warnings,
     )
     projected = rate(terms, version.version, version.leaf_index, projected_inputs)
     return Preview(now, charges, projected, factor, inputs.usage)

@@ -35,6 +35,17 @@ from valueproof.contracts.errors import ContractInvalid
 from valueproof.documents import load_document
 from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.money import currency
+from valueproof.outcomes.cel_types import (
+    BOOL,
+    DOUBLE,
+    DYN,
+    INT,
+    STRING,
+    CelType,
+    map_of,
+    record,
+    type_problems,
+)
 
 
 def read_contract(text: str) -> ContractDocument:
@@ -103,6 +114,16 @@ def _expressions(document: ContractDocument) -> Iterator[tuple[str, str, str, fr
             yield f"discounts[{i}].when", f"discount:{d.id}", d.when, WHEN_VARIABLES
 
 
+# The types of what a condition sees (inputs.when_context, inputs.group_values): usage totals
+# are doubles, the period's instants RFC 3339 text, group values and attributes any JSON.
+_SCHEMAS: dict[frozenset[str], dict[str, CelType]] = {
+    FILTER_VARIABLES: {"group": map_of(STRING, DYN)},
+    WHEN_VARIABLES: {
+        "usage": map_of(STRING, DOUBLE),
+        "period": record(index=INT, start=STRING, end=STRING, days=INT, partial=BOOL),
+        "account": record(id=STRING, name=STRING, attributes=map_of(STRING, DYN)),
+    },
+}
 _SAMPLES: dict[frozenset[str], dict[str, Any]] = {
     FILTER_VARIABLES: {"group": {}},
     WHEN_VARIABLES: {"usage": {}, "period": {}, "account": {}},
@@ -116,6 +137,8 @@ def _condition_problems(document: ContractDocument) -> list[tuple[str, str]]:
             check_functions(compile_condition(source, path, variables), _SAMPLES[variables])
         except ValueError as error:
             problems.append((path, str(error)))
+            continue
+        problems += [(path, clash) for clash in type_problems(source, _SCHEMAS[variables], BOOL)]
     return problems
 
 

@@ -313,7 +313,9 @@ class _Batch:
         if key not in self.compiled:
             latest = latest_definition(self.connection, self.tenant_id, contract, outcome)
             self.compiled[key] = (
-                None if latest is None else (latest.version, compile_definition(latest.definition))
+                None
+                if latest is None
+                else (latest.version, compile_definition(latest.definition, check_types=False))
             )
         return self.compiled[key]
 

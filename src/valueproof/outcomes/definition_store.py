@@ -20,6 +20,7 @@ __all__ = [
     "Status",
     "StoredDefinition",
     "apply_definition",
+    "defined_outcomes",
     "definition_json",
     "definition_leaf",
     "definitions",
@@ -132,6 +133,18 @@ def definitions(
         )
     rows = connection.execute(query.order_by(t.contract, t.outcome, t.version))
     return [stored_definition(row) for row in rows]
+
+
+def defined_outcomes(connection: Connection, tenant_id: int) -> dict[str, frozenset[str]]:
+    """The outcome types that have a definition, by the contract key they belong to."""
+    t = outcome_definitions.c
+    rows = connection.execute(
+        select(t.contract, t.outcome).where(t.tenant_id == tenant_id).distinct()
+    )
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        found.setdefault(row.contract, set()).add(row.outcome)
+    return {contract: frozenset(names) for contract, names in found.items()}
 
 
 def definition_json(stored: StoredDefinition) -> dict[str, Any]:

@@ -20,6 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from valueproof.documents import load_document
 from valueproof.errors import DocumentUnreadable, field_path
 from valueproof.metering.definitions import KEY_PATTERN
+from valueproof.outcomes.cel_types import (
+    BOOL,
+    DOUBLE,
+    INT,
+    STRING,
+    TIMESTAMP,
+    CelType,
+    record,
+    type_problems,
+)
 from valueproof.outcomes.errors import DefinitionInvalid
 from valueproof.outcomes.expressions import (
     CEL_BUILTINS,
@@ -186,8 +196,13 @@ def definition_schema() -> dict[str, Any]:
     return OutcomeDefinition.model_json_schema()
 
 
-def compile_definition(definition: OutcomeDefinition) -> CompiledDefinition:
-    """Check and compile every expression; DefinitionInvalid lists every problem found."""
+def compile_definition(
+    definition: OutcomeDefinition, *, check_types: bool = True
+) -> CompiledDefinition:
+    """Check and compile every expression; DefinitionInvalid lists every problem found.
+
+    `check_types=False` for a definition already recorded: one recorded before expressions were
+    type-checked keeps verifying claims as it did (a clash refuses each claim, on the record)."""
     # Imported here: the cel package imports its REPL (prompt_toolkit, Rich) with it, a few
     # tenths of a second that every command importing this module would pay at start-up.
     import cel
@@ -202,7 +217,9 @@ def compile_definition(definition: OutcomeDefinition) -> CompiledDefinition:
             )
     compiled: dict[str, Expression] = {}
     for path, name, source, is_key in _expressions(definition):
-        expression, expression_problems = _compile(definition, path, name, source, is_key)
+        expression, expression_problems = _compile(
+            definition, path, name, source, is_key, check_types
+        )
         problems += [(path, problem) for problem in expression_problems]
         if expression is not None:
             compiled[path] = expression
@@ -249,7 +266,12 @@ def _attribute_problems(definition: OutcomeDefinition) -> list[tuple[str, str]]:
 
 
 def _compile(
-    definition: OutcomeDefinition, path: str, name: str, source: str, is_key: bool
+    definition: OutcomeDefinition,
+    path: str,
+    name: str,
+    source: str,
+    is_key: bool,
+    check_types: bool,
 ) -> tuple[Expression | None, list[str]]:
     """The compiled expression and the problems found in it (static, then on a sample claim)."""
     import cel  # as in compile_definition
@@ -277,6 +299,8 @@ def _compile(
         for variable in original.variables()
         if variable != "claim" and variable not in bound and variable not in TYPE_NAMES
     ]
+    if check_types and not problems:  # a clash on an undeclared attribute repeats that problem
+        problems += type_problems(source, {"claim": _claim_type(definition)}, *_TYPED[is_key])
     problems += [
         f"calls {function!r}, which is neither a CEL function nor one of {sorted(FUNCTIONS)}"
         for function in original.functions()
@@ -321,6 +345,27 @@ def _trial(definition: OutcomeDefinition, expression: Expression, is_key: bool) 
     if not is_key and not isinstance(result, bool):
         return f"must give true or false; on a sample claim it gave {_kind(result)}"
     return None
+
+
+# What an attribute is in CEL once a claim is checked (verification._typed): a number is always
+# a double, an integer an int, a timestamp a CEL timestamp.
+_CEL_TYPES: dict[AttributeType, CelType] = {
+    AttributeType.STRING: STRING,
+    AttributeType.NUMBER: DOUBLE,
+    AttributeType.INTEGER: INT,
+    AttributeType.BOOLEAN: BOOL,
+    AttributeType.TIMESTAMP: TIMESTAMP,
+}
+# (what the expression must give, our functions by result) for a criterion and for a key.
+_OURS = {name: STRING for name in FUNCTIONS}
+_TYPED: dict[bool, tuple[CelType, dict[str, CelType]]] = {
+    False: (BOOL, _OURS),
+    True: (STRING, _OURS),
+}
+
+
+def _claim_type(definition: OutcomeDefinition) -> CelType:
+    return record(**{name: _CEL_TYPES[spec.type] for name, spec in definition.attributes.items()})
 
 
 _SAMPLES: dict[AttributeType, Any] = {

@@ -3,6 +3,7 @@ what an account's contract charges so far this period."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +81,8 @@ def apply_contract(
     policy = CheckpointPolicy.from_settings(request.app.state.keyring, _settings(request))
     applied = writes.apply_contract(engine_of(request), who.tenant_id, document, policy)
     response.status_code = 200 if applied.status == "unchanged" else 201
-    return {"status": applied.status, **registry.version_json(applied.version)}
+    warnings = _warnings_json(applied.warnings)
+    return {"status": applied.status, **registry.version_json(applied.version), **warnings}
 
 
 @router.post(
@@ -93,14 +95,16 @@ def validate_contract(
     who: Principal = Depends(requires(Scope.READ)),
     document: ContractDocument = Depends(contract_body),
 ) -> dict[str, Any]:
-    """Check a document and what it asks of the tenant's meters; nothing is stored."""
+    """Check a document and what it asks of the tenant's meters, outcome definitions and oracle
+    metrics; nothing is stored. `warnings` lists names declared `pending` and still undefined."""
     with read(engine_of(request)) as connection:
         problems = registry.contract_problems(
             connection, who.tenant_id, document, load_catalog(connection, who.tenant_id)
         )
+        warnings = registry.contract_warnings(connection, who.tenant_id, document)
     if problems:
         raise ContractInvalid(problems)
-    return {"valid": True, "problems": []}
+    return {"valid": True, "problems": [], **_warnings_json(warnings)}
 
 
 @router.get("/v1/contracts")
@@ -185,6 +189,11 @@ def preview(
         "period_to_date": charges_json(found.charges),
         "projection": charges_json(found.projected),
     }
+
+
+def _warnings_json(warnings: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Names declared pending and still undefined: what their components will bill 0 for."""
+    return {"warnings": [{"field": field, "reason": reason} for field, reason in warnings]}
 
 
 def _settings(request: Request) -> Settings:
