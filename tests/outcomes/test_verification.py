@@ -197,6 +197,16 @@ def test_a_criterion_that_cannot_be_evaluated_fails_with_the_error() -> None:
     )
 
 
+def test_a_division_by_zero_in_a_criterion_is_a_reason_not_a_crash() -> None:
+    data = DEFINITION.definition.model_dump()
+    data["criteria"] = [{"name": "per_seat", "expression": "100 / (claim.employees - 50) > 1"}]
+    compiled = compile_definition(parse_definition(data))
+    verdict = run(claim(employees=50), compiled=compiled)
+    assert codes(verdict) == [("criterion_failed", "criteria.per_seat")]
+    assert "failed" in verdict.reasons[0].detail
+    assert codes(run(claim(employees=60), compiled=compiled)) == []
+
+
 def test_criteria_reading_an_invalid_attribute_are_not_run() -> None:
     verdict = run(claim(employees="many", industry="retail"))
     assert codes(verdict) == [

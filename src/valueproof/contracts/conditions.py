@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from valueproof.contracts.errors import RatingError
+from valueproof.outcomes.expressions import CEL_ERRORS
 
 FILTER_VARIABLES = frozenset({"group"})
 WHEN_VARIABLES = frozenset({"usage", "period", "account"})
@@ -30,7 +31,7 @@ class Condition:
         """Run the expression; anything but true or false is a RatingError naming the field."""
         try:
             result = self.program.execute(dict(context))
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        except CEL_ERRORS as error:
             raise RatingError(self.field, f"CEL expression failed: {_reason(error)}") from None
         if not isinstance(result, bool):
             raise RatingError(self.field, f"CEL expression gave {result!r}, not true or false")
@@ -72,7 +73,7 @@ def check_functions(condition: Condition, sample: Mapping[str, Any]) -> None:
     except RuntimeError as error:
         if "Undefined variable or function" in str(error):
             raise ValueError(f"invalid CEL: {_first_line(str(error))}") from None
-    except (KeyError, TypeError, ValueError):
+    except CEL_ERRORS:
         return
 
 

@@ -31,6 +31,7 @@ from valueproof.ledger import log as ledger_log
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import Catalog
 from valueproof.outcomes.definition_store import defined_outcomes
+from valueproof.outcomes.expressions import CEL_ERRORS
 from valueproof.outcomes.oracles import metrics
 from valueproof.periods import billing_period_at, format_rfc3339, from_micros, to_micros
 from valueproof.tenancy.accounts import account_id as account_id_of
@@ -168,7 +169,7 @@ def catalog_problems(document: ContractDocument, catalog: Catalog) -> list[tuple
                         f"does not group by (group_by: {grouped})",
                     )
                 )
-            except (TypeError, ValueError, RuntimeError):
+            except CEL_ERRORS:
                 pass  # depends on the values; rating reports it with the field
     return problems
 

@@ -35,7 +35,10 @@ __all__ = [
 
 # What running a program can raise on data it does not fit (a missing key, a type mismatch, an
 # error inside one of our functions); each is a verdict reason, never a crash.
-CEL_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, OverflowError)
+# What running a CEL program raises when the data does not suit it (a missing key, a type the
+# expression cannot take, `1 / 0`): a verdict or a field's error, never a crash. ArithmeticError
+# covers the integer division by zero and the overflows the cel package raises as Python's own.
+CEL_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, ArithmeticError)
 
 
 # --- the CEL functions definitions may call, besides CEL's own -------------------------------

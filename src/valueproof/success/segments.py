@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import load_document
 from valueproof.errors import DocumentUnreadable, field_path
-from valueproof.outcomes.expressions import CEL_BUILTINS, TYPE_NAMES, binders
+from valueproof.outcomes.expressions import CEL_BUILTINS, CEL_ERRORS, TYPE_NAMES, binders
 from valueproof.success.errors import SegmentsInvalid
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 RULE_VARIABLES = frozenset({"account", "revenue", "usage"})
-_CEL_ERRORS = (KeyError, TypeError, ValueError, RuntimeError, OverflowError)
 
 
 # --- rule-based segments -------------------------------------------------------------------
@@ -134,7 +133,7 @@ def _compile_rule(source: str) -> tuple[Any, str | None]:
             return None, f"calls {function!r}, which is not a CEL function"
     try:
         result = program.execute({name: {} for name in RULE_VARIABLES})
-    except _CEL_ERRORS:
+    except CEL_ERRORS:
         return program, None  # depends on the data (a key the sample lacks): left to assignment
     if not isinstance(result, bool):
         return None, f"must give true or false; on empty data it gave {result!r}"
@@ -187,7 +186,7 @@ def _holds(program: Any, context: dict[str, Any]) -> tuple[bool, str | None]:
         result = program.execute(context)
     except KeyError as error:
         return False, f"no such key {error.args[0]!r}"
-    except _CEL_ERRORS as error:
+    except CEL_ERRORS as error:
         return False, _first_line(str(error))
     if not isinstance(result, bool):
         return False, f"gave {result!r}, not true or false"
