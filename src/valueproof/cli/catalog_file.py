@@ -7,7 +7,7 @@ applied entirely or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from valueproof.errors import InvalidInput
 from valueproof.metering import registry
 from valueproof.metering.definitions import EventType, Meter, check_meter_against, parse_document
 from valueproof.metering.registry import Catalog
+from valueproof.metering.rollups import Rebuilt
 
 _SECTIONS = ("event_types", "meters")
 
@@ -39,7 +40,7 @@ class Applied:
     kind: Literal["event type", "meter"]
     key: str
     status: Status
-    events_folded: int = 0
+    rebuilt: Rebuilt = field(default_factory=lambda: Rebuilt(0))
 
 
 def read_catalog_file(path: Path) -> CatalogFile:
@@ -131,6 +132,7 @@ def apply_catalog_file(
         if existing is not None and existing.meter == meter:
             applied.append(Applied("meter", meter.key, "unchanged"))
             continue
-        created, folded = registry.apply_meter(connection, tenant_id, meter)
-        applied.append(Applied("meter", meter.key, "created" if created else "updated", folded))
+        done = registry.apply_meter(connection, tenant_id, meter)
+        status: Status = "created" if done.created else "updated"
+        applied.append(Applied("meter", meter.key, status, done.rebuilt))
     return applied

@@ -103,9 +103,9 @@ def _apply(
             and meter.key in registry.load_catalog(connection, who.tenant_id).meters_by_key
         ):
             raise AlreadyExists(f"meter {meter.key!r} exists already; PUT it to replace it")
-        created, folded = registry.apply_meter(connection, who.tenant_id, meter)
-    response.status_code = 201 if created else 200
-    return {**meter.model_dump(mode="json"), "events_folded": folded}
+        applied = registry.apply_meter(connection, who.tenant_id, meter)
+    response.status_code = 201 if applied.created else 200
+    return {**meter.model_dump(mode="json"), **registry.rebuild_json(applied.rebuilt)}
 
 
 @router.delete("/v1/meters/{key}", status_code=204)
