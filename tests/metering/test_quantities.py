@@ -36,7 +36,8 @@ def test_to_micros_refuses(value: object, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [" 3 ", "1_000", "+3", "1e3", "NaN", "Infinity", "", ".5", "5.", "007", "0x10", "３"]
+    "text",
+    [" 3 ", "1_000", "+3", "1e3", "NaN", "Infinity", "", ".5", "5.", "007", "0x10", "\uff13"],
 )
 def test_strings_must_be_plain_decimals(text: str) -> None:
     with pytest.raises(ValueError, match="not a number in plain decimal notation"):

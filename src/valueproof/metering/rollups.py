@@ -376,12 +376,10 @@ def _named(
 ) -> tuple[UnmeteredEvent, ...]:
     if not unmetered:
         return ()
-    ids = dict(
-        connection.execute(
-            select(events.c.seq, events.c.event_id).where(
-                events.c.tenant_id == tenant_id,
-                events.c.seq.in_([item.seq for item in unmetered]),
-            )
-        ).tuples()
+    rows = connection.execute(
+        select(events.c.seq, events.c.event_id).where(
+            events.c.tenant_id == tenant_id, events.c.seq.in_([item.seq for item in unmetered])
+        )
     )
+    ids = {seq: event_id for seq, event_id in rows}
     return tuple(UnmeteredEvent(ids[item.seq], item.field, item.reason) for item in unmetered)
