@@ -84,7 +84,10 @@ def loads_strict(data: bytes | str) -> Any:
         document = _DECODER.decode(data)
     except RecursionError:
         raise JSONRefused("nested too deeply") from None
+    except JSONRefused:
+        raise
     except json.JSONDecodeError:
+        orjson.loads(data)  # malformed: orjson's message says where, and more plainly
         raise
     except ValueError as error:  # int() past sys.get_int_max_str_digits()
         raise JSONRefused(f"a number is too long: {error}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -18,9 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, cast
 
-import orjson
-
 from valueproof.errors import InvalidInput
+from valueproof.strict_json import describe, loads_strict
 
 if TYPE_CHECKING:
     # pyarrow is imported where Parquet is read: JSONL and CSV (and every command that imports
@@ -79,16 +79,16 @@ def read_jsonl(stream: BinaryIO) -> Iterator[RawItem]:
 
 def _object_or_failure(text: bytes | str, location: str) -> RawItem:
     try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
+        parsed = loads_strict(text)
+    except json.JSONDecodeError as error:
         return ParseFailure(location, "(item)", json_error(error))
     if not isinstance(parsed, dict):
         return ParseFailure(location, "(item)", f"expected a JSON object, got {json_kind(parsed)}")
     return parsed
 
 
-def json_error(error: orjson.JSONDecodeError) -> str:
-    return f"malformed JSON: {error.msg} at column {error.colno}"
+def json_error(error: json.JSONDecodeError) -> str:
+    return describe(error)
 
 
 def json_kind(value: object) -> str:
@@ -151,8 +151,8 @@ def _event_from_cells(cells: Iterable[tuple[str, Any]], location: str) -> RawIte
 def _properties_cell(cell: Any, location: str) -> RawItem:
     if isinstance(cell, str):
         try:
-            cell = orjson.loads(cell)
-        except orjson.JSONDecodeError as error:
+            cell = loads_strict(cell)
+        except json.JSONDecodeError as error:
             return ParseFailure(location, _PROPERTIES, json_error(error))
     if not isinstance(cell, dict):
         reason = f"expected a JSON object, got {json_kind(cell)}"
