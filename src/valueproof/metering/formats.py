@@ -30,10 +30,14 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = [
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_LINE_BYTES",
+    "DecompressedTooLarge",
     "EventFormat",
     "MalformedInput",
     "ParseFailure",
     "RawItem",
+    "ReadLimits",
     "open_events",
     "read_csv",
     "read_events_file",
@@ -44,6 +48,20 @@ __all__ = [
 
 EventFormat = Literal["jsonl", "csv", "parquet"]
 ByteProgress = Callable[[int], None]
+
+# Bounds on what one text file may cost, whatever it holds (a gzip of one 400 MB line, or of a
+# billion blank lines, is a few hundred KB). Both are documented and overridable by option.
+MAX_LINE_BYTES = 1 << 20  # an event is at most 16 KiB of properties: a line is far below this
+MAX_DECOMPRESSED_BYTES = 10 << 30  # of a .gz file
+_BLOCK = 1 << 20  # bytes read at a time
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How long a line and how large a decompressed file may be."""
+
+    max_line_bytes: int = MAX_LINE_BYTES
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +81,83 @@ class MalformedInput(InvalidInput, ValueError):
     twice, a file of unknown format. Nothing in it can be taken item by item."""
 
 
+class DecompressedTooLarge(MalformedInput):
+    """A compressed file inflates past `ReadLimits.max_decompressed_bytes`: reading stops."""
+
+
+def _too_large(error: DecompressedTooLarge, location: str) -> MalformedInput:
+    return MalformedInput(error.field, f"{error.reason}, reached at {location}")
+
+
 # --- JSON Lines ---------------------------------------------------------------------------------
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_jsonl(stream: BinaryIO) -> Iterator[RawItem]:
-    """One JSON object per line; blank lines are skipped; line numbers count from 1."""
-    for number, line in enumerate(stream, start=1):
-        if number == 1:
-            line = line.removeprefix(_BOM)
-        if line.strip():
-            yield _object_or_failure(line, f"line {number}")
+def read_jsonl(stream: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawItem]:
+    """One JSON object per line; blank lines are skipped; line numbers count from 1.
+
+    A line longer than `max_line_bytes` is a ParseFailure and is skipped unread, so memory
+    stays bounded by it whatever the file holds."""
+    for number, line in _nonblank_lines(stream, max_line_bytes):
+        location = f"line {number}"
+        if line is None:
+            yield ParseFailure(location, "(item)", _too_long(max_line_bytes))
+        else:
+            yield _object_or_failure(line.removeprefix(_BOM) if number == 1 else line, location)
+
+
+def _too_long(limit: int) -> str:
+    return f"the line is longer than {limit:,} bytes (--max-line-bytes)"
+
+
+_BLANK = re.compile(rb"[ \t\r\n\f\v]*")  # a match loop: several times faster than search(\S)
+
+
+def _nonblank_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line without its newline) of each line that is not blank, None for a line
+    longer than `limit`. Runs of blank lines are skipped by bytes.isspace or a regex match and
+    counted by bytes.count, never line by line in Python."""
+    number = 1  # the number of the line `buffer` starts in
+    buffer = b""
+    skipping = False  # inside an over-long line: drop bytes up to its newline
+    while True:
+        try:
+            block = stream.read(_BLOCK)
+        except DecompressedTooLarge as error:
+            raise _too_large(error, f"line {number}") from None
+        if not block:
+            break
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, number, skipping = block[end + 1 :], number + 1, False
+        if block.isspace() and not buffer:
+            number += block.count(b"\n")
+            continue
+        buffer = buffer + block if buffer else block
+        position = 0
+        while True:
+            first = _BLANK.match(buffer, position).end()  # type: ignore[union-attr]
+            if first == len(buffer):  # the rest is blank (or the blank start of a line to come)
+                number += buffer.count(b"\n", position)
+                buffer = b""
+                break
+            start = buffer.rfind(b"\n", position, first) + 1 or position
+            number += buffer.count(b"\n", position, start)
+            end = buffer.find(b"\n", first)
+            if end < 0:  # the line goes on in the next block
+                buffer = buffer[start:]
+                if len(buffer) > limit:
+                    yield number, None
+                    buffer, skipping = b"", True
+                break
+            yield number, (buffer[start:end] if end - start <= limit else None)
+            number += 1
+            position = end + 1
+    if buffer:
+        yield number, buffer if len(buffer) <= limit else None
 
 
 def _object_or_failure(text: bytes | str, location: str) -> RawItem:
@@ -167,14 +250,50 @@ _UNDECODED = re.compile("[\udc80-\udcff]")
 _INVALID_UTF8 = _Unreadable("invalid UTF-8")
 
 
-def read_csv(stream: TextIO) -> Iterator[RawItem]:
+class _LineTooLong(Exception):
+    """A line of a CSV file was longer than the limit; it has been skipped."""
+
+
+class _BoundedLines:
+    """The lines of a text stream for csv.reader, each read with a limit: an over-long line is
+    skipped in pieces and raises _LineTooLong, after which iteration goes on."""
+
+    def __init__(self, stream: TextIO, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self.lines = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = self._stream.readline(self._limit + 1)
+            if not line:
+                raise StopIteration
+            self.lines += 1
+            if len(line) <= self._limit or line.endswith(("\n", "\r")):
+                return line
+            while line and not line.endswith(("\n", "\r")):
+                line = self._stream.readline(_BLOCK)
+        except DecompressedTooLarge as error:
+            raise _too_large(error, f"line {self.lines + 1}") from None
+        raise _LineTooLong
+
+
+def read_csv(stream: TextIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawItem]:
     """Rows under a header row; cells stay strings and empty cells are omitted.
 
     "row N" counts records as a spreadsheet shows them: the header is row 1. Open the stream
     with newline="" so quoted cells may hold line breaks. Raises MalformedInput for a bad header.
+    A line longer than `max_line_bytes` characters is a ParseFailure for its row, skipped unread.
     """
-    records = csv.reader(stream, strict=True)
-    header = _next_record(records)
+    lines = _BoundedLines(stream, max_line_bytes)
+    records = csv.reader(lines, strict=True)
+    try:
+        header = _next_record(records)
+    except _LineTooLong:
+        raise MalformedInput("(header)", _too_long(max_line_bytes)) from None
     if header is None:
         return
     _check_columns(header)
@@ -185,6 +304,10 @@ def read_csv(stream: TextIO) -> Iterator[RawItem]:
             row = next(records)
         except StopIteration:
             return
+        except _LineTooLong:
+            yield ParseFailure(f"row {number}", "(item)", _too_long(max_line_bytes))
+            records = csv.reader(lines, strict=True)  # a fresh reader: none of that row is kept
+            continue
         except csv.Error as error:
             yield ParseFailure(f"row {number}", "(item)", f"malformed CSV: {error}")
             continue
@@ -356,29 +479,37 @@ def sniff_format(path: Path) -> EventFormat:
 
 
 def read_events_file(
-    path: Path, fmt: str | None = None, *, on_bytes: ByteProgress | None = None
+    path: Path,
+    fmt: str | None = None,
+    *,
+    on_bytes: ByteProgress | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[RawItem]:
     """Stream the items of an events file; `on_bytes` receives how many of the file's bytes
     (compressed bytes, for .gz) have been read so far, for a progress bar out of its size.
 
-    An unknown format raises MalformedInput here; an unreadable file raises when iterated."""
+    An unknown format raises MalformedInput here; an unreadable file raises when iterated, and
+    a .gz inflating past `limits.max_decompressed_bytes` raises MalformedInput naming the line.
+    """
     chosen = sniff_format(path) if fmt is None else _known_format(fmt)
     if chosen == "parquet":
         return read_parquet(path, on_bytes=on_bytes)
-    return _read_text_file(path, chosen, on_bytes)
+    return _read_text_file(path, chosen, on_bytes, limits or ReadLimits())
 
 
 def _read_text_file(
-    path: Path, fmt: EventFormat, on_bytes: ByteProgress | None
+    path: Path, fmt: EventFormat, on_bytes: ByteProgress | None, limits: ReadLimits
 ) -> Iterator[RawItem]:
-    with open_events(path, on_bytes=on_bytes) as stream:
+    with open_events(
+        path, on_bytes=on_bytes, max_decompressed_bytes=limits.max_decompressed_bytes
+    ) as stream:
         if fmt == "jsonl":
-            yield from read_jsonl(stream)
+            yield from read_jsonl(stream, limits.max_line_bytes)
         else:
             text = io.TextIOWrapper(
                 stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
             )
-            yield from read_csv(text)
+            yield from read_csv(text, limits.max_line_bytes)
 
 
 def _known_format(fmt: str) -> EventFormat:
@@ -390,8 +521,14 @@ def _known_format(fmt: str) -> EventFormat:
 
 
 @contextmanager
-def open_events(path: Path, *, on_bytes: ByteProgress | None = None) -> Iterator[BinaryIO]:
-    """Open a JSONL or CSV file as bytes, gunzipping it when it starts with the gzip magic."""
+def open_events(
+    path: Path,
+    *,
+    on_bytes: ByteProgress | None = None,
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES,
+) -> Iterator[BinaryIO]:
+    """Open a JSONL or CSV file as bytes, gunzipping it when it starts with the gzip magic; a
+    read past `max_decompressed_bytes` of gunzipped bytes raises DecompressedTooLarge."""
     with ExitStack() as stack:
         raw: io.RawIOBase = stack.enter_context(open(path, "rb", buffering=0))
         if on_bytes is not None:
@@ -401,7 +538,33 @@ def open_events(path: Path, *, on_bytes: ByteProgress | None = None) -> Iterator
             yield buffered
             return
         unzipped = stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb"))
-        yield cast(BinaryIO, unzipped)
+        capped = _CappedReader(unzipped, max_decompressed_bytes)
+        yield cast(BinaryIO, stack.enter_context(io.BufferedReader(capped, _BLOCK)))
+
+
+class _CappedReader(io.RawIOBase):
+    """Reads a stream up to `cap` bytes; a read beyond raises DecompressedTooLarge."""
+
+    def __init__(self, inner: gzip.GzipFile, cap: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = cap
+        self._cap = cap
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        # One byte past the cap tells a file of exactly `cap` bytes from a larger one.
+        count = self._inner.readinto(view[: min(len(view), self._left + 1)])
+        if count > self._left:
+            raise DecompressedTooLarge(
+                "path",
+                f"decompresses to more than {self._cap:,} bytes (--max-decompressed-bytes)",
+            )
+        self._left -= count
+        return count
 
 
 class _ProgressReader(io.RawIOBase):
