@@ -79,6 +79,7 @@ def loads_strict(data: bytes | str) -> Any:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as error:
+            orjson.loads(data)  # says where, as for any malformed JSON
             raise JSONRefused(f"invalid UTF-8 at byte {error.start}") from None
     try:
         document = _DECODER.decode(data)

@@ -23,6 +23,8 @@ from valueproof.metering.formats import (
     MalformedInput,
     ParseFailure,
     RawItem,
+    ReadLimits,
+    _nonblank_lines,
     read_csv,
     read_events_file,
     read_jsonl,
@@ -519,3 +521,88 @@ def test_jsonl_file_streams_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert events == lines
     assert peak < 2_000_000
+
+
+# --- limits: line length, decompressed size, strict JSON ----------------------------------------
+
+
+def test_jsonl_refuses_duplicate_keys_and_keeps_big_integers_exact() -> None:
+    stream = jsonl(
+        b'{"id": "a", "id": "b"}', b'{"id": "c", "properties": {"n": 18446744073709551616}}'
+    )
+    items = list(read_jsonl(stream))
+    assert items[0] == ParseFailure("line 1", "(item)", "duplicate key 'id'")
+    assert items[1] == {"id": "c", "properties": {"n": 2**64}}
+
+
+def test_a_line_over_the_limit_is_a_failure_and_later_lines_are_read() -> None:
+    long = b'{"id": "' + b"x" * 5000 + b'"}'
+    stream = jsonl(b'{"id": "a"}', long, b"", b'{"id": "b"}', long + b"   ")
+    items = list(read_jsonl(stream, max_line_bytes=1000))
+    reason = "the line is longer than 1,000 bytes (--max-line-bytes)"
+    assert items == [
+        {"id": "a"},
+        ParseFailure("line 2", "(item)", reason),
+        {"id": "b"},
+        ParseFailure("line 5", "(item)", reason),
+    ]
+
+
+def test_csv_rows_over_the_limit_are_failures_and_later_rows_are_read() -> None:
+    text = 'id,account\ne-1,acme\ne-2,"' + "x" * 5000 + '"\ne-3,acme\n'
+    items = list(read_csv(csv_text(text), max_line_bytes=1000))
+    assert items == [
+        {"id": "e-1", "account": "acme", "properties": {}},
+        ParseFailure("row 3", "(item)", "the line is longer than 1,000 bytes (--max-line-bytes)"),
+        {"id": "e-3", "account": "acme", "properties": {}},
+    ]
+
+
+def test_a_huge_gzipped_line_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl.gz"
+    with gzip.open(path, "wb") as file:
+        file.write(b'{"id": "' + b"x" * (64 << 20) + b'"}\n{"id": "after"}\n')
+    tracemalloc.start()
+    try:
+        items = list(read_events_file(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [getattr(item, "location", item) for item in items] == ["line 1", {"id": "after"}]
+    assert peak < 8 << 20  # the limit (1 MiB) and a block or two, not the 64 MiB line
+
+
+def test_a_gzip_inflating_past_the_cap_stops_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"id": "a"}\n' + b"\n" * (4 << 20) + b'{"id": "b"}\n'))
+    limits = ReadLimits(max_decompressed_bytes=1 << 20)
+    items = read_events_file(path, limits=limits)
+    assert next(items) == {"id": "a"}
+    with pytest.raises(MalformedInput, match=r"more than 1,048,576 bytes.*reached at line \d+"):
+        next(items)
+    exact = tmp_path / "exact.jsonl.gz"
+    exact.write_bytes(gzip.compress(b'{"id": "a"}\n'))
+    assert list(read_events_file(exact, limits=ReadLimits(max_decompressed_bytes=12))) == [
+        {"id": "a"}
+    ]
+
+
+_LINE = st.one_of(
+    st.just(b""),
+    st.sampled_from([b" ", b"\t", b"\r", b"  \r"]),
+    st.binary(min_size=1, max_size=30).map(lambda raw: raw.replace(b"\n", b"x")),
+)
+
+
+@given(st.lists(_LINE, max_size=30), st.integers(1, 40), st.integers(1, 17))
+def test_nonblank_lines_agree_with_splitting_line_by_line(
+    lines: list[bytes], limit: int, block: int
+) -> None:
+    data = b"\n".join(lines)
+    stripped = [line.lstrip(b" \t\r\f\v") for line in data.split(b"\n")]
+    expected = [
+        (number, line if len(line) <= limit else None)
+        for number, line in enumerate(stripped, start=1)
+        if line.strip(b" \t\r\f\v")
+    ]
+    assert list(_nonblank_lines(io.BytesIO(data), limit, block)) == expected

@@ -53,7 +53,7 @@ ByteProgress = Callable[[int], None]
 # billion blank lines, is a few hundred KB). Both are documented and overridable by option.
 MAX_LINE_BYTES = 1 << 20  # an event is at most 16 KiB of properties: a line is far below this
 MAX_DECOMPRESSED_BYTES = 10 << 30  # of a .gz file
-_BLOCK = 1 << 20  # bytes read at a time
+_BLOCK = 1 << 18  # bytes read at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +114,18 @@ def _too_long(limit: int) -> str:
 _BLANK = re.compile(rb"[ \t\r\n\f\v]*")  # a match loop: several times faster than search(\S)
 
 
-def _nonblank_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """(number, line without its newline) of each line that is not blank, None for a line
-    longer than `limit`. Runs of blank lines are skipped by bytes.isspace or a regex match and
-    counted by bytes.count, never line by line in Python."""
+def _nonblank_lines(
+    stream: BinaryIO, limit: int, block_size: int = _BLOCK
+) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line from its first non-blank byte to its newline) of each line that is not
+    blank, None for a line longer than `limit`. Runs of blank lines are skipped by
+    bytes.isspace or a regex match and counted by bytes.count, never line by line in Python."""
     number = 1  # the number of the line `buffer` starts in
     buffer = b""
     skipping = False  # inside an over-long line: drop bytes up to its newline
     while True:
         try:
-            block = stream.read(_BLOCK)
+            block = stream.read(block_size)
         except DecompressedTooLarge as error:
             raise _too_large(error, f"line {number}") from None
         if not block:
@@ -144,9 +146,10 @@ def _nonblank_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes |
                 number += buffer.count(b"\n", position)
                 buffer = b""
                 break
-            start = buffer.rfind(b"\n", position, first) + 1 or position
+            # A line starts at its first non-blank byte: leading blanks are no part of JSON.
+            start = first
             number += buffer.count(b"\n", position, start)
-            end = buffer.find(b"\n", first)
+            end = buffer.find(b"\n", start)
             if end < 0:  # the line goes on in the next block
                 buffer = buffer[start:]
                 if len(buffer) > limit:
