@@ -69,6 +69,9 @@ def test_valid_event_is_normalized() -> None:
         ({"voids": "e1"}, "voids", "cannot correct itself"),
         ({"voids": "a", "amends": "b"}, "voids", "not both"),
         ({"colour": "red"}, "colour", "unknown field"),
+        ({"id": "a\x00b"}, "id", "NUL"),
+        ({"account": "\x00"}, "account", "NUL"),
+        ({"amends": "e\x000"}, "amends", "NUL"),
     ],
 )
 def test_each_problem_names_field_and_reason(
@@ -92,6 +95,7 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         {"huge": 2**53},  # RFC 8785 (I-JSON) numbers are doubles: not exact on a leaf
         {"huge": -(2**53)},
         {"pallets": 2**53},  # declared integer
+        {"pallets": 2**64},  # declared, and beyond any store column: named once
         {"kg": 2**60},  # declared number
     ],
 )

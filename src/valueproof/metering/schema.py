@@ -30,6 +30,7 @@ _UNSAFE_INTEGER = (
     f"is an integer beyond ±{MAX_SAFE_INTEGER:,} (2^53 - 1), which JSON cannot keep exact"
 )
 _NEGATIVE = "must not be negative (correct usage with voids/amends)"
+_NUL = "must not contain the NUL character (U+0000)"
 _FIELDS = frozenset(
     {"id", "account", "type", "timestamp", "properties", "value", "voids", "amends"}
 )
@@ -106,7 +107,8 @@ def validate_event(
     try:
         properties_json = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError as error:  # integers beyond 64 bits, a lone surrogate
-        errors.extend(_unsafe_integers(properties) or [FieldError("properties", str(error))])
+        unsafe = _unsafe_integers(properties) or [FieldError("properties", str(error))]
+        errors.extend(problem for problem in unsafe if problem not in errors)
         properties_json = ""
     if len(properties_json) > MAX_PROPERTIES_BYTES:
         errors.append(FieldError("properties", f"larger than {MAX_PROPERTIES_BYTES} bytes"))
@@ -147,6 +149,9 @@ def _text(raw: dict[str, Any], field: str, errors: list[FieldError]) -> str | No
         return None
     if len(value) > MAX_ID_LENGTH:
         errors.append(FieldError(field, f"longer than {MAX_ID_LENGTH} characters"))
+        return None
+    if "\x00" in value:  # PostgreSQL text cannot hold it: refused here, per item
+        errors.append(FieldError(field, _NUL))
         return None
     return value
 
@@ -315,6 +320,9 @@ def _correction(raw: dict[str, Any], errors: list[FieldError]) -> tuple[str | No
         field = "voids" if kind == "void" else "amends"
         if not isinstance(target, str) or not target:
             errors.append(FieldError(field, "must be the id of an earlier event"))
+            return None, None
+        if "\x00" in target:
+            errors.append(FieldError(field, _NUL))
             return None, None
         if target == raw.get("id"):
             errors.append(FieldError(field, "an event cannot correct itself"))
