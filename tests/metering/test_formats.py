@@ -192,6 +192,18 @@ def test_csv_file_with_bom_and_invalid_utf8_cell(tmp_path: Path) -> None:
 # --- Parquet ------------------------------------------------------------------------------------
 
 
+def test_parquet_decimals_are_plain_decimal_text(tmp_path: Path) -> None:
+    values = [Decimal("0E-10"), Decimal("12.5000000000"), Decimal("-3.0000000001")]
+    path = write_parquet(
+        tmp_path / "d.parquet", pa.table({"value": pa.array(values, pa.decimal128(20, 10))})
+    )
+    assert [item["value"] for item in read_parquet(path)] == [
+        "0.0000000000",
+        "12.5000000000",
+        "-3.0000000001",
+    ]
+
+
 def test_parquet_typed_columns_and_null_cells(tmp_path: Path) -> None:
     table = pa.table(
         {

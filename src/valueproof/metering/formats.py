@@ -448,7 +448,7 @@ def _rfc3339(tick: int, unit: str) -> str | _Unreadable:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # plain notation: str() writes 0E-10 for a zero of scale 10
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return value
