@@ -24,6 +24,7 @@ from valueproof.metering.formats import (
     ParseFailure,
     RawItem,
     ReadLimits,
+    _BoundedLines,
     _nonblank_lines,
     read_csv,
     read_events_file,
@@ -618,3 +619,36 @@ def test_nonblank_lines_agree_with_splitting_line_by_line(
         if line.strip(b" \t\r\f\v")
     ]
     assert list(_nonblank_lines(io.BytesIO(data), limit, block)) == expected
+
+
+_CSV_ROWS = st.lists(st.lists(st.text(_ALPHABET, max_size=6), min_size=1, max_size=3), max_size=8)
+
+
+@given(
+    _CSV_ROWS, st.lists(st.sampled_from(["\n", "\r\n", "\r", ""]), max_size=8), st.integers(1, 9)
+)
+def test_csv_lines_read_in_blocks_give_the_records_of_a_plain_reader(
+    rows: list[list[str]], blanks: list[str], block: int
+) -> None:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    for index, row in enumerate(rows):
+        writer.writerow(row)
+        out.write(blanks[index] if index < len(blanks) else "")
+    text = out.getvalue()
+    expected = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if any(row)]
+    lines = _BoundedLines(io.StringIO(text, newline=""), 10_000, block)
+    assert [row for row in csv.reader(lines, strict=True) if any(row)] == expected
+
+
+def test_csv_blank_lines_are_skipped_in_bulk_and_keep_row_numbers() -> None:
+    text = "id,account\r\n" + "\r\n" * 100_000 + "e-1\r\n\n\n" + "e-2,acme\n"
+    items = list(read_csv(csv_text(text)))
+    assert items == [
+        ParseFailure("row 100002", "(item)", "expected 2 cells as in the header, got 1"),
+        {"id": "e-2", "account": "acme", "properties": {}},
+    ]
+    quoted = 'id,note\ne-1,"two\n\n\nlines"\n'
+    assert list(read_csv(csv_text(quoted))) == [
+        {"id": "e-1", "note": "two\n\n\nlines", "properties": {}}
+    ]

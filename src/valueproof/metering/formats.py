@@ -257,31 +257,102 @@ class _LineTooLong(Exception):
     """A line of a CSV file was longer than the limit; it has been skipped."""
 
 
-class _BoundedLines:
-    """The lines of a text stream for csv.reader, each read with a limit: an over-long line is
-    skipped in pieces and raises _LineTooLong, after which iteration goes on."""
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_NEWLINES = re.compile(r"[\r\n]*")
 
-    def __init__(self, stream: TextIO, limit: int) -> None:
+
+class _BoundedLines:
+    """The lines of a text stream for csv.reader, endings kept, read block by block.
+
+    Outside a quoted cell (told by the parity of the quotes seen), a run of empty lines is
+    skipped at once and counted in `blank`; a line longer than the limit is skipped unread and
+    raises _LineTooLong, after which iteration goes on. `reset` follows csv.reader back to the
+    start of a record after it refused one."""
+
+    def __init__(self, stream: TextIO, limit: int, block_size: int = _BLOCK) -> None:
         self._stream = stream
         self._limit = limit
-        self.lines = 0
+        self._block_size = block_size
+        self._buffer = ""
+        self._position = 0
+        self._eof = False
+        self._quoted = False
+        self.lines = 0  # lines handed out or skipped
+        self.blank = 0  # empty lines skipped outside quoted cells
 
     def __iter__(self) -> _BoundedLines:
         return self
 
+    def reset(self) -> None:
+        self._quoted = False
+
     def __next__(self) -> str:
-        try:
-            line = self._stream.readline(self._limit + 1)
-            if not line:
+        while True:
+            if not self._quoted:
+                self._skip_empty_lines()
+            found = _LINE_END.search(self._buffer, self._position)
+            # A "\r" that ends the buffer may be half of a "\r\n" still to come.
+            if found is not None and (found.group() != "\r" or found.end() < len(self._buffer)):
+                return self._take(found.end())
+            if len(self._buffer) - self._position > self._limit:
+                self._skip_line()
+                raise _LineTooLong
+            if self._eof:
+                if self._position < len(self._buffer):
+                    return self._take(len(self._buffer))
                 raise StopIteration
-            self.lines += 1
-            if len(line) <= self._limit or line.endswith(("\n", "\r")):
-                return line
-            while line and not line.endswith(("\n", "\r")):
-                line = self._stream.readline(_BLOCK)
+            self._read()
+
+    def _take(self, end: int) -> str:
+        line = self._buffer[self._position : end]
+        self._position = end
+        self.lines += 1
+        if len(line) > self._limit:
+            raise _LineTooLong
+        if line.count('"') % 2:
+            self._quoted = not self._quoted
+        return line
+
+    def _skip_empty_lines(self) -> None:
+        while True:
+            end = _NEWLINES.match(self._buffer, self._position).end()  # type: ignore[union-attr]
+            if end < len(self._buffer) or self._eof:
+                break
+            # All empty to the end of the buffer: keep a last "\r" (a "\n" may follow).
+            end -= self._buffer.endswith("\r")
+            self._count_empty(end)
+            self._read()
+        self._count_empty(end)
+
+    def _count_empty(self, end: int) -> None:
+        run = self._buffer[self._position : end]
+        if run:
+            count = run.count("\n") + run.count("\r") - run.count("\r\n")
+            self.blank += count
+            self.lines += count
+            self._position = end
+
+    def _skip_line(self) -> None:
+        """Drop the rest of an over-long line, up to and with its end."""
+        self.lines += 1
+        while True:
+            found = _LINE_END.search(self._buffer, self._position)
+            if found is not None:
+                self._position = found.end()
+                return
+            self._buffer, self._position = "", 0
+            if self._eof:
+                return
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            block = self._stream.read(self._block_size)
         except DecompressedTooLarge as error:
             raise _too_large(error, f"line {self.lines + 1}") from None
-        raise _LineTooLong
+        self._buffer = self._buffer[self._position :] + block
+        self._position = 0
+        self._eof = not block
 
 
 def read_csv(stream: TextIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawItem]:
@@ -300,20 +371,26 @@ def read_csv(stream: TextIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[R
     if header is None:
         return
     _check_columns(header)
-    number = 1
+    number = 1 + lines.blank
     while True:
-        number += 1
+        skipped = lines.blank
         try:
             row = next(records)
         except StopIteration:
             return
         except _LineTooLong:
+            number += 1 + lines.blank - skipped
             yield ParseFailure(f"row {number}", "(item)", _too_long(max_line_bytes))
             records = csv.reader(lines, strict=True)  # a fresh reader: none of that row is kept
+            lines.reset()
             continue
         except csv.Error as error:
+            number += 1 + lines.blank - skipped
             yield ParseFailure(f"row {number}", "(item)", f"malformed CSV: {error}")
+            lines.reset()
             continue
+        # Skipped empty lines are rows as a spreadsheet shows them: they keep their numbers.
+        number += 1 + lines.blank - skipped
         # Spreadsheet exports end with rows of empty cells (",,,"); they are blank lines too.
         if any(row):
             yield _event_from_row(header, row, f"row {number}")
