@@ -254,3 +254,11 @@ def test_same_content_same_digest_other_content_other_digest(props: dict[str, An
     assert isinstance(first, ValidEvent) and isinstance(again, ValidEvent)
     assert isinstance(other, ValidEvent)
     assert first.content_sha256 == again.content_sha256 != other.content_sha256
+
+
+def test_properties_nested_past_the_recursion_limit_are_refused_not_raised() -> None:
+    deep: Any = 2**60
+    for _ in range(2000):
+        deep = [deep]
+    found = errors_of({**GOOD, "properties": {**GOOD["properties"], "deep": deep}})
+    assert [e.field for e in found] == ["properties.deep" + "[0]" * 2000]

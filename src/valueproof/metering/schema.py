@@ -268,21 +268,21 @@ def _coerce(text: str, expected: PropertyType) -> Any:
     return text
 
 
-def _unsafe_integers(properties: Any, path: str = "properties") -> list[FieldError]:
-    """A FieldError for each integer beyond ±(2^53 - 1) in the properties, by its path."""
-    if isinstance(properties, dict):
-        found: list[FieldError] = []
-        for name, value in properties.items():
-            found.extend(_unsafe_integers(value, f"{path}.{name}"))
-        return found
-    if isinstance(properties, list):
-        return [
-            error
-            for index, value in enumerate(properties)
-            for error in _unsafe_integers(value, f"{path}[{index}]")
-        ]
-    unsafe = isinstance(properties, int) and not -MAX_SAFE_INTEGER <= properties <= MAX_SAFE_INTEGER
-    return [FieldError(path, _UNSAFE_INTEGER)] if unsafe else []
+def _unsafe_integers(properties: Any) -> list[FieldError]:
+    """A FieldError for each integer beyond ±(2^53 - 1) in the properties, by its path.
+
+    Iterative: the properties may nest deeper than Python's recursion limit."""
+    found: list[FieldError] = []
+    stack: list[tuple[str, Any]] = [("properties", properties)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{name}", item) for name, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, int) and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            found.append(FieldError(path, _UNSAFE_INTEGER))
+    return sorted(found, key=lambda error: error.field)
 
 
 def _kind(value: Any) -> str:
