@@ -3,7 +3,7 @@ source with `ast` (every import, also those inside functions).
 
 The order, left to right (a unit imports only units to its left, or within its own group):
 
-    errors money periods config documents  (and the package root, `valueproof/__init__.py`)
+    errors money periods config documents strict_json batches  (and the package root)
     -> store tenancy -> ledger -> metering -> outcomes -> contracts -> billing -> success
     -> reports -> dealdesk -> demo -> api cli web -> server
 
@@ -29,7 +29,8 @@ import pytest
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "valueproof"
 ORDER: list[set[str]] = [
-    {"errors", "money", "periods", "config", "documents", ""},  # "": the package root
+    # the foundations; "" is the package root, `valueproof/__init__.py`
+    {"errors", "money", "periods", "config", "documents", "strict_json", "batches", ""},
     {"store", "tenancy"},
     {"ledger"},
     {"metering"},

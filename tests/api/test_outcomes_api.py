@@ -110,7 +110,8 @@ def test_claims_get_verdicts_per_item_and_are_idempotent(
 
     refused = post(defined, {"id": "x"})
     assert refused.status_code == 422
-    assert post(defined).status_code == 200  # an empty batch: nothing to refuse
+    empty = post(defined)  # an empty batch is a client's mistake, named as such
+    assert (empty.status_code, empty.json()["errors"][0]["field"]) == (422, "claims")
     with read(engine) as connection:
         assert log_size(connection, tenant.id) == last + 1
 

@@ -41,7 +41,14 @@ def test_a_changed_meter_is_rebuilt_from_the_events_on_record(
     assert cli("ingest", str(events_file())).exit_code == 0
     catalog_file.write_text(CATALOG_YAML.replace("unit: token", "unit: kilotoken"))
     applied = cli.json("meters", "apply", str(catalog_file))["applied"]
-    assert applied[2] == {"kind": "meter", "key": "tokens", "status": "updated", "events_folded": 3}
+    assert applied[2] == {
+        "kind": "meter",
+        "key": "tokens",
+        "status": "updated",
+        "events_folded": 3,
+        "events_unmetered": 0,
+        "unmetered": [],
+    }
 
 
 BAD_FILES = {

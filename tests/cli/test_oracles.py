@@ -252,6 +252,10 @@ def test_submit_exits_2_for_bad_input_a_refused_request_or_no_server(
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"reading": {}}\n{not json\n')
     assert "error: line 2:" in cli.root("oracle", "submit", str(broken), "--url", server).stderr
+    twice = tmp_path / "twice.json"
+    twice.write_text(good.read_text().replace('{"reading":', '{"signature": "x", "reading":', 1))
+    refused = cli.root("oracle", "submit", str(twice), "--url", server)
+    assert refused.exit_code == 2 and "duplicate key 'signature'" in refused.stderr
 
     no_key = cli.root("oracle", "submit", str(good), "--url", server, "--api-key-env", "NO_KEY")
     assert no_key.exit_code == 2

@@ -212,6 +212,19 @@ def test_claim_exits_2_on_an_unreadable_file(cli: Cli, defined: Tenant, tmp_path
         assert result.exit_code == 2, (path, result.output)
 
 
+def test_claim_files_naming_a_key_twice_are_refused_naming_it(
+    cli: Cli, defined: Tenant, tmp_path: Path
+) -> None:
+    twice = orjson.dumps(lead(1)).decode().replace('{"id":"c1"', '{"id":"c1","id":"c9"')
+    lines = cli("outcomes", "claim", str(jsonl(tmp_path / "twice.jsonl", [lead(0), twice])))
+    assert lines.exit_code == 1, lines.output
+    assert "line 2 is not JSON: duplicate key 'id'" in lines.stdout
+    document = tmp_path / "twice.json"
+    document.write_text('{"claims": [], "claims": [' + orjson.dumps(lead(2)).decode() + "]}")
+    refused = cli("outcomes", "claim", str(document))
+    assert refused.exit_code == 2 and "duplicate key 'claims'" in refused.stderr
+
+
 def test_show_gives_the_verdict_the_leaf_and_the_salts(
     cli: Cli, defined: Tenant, tmp_path: Path
 ) -> None:

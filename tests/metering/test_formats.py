@@ -23,6 +23,9 @@ from valueproof.metering.errors import MalformedInput
 from valueproof.metering.formats import (
     ParseFailure,
     RawItem,
+    ReadLimits,
+    _BoundedLines,
+    _nonblank_lines,
     read_csv,
     read_events_file,
     read_jsonl,
@@ -188,6 +191,18 @@ def test_csv_file_with_bom_and_invalid_utf8_cell(tmp_path: Path) -> None:
 
 
 # --- Parquet ------------------------------------------------------------------------------------
+
+
+def test_parquet_decimals_are_plain_decimal_text(tmp_path: Path) -> None:
+    values = [Decimal("0E-10"), Decimal("12.5000000000"), Decimal("-3.0000000001")]
+    path = write_parquet(
+        tmp_path / "d.parquet", pa.table({"value": pa.array(values, pa.decimal128(20, 10))})
+    )
+    assert [item["value"] for item in read_parquet(path)] == [
+        "0.0000000000",
+        "12.5000000000",
+        "-3.0000000001",
+    ]
 
 
 def test_parquet_typed_columns_and_null_cells(tmp_path: Path) -> None:
@@ -519,3 +534,121 @@ def test_jsonl_file_streams_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert events == lines
     assert peak < 2_000_000
+
+
+# --- limits: line length, decompressed size, strict JSON ----------------------------------------
+
+
+def test_jsonl_refuses_duplicate_keys_and_keeps_big_integers_exact() -> None:
+    stream = jsonl(
+        b'{"id": "a", "id": "b"}', b'{"id": "c", "properties": {"n": 18446744073709551616}}'
+    )
+    items = list(read_jsonl(stream))
+    assert items[0] == ParseFailure("line 1", "(item)", "duplicate key 'id'")
+    assert items[1] == {"id": "c", "properties": {"n": 2**64}}
+
+
+def test_a_line_over_the_limit_is_a_failure_and_later_lines_are_read() -> None:
+    long = b'{"id": "' + b"x" * 5000 + b'"}'
+    stream = jsonl(b'{"id": "a"}', long, b"", b'{"id": "b"}', long + b"   ")
+    items = list(read_jsonl(stream, max_line_bytes=1000))
+    reason = "the line is longer than 1,000 bytes (--max-line-bytes)"
+    assert items == [
+        {"id": "a"},
+        ParseFailure("line 2", "(item)", reason),
+        {"id": "b"},
+        ParseFailure("line 5", "(item)", reason),
+    ]
+
+
+def test_csv_rows_over_the_limit_are_failures_and_later_rows_are_read() -> None:
+    text = 'id,account\ne-1,acme\ne-2,"' + "x" * 5000 + '"\ne-3,acme\n'
+    items = list(read_csv(csv_text(text), max_line_bytes=1000))
+    assert items == [
+        {"id": "e-1", "account": "acme", "properties": {}},
+        ParseFailure("row 3", "(item)", "the line is longer than 1,000 bytes (--max-line-bytes)"),
+        {"id": "e-3", "account": "acme", "properties": {}},
+    ]
+
+
+def test_a_huge_gzipped_line_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl.gz"
+    with gzip.open(path, "wb") as file:
+        file.write(b'{"id": "' + b"x" * (64 << 20) + b'"}\n{"id": "after"}\n')
+    tracemalloc.start()
+    try:
+        items = list(read_events_file(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [getattr(item, "location", item) for item in items] == ["line 1", {"id": "after"}]
+    assert peak < 8 << 20  # the limit (1 MiB) and a block or two, not the 64 MiB line
+
+
+def test_a_gzip_inflating_past_the_cap_stops_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"id": "a"}\n' + b"\n" * (4 << 20) + b'{"id": "b"}\n'))
+    limits = ReadLimits(max_decompressed_bytes=1 << 20)
+    items = read_events_file(path, limits=limits)
+    assert next(items) == {"id": "a"}
+    with pytest.raises(MalformedInput, match=r"more than 1,048,576 bytes.*reached at line \d+"):
+        next(items)
+    exact = tmp_path / "exact.jsonl.gz"
+    exact.write_bytes(gzip.compress(b'{"id": "a"}\n'))
+    assert list(read_events_file(exact, limits=ReadLimits(max_decompressed_bytes=12))) == [
+        {"id": "a"}
+    ]
+
+
+_LINE = st.one_of(
+    st.just(b""),
+    st.sampled_from([b" ", b"\t", b"\r", b"  \r"]),
+    st.binary(min_size=1, max_size=30).map(lambda raw: raw.replace(b"\n", b"x")),
+)
+
+
+@given(st.lists(_LINE, max_size=30), st.integers(1, 40), st.integers(1, 17))
+def test_nonblank_lines_agree_with_splitting_line_by_line(
+    lines: list[bytes], limit: int, block: int
+) -> None:
+    data = b"\n".join(lines)
+    stripped = [line.lstrip(b" \t\r\f\v") for line in data.split(b"\n")]
+    expected = [
+        (number, line if len(line) <= limit else None)
+        for number, line in enumerate(stripped, start=1)
+        if line.strip(b" \t\r\f\v")
+    ]
+    assert list(_nonblank_lines(io.BytesIO(data), limit, block)) == expected
+
+
+_CSV_ROWS = st.lists(st.lists(st.text(_ALPHABET, max_size=6), min_size=1, max_size=3), max_size=8)
+
+
+@given(
+    _CSV_ROWS, st.lists(st.sampled_from(["\n", "\r\n", "\r", ""]), max_size=8), st.integers(1, 9)
+)
+def test_csv_lines_read_in_blocks_give_the_records_of_a_plain_reader(
+    rows: list[list[str]], blanks: list[str], block: int
+) -> None:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    for index, row in enumerate(rows):
+        writer.writerow(row)
+        out.write(blanks[index] if index < len(blanks) else "")
+    text = out.getvalue()
+    expected = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if any(row)]
+    lines = _BoundedLines(io.StringIO(text, newline=""), 10_000, block)
+    assert [row for row in csv.reader(lines, strict=True) if any(row)] == expected
+
+
+def test_csv_blank_lines_are_skipped_in_bulk_and_keep_row_numbers() -> None:
+    text = "id,account\r\n" + "\r\n" * 100_000 + "e-1\r\n\n\n" + "e-2,acme\n"
+    items = list(read_csv(csv_text(text)))
+    assert items == [
+        ParseFailure("row 100002", "(item)", "expected 2 cells as in the header, got 1"),
+        {"id": "e-2", "account": "acme", "properties": {}},
+    ]
+    quoted = 'id,note\ne-1,"two\n\n\nlines"\n'
+    assert list(read_csv(csv_text(quoted))) == [
+        {"id": "e-1", "note": "two\n\n\nlines", "properties": {}}
+    ]

@@ -182,12 +182,12 @@ def test_a_tenant_cannot_write_to_another_tenants_account(metered: Metered) -> N
 def test_a_meter_defined_later_folds_the_events_on_record(metered: Metered) -> None:
     ingest_batch(metered.engine, metered.tenant.id, [call("a", bytes=4), call("b", bytes=6)])
     with write(metered.engine) as connection:
-        created, folded = apply_meter(
+        applied = apply_meter(
             connection,
             metered.tenant.id,
             Meter(key="big", event_type="api.call", aggregation="sum", value_property="bytes"),
         )
-    assert (created, folded) == (True, 2)
+    assert (applied.created, applied.rebuilt.folded, applied.rebuilt.unmetered) == (True, 2, ())
     assert usage(metered, "big") == {(): Decimal(10)}
 
 

@@ -35,6 +35,20 @@ def test_to_micros_refuses(value: object, reason: str) -> None:
         to_micros(value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [" 3 ", "1_000", "+3", "1e3", "NaN", "Infinity", "", ".5", "5.", "007", "0x10", "\uff13"],
+)
+def test_strings_must_be_plain_decimals(text: str) -> None:
+    with pytest.raises(ValueError, match="not a number in plain decimal notation"):
+        to_micros(text)
+
+
+@given(st.decimals(min_value=-(10**12), max_value=10**12, places=6, allow_nan=False))
+def test_every_plain_decimal_string_is_taken(quantity: Decimal) -> None:
+    assert to_micros(format(quantity, "f")) == int(quantity.scaleb(6))
+
+
 @given(st.decimals(min_value=-(10**12), max_value=10**12, places=6, allow_nan=False))
 def test_round_trip_is_exact(quantity: Decimal) -> None:
     assert from_micros(to_micros(str(quantity))) == quantity

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from fastapi import Request
 
 from valueproof.errors import InvalidInput, PayloadTooLarge
+from valueproof.strict_json import describe, loads_strict
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -24,15 +25,24 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def batch_items(body: bytes, key: str) -> list[Any]:
-    """The items of a JSON batch `{"<key>": [...]}`; InvalidInput for any other shape."""
+def json_body(body: bytes) -> Any:
+    """A body's JSON, read strictly (`strict_json`): InvalidInput naming a duplicate key, a
+    number beyond a double or where the JSON breaks."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+        return loads_strict(body)
+    except json.JSONDecodeError as error:
+        raise InvalidInput("(body)", describe(error)) from None
+
+
+def batch_items(body: bytes, key: str) -> list[Any]:
+    """The items of a JSON batch `{"<key>": [...]}`; InvalidInput for any other shape, and for
+    an empty batch."""
+    document = json_body(body)
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise InvalidInput(key, f'send a JSON object {{"{key}": [...]}}')
     items: list[Any] = document[key]
+    if not items:
+        raise InvalidInput(key, "is empty: send at least one item")
     return items
 
 
@@ -40,10 +50,7 @@ def json_object(body: bytes, empty_ok: bool = False) -> dict[str, Any]:
     """A JSON object body (`{}` for an empty one when `empty_ok`); InvalidInput otherwise."""
     if empty_ok and not body.strip():
         return {}
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
+    document = json_body(body)
     if not isinstance(document, dict):
         raise InvalidInput("(body)", "send a JSON object")
     return document

@@ -39,7 +39,13 @@ from valueproof.cli.output import (
 )
 from valueproof.errors import InvalidInput, ValueproofError
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.metering.formats import read_events_file, sniff_format
+from valueproof.metering.formats import (
+    MAX_DECOMPRESSED_BYTES,
+    MAX_LINE_BYTES,
+    ReadLimits,
+    read_events_file,
+    sniff_format,
+)
 from valueproof.metering.ingest import (
     IngestOptions,
     IngestSummary,
@@ -128,13 +134,22 @@ def ingest(
             help="Append the running item count to this file after each chunk commits.",
         ),
     ] = None,
+    max_line_bytes: Annotated[
+        int,
+        typer.Option(min=1, help="A longer line (CSV: row line) is rejected unread."),
+    ] = MAX_LINE_BYTES,
+    max_decompressed_bytes: Annotated[
+        int,
+        typer.Option(min=1, help="A .gz file inflating past this stops the run (exit 2)."),
+    ] = MAX_DECOMPRESSED_BYTES,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest an events file, one transaction per chunk, and report every item's outcome.
 
+    A bad line or row is rejected with its location and reason and the run goes on.
     Exit 0: every item is on record (accepted or duplicate); 1: some were rejected or in
-    conflict; 2: bad usage or an unreadable file."""
+    conflict; 2: bad usage or an unreadable file (chunks committed before it stay)."""
     here = invocation(ctx)
     fmt = sniff_format(path) if file_format is None else file_format.value
     options = IngestOptions(
@@ -147,7 +162,14 @@ def ingest(
     started = time.perf_counter()
     try:
         summary = _ingest_file(
-            FileIngest(here.engine, owner.id, path, fmt, chunk or here.config.ingest_chunk_events),
+            FileIngest(
+                here.engine,
+                owner.id,
+                path,
+                fmt,
+                chunk or here.config.ingest_chunk_events,
+                ReadLimits(max_line_bytes, max_decompressed_bytes),
+            ),
             options,
             run,
             acks,
@@ -178,6 +200,7 @@ class FileIngest:
     path: Path
     fmt: str
     chunk: int
+    limits: ReadLimits
 
 
 def _ingest_file(
@@ -192,7 +215,10 @@ def _ingest_file(
             progress.update(task, items=run.acknowledged)
 
         items = read_events_file(
-            job.path, job.fmt, on_bytes=lambda done: progress.update(task, completed=done)
+            job.path,
+            job.fmt,
+            on_bytes=lambda done: progress.update(task, completed=done),
+            limits=job.limits,
         )
         return ingest_stream(job.engine, job.tenant_id, items, job.chunk, options, on_chunk)
 

@@ -10,10 +10,11 @@ import yaml
 
 from valueproof.cli.catalog_file import read_catalog_file
 from valueproof.cli.context import TenantOption, engine_of, file_argument, tenant_of
-from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
+from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say, warn
 from valueproof.errors import NotFound
 from valueproof.metering import registry, writes
 from valueproof.metering.definitions import EventType, Meter
+from valueproof.metering.registry import Applied
 from valueproof.store import read
 
 app = command_group("Meters: how events become usage.")
@@ -40,22 +41,38 @@ def apply(
         print_json(
             {
                 "applied": [
-                    {
-                        "kind": a.kind,
-                        "key": a.key,
-                        "status": a.status,
-                        "events_folded": a.events_folded,
-                    }
+                    {"kind": a.kind, "key": a.key, "status": a.status}
+                    | registry.rebuild_json(a.rebuilt)
                     for a in applied
                 ]
             }
         )
         return
+    meters = [a for a in applied if a.kind == "meter"]
     print_table(
-        ["kind", "key", "status", "events folded"],
-        [(a.kind, a.key, a.status, a.events_folded if a.kind == "meter" else "") for a in applied],
-        numeric={"events folded"},
+        ["kind", "key", "status", "events folded", "unmetered"],
+        [
+            (a.kind, a.key, a.status, a.rebuilt.folded, a.rebuilt.unmetered_count)
+            if a.kind == "meter"
+            else (a.kind, a.key, a.status, "", "")
+            for a in applied
+        ],
+        numeric={"events folded", "unmetered"},
     )
+    _print_unmetered(meters)
+
+
+def _print_unmetered(meters: list[Applied]) -> None:
+    """Name the events on record that a meter had to leave out, and why."""
+    rows = [
+        (a.key, item.id, item.field, item.reason) for a in meters for item in a.rebuilt.unmetered
+    ]
+    if not rows:
+        return
+    total = sum(a.rebuilt.unmetered_count for a in meters)
+    shown = f"first {len(rows)} of {total}" if total > len(rows) else f"{total}"
+    warn(f"{total} events on record are left out of the meters: no quantity in them")
+    print_table(["meter", "event", "field", "reason"], rows, title=f"unmetered events ({shown})")
 
 
 @app.command("list")

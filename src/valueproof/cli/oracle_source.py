@@ -6,6 +6,7 @@ vendor's API over HTTPS with an API key; none of this touches the database.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import urllib.error
@@ -46,6 +47,7 @@ from valueproof.outcomes.readings import (
     submission,
 )
 from valueproof.periods import parse_instant_field
+from valueproof.strict_json import DuplicateKey, describe, loads_strict
 
 _MAX_REPLY = 64 * 1024 * 1024
 _STATUSES = ("accepted", "duplicate", "conflict", "rejected")
@@ -192,10 +194,13 @@ def _read_text(path: Path) -> str:
 
 
 def _submissions(text: str) -> list[Any]:
-    """One JSON document (a submission, `{"readings": [...]}` or a list), or JSON lines."""
+    """One JSON document (a submission, `{"readings": [...]}` or a list), or JSON lines; a key
+    named twice is refused, as the server would (here it would be lost in re-encoding)."""
     try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        document = loads_strict(text)
+    except DuplicateKey as error:
+        raise InvalidInput("FILE", describe(error)) from None
+    except json.JSONDecodeError:
         document = [_json_line(number, line) for number, line in _lines(text)]
     if isinstance(document, dict) and set(document) == {"readings"}:
         document = document["readings"]
@@ -211,9 +216,9 @@ def _lines(text: str) -> list[tuple[int, str]]:
 
 def _json_line(number: int, line: str) -> Any:
     try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"line {number}", f"not JSON: {error}") from None
+        return loads_strict(line)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(f"line {number}", f"not JSON: {describe(error)}") from None
 
 
 def _post(url: str, token: str, body: bytes) -> dict[str, Any]:

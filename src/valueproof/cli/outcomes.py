@@ -3,6 +3,7 @@ store functions as `/v1/outcomes`, on the database directly."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_res
 from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import read_definition
 from valueproof.store import read
+from valueproof.strict_json import DuplicateKey, describe, loads_strict
 
 app = command_group(
     "Outcome pricing: definitions of what a claimed outcome must meet, and claims, each "
@@ -218,8 +220,12 @@ def _claim_items(path: Path) -> Iterator[Any]:
     (blank lines skipped; a line that is not JSON is one refused item)."""
     text = _text(path)
     try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        document = loads_strict(text)
+    except DuplicateKey as error:
+        if _one_document(text):  # not JSON lines: the document itself names a key twice
+            raise InvalidInput("(document)", describe(error)) from None
+        document = None
+    except json.JSONDecodeError:
         document = None
     if isinstance(document, dict) and "claims" in document:
         if not isinstance(document["claims"], list):
@@ -230,9 +236,17 @@ def _claim_items(path: Path) -> Iterator[Any]:
         if not line.strip():
             continue
         try:
-            yield orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            yield Unreadable(f"line {number} is not JSON: {error}")
+            yield loads_strict(line)
+        except json.JSONDecodeError as error:
+            yield Unreadable(f"line {number} is not JSON: {describe(error)}")
+
+
+def _one_document(text: str) -> bool:
+    try:
+        orjson.loads(text)  # orjson lets a duplicate key through: only the shape is asked
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _submit(

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from valueproof.metering.definitions import Aggregation, Filter, Meter
+from valueproof.metering.definitions import NUMERIC_AGGREGATIONS, Aggregation, Filter, Meter
 from valueproof.metering.quantities import to_micros as quantity_micros
 from valueproof.periods import MICROS_PER_HOUR
 
@@ -30,9 +30,30 @@ class CompiledMeter:
     meter: Meter
     matches: Callable[[Properties], bool]
     dims: Callable[[Properties], str]
-    value: Callable[[Properties, int | None], int | None]
+    value: Callable[[Properties, int | None], int | None]  # raises Unmeterable
     filtered: bool = False  # has filters: `matches` must be asked
     counts_only: bool = False  # `count`: the fold needs neither value nor distinct key
+
+
+class Unmeterable(ValueError):
+    """An event a numeric meter cannot read a quantity from: `field` is missing, not a number,
+    negative or no quantity (more than 6 decimals, out of range). Ingest refuses such events
+    for the meters that exist; events on record before their meter are left out of it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Unmetered:
+    """An event the fold left out of a meter, and why."""
+
+    seq: int
+    meter_id: int
+    field: str
+    reason: str
 
 
 @dataclass(slots=True)
@@ -161,6 +182,7 @@ def compile_meter(meter_id: int, meter: Meter) -> CompiledMeter:
     predicates = [_predicate(rule) for rule in meter.filters]
     group_by = tuple(meter.group_by)
     prop = meter.value_property
+    numeric = meter.aggregation in NUMERIC_AGGREGATIONS
     labels: dict[tuple[Any, ...], str] = {}  # group values -> their canonical JSON, memoized
 
     def matches(props: Properties) -> bool:
@@ -177,13 +199,25 @@ def compile_meter(meter_id: int, meter: Meter) -> CompiledMeter:
             labels[values] = label
         return label
 
+    field = "value" if prop is None else f"properties.{prop}"
+
     def value(props: Properties, top_level: int | None) -> int | None:
+        if not numeric:
+            return None  # unique_count reads `distinct_key`, count nothing
+        raw = top_level if prop is None else props.get(prop)
+        if raw is None:
+            raise Unmeterable(field, "is missing")
         if prop is None:
-            return top_level
-        raw = props.get(prop)
-        if raw is None or isinstance(raw, bool) or not isinstance(raw, int | float):
-            return None
-        return quantity_micros(raw)
+            return top_level  # `value` was checked as a quantity when it came in
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise Unmeterable(field, "is not a number")
+        try:
+            micros = quantity_micros(raw)
+        except ValueError as error:
+            raise Unmeterable(field, str(error)) from None
+        if micros < 0:
+            raise Unmeterable(field, "is negative")
+        return micros
 
     return CompiledMeter(
         id=meter_id,
@@ -205,9 +239,15 @@ def distinct_key(props: Properties, meter: Meter) -> str | None:
 
 
 def fold(
-    events: Iterable[FoldInput], meters_by_type: Mapping[str, Sequence[CompiledMeter]]
+    events: Iterable[FoldInput],
+    meters_by_type: Mapping[str, Sequence[CompiledMeter]],
+    unmetered: list[Unmetered] | None = None,
 ) -> tuple[dict[BucketKey, Bucket], list[GaugePoint]]:
-    """Fold events into hourly buckets per meter, plus the readings of time-weighted meters."""
+    """Fold events into hourly buckets per meter, plus the readings of time-weighted meters.
+
+    An event a numeric meter cannot read a quantity from is left out of that meter and noted in
+    `unmetered`; without that list it raises Unmeterable (ingest validated it: a bug).
+    """
     buckets: dict[BucketKey, Bucket] = {}
     points: list[GaugePoint] = []
     for event in events:
@@ -228,7 +268,13 @@ def fold(
                 bucket.event_count += 1
                 bucket.note_leaf(event.leaf_index)
                 continue
-            value = compiled.value(props, event.value_micros)
+            try:
+                value = compiled.value(props, event.value_micros)
+            except Unmeterable as error:
+                if unmetered is None:
+                    raise
+                unmetered.append(Unmetered(event.seq, compiled.id, error.field, error.reason))
+                continue
             meter = compiled.meter
             if meter.aggregation is Aggregation.TIME_WEIGHTED_SUM:
                 if value is not None:

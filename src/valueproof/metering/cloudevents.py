@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
-
-import orjson
 
 from valueproof.metering.errors import MalformedInput
 from valueproof.metering.formats import (
@@ -14,6 +13,7 @@ from valueproof.metering.formats import (
     json_error,
     json_kind,
 )
+from valueproof.strict_json import loads_strict
 
 __all__ = ["from_cloudevent", "read_cloudevent_structured", "read_cloudevents_batch"]
 
@@ -27,6 +27,8 @@ def read_cloudevents_batch(body: bytes) -> Iterator[RawItem]:
     events = _parse_body(body)
     if not isinstance(events, list):
         raise MalformedInput("(body)", f"expected a JSON array, got {json_kind(events)}")
+    if not events:
+        raise MalformedInput("(body)", "an empty batch: send at least one event")
     return (from_cloudevent(event, f"[{index}]") for index, event in enumerate(events))
 
 
@@ -41,8 +43,8 @@ def read_cloudevent_structured(body: bytes) -> RawItem:
 
 def _parse_body(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        return loads_strict(body)
+    except json.JSONDecodeError as error:
         raise MalformedInput("(body)", json_error(error)) from error
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -18,9 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, cast
 
-import orjson
-
-from valueproof.metering.errors import MalformedInput
+from valueproof.metering.errors import DecompressedTooLarge, MalformedInput
+from valueproof.strict_json import describe, loads_strict
 
 if TYPE_CHECKING:
     # pyarrow is imported where Parquet is read: JSONL and CSV (and every command that imports
@@ -30,9 +30,13 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 __all__ = [
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_LINE_BYTES",
+    "DecompressedTooLarge",
     "EventFormat",
     "ParseFailure",
     "RawItem",
+    "ReadLimits",
     "open_events",
     "read_csv",
     "read_events_file",
@@ -43,6 +47,20 @@ __all__ = [
 
 EventFormat = Literal["jsonl", "csv", "parquet"]
 ByteProgress = Callable[[int], None]
+
+# Bounds on what one text file may cost, whatever it holds (a gzip of one 400 MB line, or of a
+# billion blank lines, is a few hundred KB). Both are documented and overridable by option.
+MAX_LINE_BYTES = 1 << 20  # an event is at most 16 KiB of properties: a line is far below this
+MAX_DECOMPRESSED_BYTES = 10 << 30  # of a .gz file
+_BLOCK = 1 << 18  # bytes read at a time
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """How long a line and how large a decompressed file may be."""
+
+    max_line_bytes: int = MAX_LINE_BYTES
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,32 +75,96 @@ class ParseFailure:
 RawItem = dict[str, Any] | ParseFailure
 
 
+def _too_large(error: DecompressedTooLarge, location: str) -> MalformedInput:
+    return MalformedInput(error.field, f"{error.reason}, reached at {location}")
+
+
 # --- JSON Lines ---------------------------------------------------------------------------------
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_jsonl(stream: BinaryIO) -> Iterator[RawItem]:
-    """One JSON object per line; blank lines are skipped; line numbers count from 1."""
-    for number, line in enumerate(stream, start=1):
-        if number == 1:
-            line = line.removeprefix(_BOM)
-        if line.strip():
-            yield _object_or_failure(line, f"line {number}")
+def read_jsonl(stream: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawItem]:
+    """One JSON object per line; blank lines are skipped; line numbers count from 1.
+
+    A line longer than `max_line_bytes` is a ParseFailure and is skipped unread, so memory
+    stays bounded by it whatever the file holds."""
+    for number, line in _nonblank_lines(stream, max_line_bytes):
+        location = f"line {number}"
+        if line is None:
+            yield ParseFailure(location, "(item)", _too_long(max_line_bytes))
+        else:
+            yield _object_or_failure(line.removeprefix(_BOM) if number == 1 else line, location)
+
+
+def _too_long(limit: int) -> str:
+    return f"the line is longer than {limit:,} bytes (--max-line-bytes)"
+
+
+_BLANK = re.compile(rb"[ \t\r\n\f\v]*")  # a match loop: several times faster than search(\S)
+
+
+def _nonblank_lines(
+    stream: BinaryIO, limit: int, block_size: int = _BLOCK
+) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line from its first non-blank byte to its newline) of each line that is not
+    blank, None for a line longer than `limit`. Runs of blank lines are skipped by
+    bytes.isspace or a regex match and counted by bytes.count, never line by line in Python."""
+    number = 1  # the number of the line `buffer` starts in
+    buffer = b""
+    skipping = False  # inside an over-long line: drop bytes up to its newline
+    while True:
+        try:
+            block = stream.read(block_size)
+        except DecompressedTooLarge as error:
+            raise _too_large(error, f"line {number}") from None
+        if not block:
+            break
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, number, skipping = block[end + 1 :], number + 1, False
+        if block.isspace() and not buffer:
+            number += block.count(b"\n")
+            continue
+        buffer = buffer + block if buffer else block
+        position = 0
+        while True:
+            first = _BLANK.match(buffer, position).end()  # type: ignore[union-attr]
+            if first == len(buffer):  # the rest is blank (or the blank start of a line to come)
+                number += buffer.count(b"\n", position)
+                buffer = b""
+                break
+            # A line starts at its first non-blank byte: leading blanks are no part of JSON.
+            start = first
+            number += buffer.count(b"\n", position, start)
+            end = buffer.find(b"\n", start)
+            if end < 0:  # the line goes on in the next block
+                buffer = buffer[start:]
+                if len(buffer) > limit:
+                    yield number, None
+                    buffer, skipping = b"", True
+                break
+            yield number, (buffer[start:end] if end - start <= limit else None)
+            number += 1
+            position = end + 1
+    if buffer:
+        yield number, buffer if len(buffer) <= limit else None
 
 
 def _object_or_failure(text: bytes | str, location: str) -> RawItem:
     try:
-        parsed = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
+        parsed = loads_strict(text)
+    except json.JSONDecodeError as error:
         return ParseFailure(location, "(item)", json_error(error))
     if not isinstance(parsed, dict):
         return ParseFailure(location, "(item)", f"expected a JSON object, got {json_kind(parsed)}")
     return parsed
 
 
-def json_error(error: orjson.JSONDecodeError) -> str:
-    return f"malformed JSON: {error.msg} at column {error.colno}"
+def json_error(error: json.JSONDecodeError) -> str:
+    return describe(error)
 
 
 def json_kind(value: object) -> str:
@@ -145,8 +227,8 @@ def _event_from_cells(cells: Iterable[tuple[str, Any]], location: str) -> RawIte
 def _properties_cell(cell: Any, location: str) -> RawItem:
     if isinstance(cell, str):
         try:
-            cell = orjson.loads(cell)
-        except orjson.JSONDecodeError as error:
+            cell = loads_strict(cell)
+        except json.JSONDecodeError as error:
             return ParseFailure(location, _PROPERTIES, json_error(error))
     if not isinstance(cell, dict):
         reason = f"expected a JSON object, got {json_kind(cell)}"
@@ -161,27 +243,144 @@ _UNDECODED = re.compile("[\udc80-\udcff]")
 _INVALID_UTF8 = _Unreadable("invalid UTF-8")
 
 
-def read_csv(stream: TextIO) -> Iterator[RawItem]:
+class _LineTooLong(Exception):
+    """A line of a CSV file was longer than the limit; it has been skipped."""
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_NEWLINES = re.compile(r"[\r\n]*")
+
+
+class _BoundedLines:
+    """The lines of a text stream for csv.reader, endings kept, read block by block.
+
+    Outside a quoted cell (told by the parity of the quotes seen), a run of empty lines is
+    skipped at once and counted in `blank`; a line longer than the limit is skipped unread and
+    raises _LineTooLong, after which iteration goes on. `reset` follows csv.reader back to the
+    start of a record after it refused one."""
+
+    def __init__(self, stream: TextIO, limit: int, block_size: int = _BLOCK) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._block_size = block_size
+        self._buffer = ""
+        self._position = 0
+        self._eof = False
+        self._quoted = False
+        self.lines = 0  # lines handed out or skipped
+        self.blank = 0  # empty lines skipped outside quoted cells
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def reset(self) -> None:
+        self._quoted = False
+
+    def __next__(self) -> str:
+        while True:
+            if not self._quoted:
+                self._skip_empty_lines()
+            found = _LINE_END.search(self._buffer, self._position)
+            # A "\r" that ends the buffer may be half of a "\r\n" still to come.
+            if found is not None and (found.group() != "\r" or found.end() < len(self._buffer)):
+                return self._take(found.end())
+            if len(self._buffer) - self._position > self._limit:
+                self._skip_line()
+                raise _LineTooLong
+            if self._eof:
+                if self._position < len(self._buffer):
+                    return self._take(len(self._buffer))
+                raise StopIteration
+            self._read()
+
+    def _take(self, end: int) -> str:
+        line = self._buffer[self._position : end]
+        self._position = end
+        self.lines += 1
+        if len(line) > self._limit:
+            raise _LineTooLong
+        if line.count('"') % 2:
+            self._quoted = not self._quoted
+        return line
+
+    def _skip_empty_lines(self) -> None:
+        while True:
+            end = _NEWLINES.match(self._buffer, self._position).end()  # type: ignore[union-attr]
+            if end < len(self._buffer) or self._eof:
+                break
+            # All empty to the end of the buffer: keep a last "\r" (a "\n" may follow).
+            end -= self._buffer.endswith("\r")
+            self._count_empty(end)
+            self._read()
+        self._count_empty(end)
+
+    def _count_empty(self, end: int) -> None:
+        run = self._buffer[self._position : end]
+        if run:
+            count = run.count("\n") + run.count("\r") - run.count("\r\n")
+            self.blank += count
+            self.lines += count
+            self._position = end
+
+    def _skip_line(self) -> None:
+        """Drop the rest of an over-long line, up to and with its end."""
+        self.lines += 1
+        while True:
+            found = _LINE_END.search(self._buffer, self._position)
+            if found is not None:
+                self._position = found.end()
+                return
+            self._buffer, self._position = "", 0
+            if self._eof:
+                return
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            block = self._stream.read(self._block_size)
+        except DecompressedTooLarge as error:
+            raise _too_large(error, f"line {self.lines + 1}") from None
+        self._buffer = self._buffer[self._position :] + block
+        self._position = 0
+        self._eof = not block
+
+
+def read_csv(stream: TextIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawItem]:
     """Rows under a header row; cells stay strings and empty cells are omitted.
 
     "row N" counts records as a spreadsheet shows them: the header is row 1. Open the stream
     with newline="" so quoted cells may hold line breaks. Raises MalformedInput for a bad header.
+    A line longer than `max_line_bytes` characters is a ParseFailure for its row, skipped unread.
     """
-    records = csv.reader(stream, strict=True)
-    header = _next_record(records)
+    lines = _BoundedLines(stream, max_line_bytes)
+    records = csv.reader(lines, strict=True)
+    try:
+        header = _next_record(records)
+    except _LineTooLong:
+        raise MalformedInput("(header)", _too_long(max_line_bytes)) from None
     if header is None:
         return
     _check_columns(header)
-    number = 1
+    number = 1 + lines.blank
     while True:
-        number += 1
+        skipped = lines.blank
         try:
             row = next(records)
         except StopIteration:
             return
-        except csv.Error as error:
-            yield ParseFailure(f"row {number}", "(item)", f"malformed CSV: {error}")
+        except _LineTooLong:
+            number += 1 + lines.blank - skipped
+            yield ParseFailure(f"row {number}", "(item)", _too_long(max_line_bytes))
+            records = csv.reader(lines, strict=True)  # a fresh reader: none of that row is kept
+            lines.reset()
             continue
+        except csv.Error as error:
+            number += 1 + lines.blank - skipped
+            yield ParseFailure(f"row {number}", "(item)", f"malformed CSV: {error}")
+            lines.reset()
+            continue
+        # Skipped empty lines are rows as a spreadsheet shows them: they keep their numbers.
+        number += 1 + lines.blank - skipped
         # Spreadsheet exports end with rows of empty cells (",,,"); they are blank lines too.
         if any(row):
             yield _event_from_row(header, row, f"row {number}")
@@ -316,7 +515,7 @@ def _rfc3339(tick: int, unit: str) -> str | _Unreadable:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # plain notation: str() writes 0E-10 for a zero of scale 10
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return value
@@ -350,29 +549,37 @@ def sniff_format(path: Path) -> EventFormat:
 
 
 def read_events_file(
-    path: Path, fmt: str | None = None, *, on_bytes: ByteProgress | None = None
+    path: Path,
+    fmt: str | None = None,
+    *,
+    on_bytes: ByteProgress | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[RawItem]:
     """Stream the items of an events file; `on_bytes` receives how many of the file's bytes
     (compressed bytes, for .gz) have been read so far, for a progress bar out of its size.
 
-    An unknown format raises MalformedInput here; an unreadable file raises when iterated."""
+    An unknown format raises MalformedInput here; an unreadable file raises when iterated, and
+    a .gz inflating past `limits.max_decompressed_bytes` raises MalformedInput naming the line.
+    """
     chosen = sniff_format(path) if fmt is None else _known_format(fmt)
     if chosen == "parquet":
         return read_parquet(path, on_bytes=on_bytes)
-    return _read_text_file(path, chosen, on_bytes)
+    return _read_text_file(path, chosen, on_bytes, limits or ReadLimits())
 
 
 def _read_text_file(
-    path: Path, fmt: EventFormat, on_bytes: ByteProgress | None
+    path: Path, fmt: EventFormat, on_bytes: ByteProgress | None, limits: ReadLimits
 ) -> Iterator[RawItem]:
-    with open_events(path, on_bytes=on_bytes) as stream:
+    with open_events(
+        path, on_bytes=on_bytes, max_decompressed_bytes=limits.max_decompressed_bytes
+    ) as stream:
         if fmt == "jsonl":
-            yield from read_jsonl(stream)
+            yield from read_jsonl(stream, limits.max_line_bytes)
         else:
             text = io.TextIOWrapper(
                 stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
             )
-            yield from read_csv(text)
+            yield from read_csv(text, limits.max_line_bytes)
 
 
 def _known_format(fmt: str) -> EventFormat:
@@ -384,8 +591,14 @@ def _known_format(fmt: str) -> EventFormat:
 
 
 @contextmanager
-def open_events(path: Path, *, on_bytes: ByteProgress | None = None) -> Iterator[BinaryIO]:
-    """Open a JSONL or CSV file as bytes, gunzipping it when it starts with the gzip magic."""
+def open_events(
+    path: Path,
+    *,
+    on_bytes: ByteProgress | None = None,
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES,
+) -> Iterator[BinaryIO]:
+    """Open a JSONL or CSV file as bytes, gunzipping it when it starts with the gzip magic; a
+    read past `max_decompressed_bytes` of gunzipped bytes raises DecompressedTooLarge."""
     with ExitStack() as stack:
         raw: io.RawIOBase = stack.enter_context(open(path, "rb", buffering=0))
         if on_bytes is not None:
@@ -395,7 +608,33 @@ def open_events(path: Path, *, on_bytes: ByteProgress | None = None) -> Iterator
             yield buffered
             return
         unzipped = stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb"))
-        yield cast(BinaryIO, unzipped)
+        capped = _CappedReader(unzipped, max_decompressed_bytes)
+        yield cast(BinaryIO, stack.enter_context(io.BufferedReader(capped, _BLOCK)))
+
+
+class _CappedReader(io.RawIOBase):
+    """Reads a stream up to `cap` bytes; a read beyond raises DecompressedTooLarge."""
+
+    def __init__(self, inner: gzip.GzipFile, cap: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = cap
+        self._cap = cap
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        # One byte past the cap tells a file of exactly `cap` bytes from a larger one.
+        count = self._inner.readinto(view[: min(len(view), self._left + 1)])
+        if count > self._left:
+            raise DecompressedTooLarge(
+                "path",
+                f"decompresses to more than {self._cap:,} bytes (--max-decompressed-bytes)",
+            )
+        self._left -= count
+        return count
 
 
 class _ProgressReader(io.RawIOBase):

@@ -188,6 +188,7 @@ def _validate(
         max_future_us=options.max_future_us,
         strings_as_values=options.strings_as_values,
         value_required_by=batch.catalog.value_required_by,
+        metered_by=batch.catalog.metered_by,
     )
     valid: list[tuple[int, ValidEvent]] = []
     for index, item in enumerate(items):
@@ -251,8 +252,14 @@ def _resolve_accounts(
 def _dedupe(
     connection: Connection, batch: _Batch, valid: list[tuple[int, ValidEvent, int]]
 ) -> list[tuple[int, ValidEvent, int]]:
-    """Keep the items whose id is new; classify the rest as duplicate or conflict."""
-    on_record = _existing_digests(connection, batch.tenant_id, [e.event_id for _, e, _ in valid])
+    """Keep the items whose id is new; classify the rest as duplicate or conflict.
+
+    Same content means the same ledger leaf: the digest is of the leaf, so a client that
+    re-serializes a retry (2.0 for 2, other key order) sends a duplicate. Rows stored before
+    the digest was of the leaf differ in digest; their leaf on the ledger decides.
+    """
+    stored = _existing_digests(connection, batch.tenant_id, [e.event_id for _, e, _ in valid])
+    on_record = {event_id: digest for event_id, (digest, _) in stored.items()}
     fresh: list[tuple[int, ValidEvent, int]] = []
     for index, event, account_id in valid:
         earlier = on_record.get(event.event_id)
@@ -260,7 +267,10 @@ def _dedupe(
             on_record[event.event_id] = event.content_sha256
             fresh.append((index, event, account_id))
         else:
-            status: Status = "duplicate" if earlier == event.content_sha256 else "conflict"
+            same = earlier == event.content_sha256 or _same_leaf(
+                connection, batch.tenant_id, stored.get(event.event_id), event.leaf
+            )
+            status: Status = "duplicate" if same else "conflict"
             errors = (
                 ()
                 if status == "duplicate"
@@ -270,19 +280,31 @@ def _dedupe(
     return fresh
 
 
-def _existing_digests(connection: Connection, tenant_id: int, ids: list[str]) -> dict[str, bytes]:
-    """Content digests of the events on record among `ids` (raw SQL: this runs per event)."""
-    found: dict[str, bytes] = {}
+def _same_leaf(
+    connection: Connection, tenant_id: int, stored: tuple[bytes, int | None] | None, leaf: bytes
+) -> bool:
+    """Whether an event on record (digest, leaf index) has exactly this leaf on the ledger."""
+    if stored is None or stored[1] is None:
+        return False
+    return ledger_log.entry(connection, tenant_id, stored[1]) == leaf
+
+
+def _existing_digests(
+    connection: Connection, tenant_id: int, ids: list[str]
+) -> dict[str, tuple[bytes, int | None]]:
+    """Content digest and leaf index of the events on record among `ids` (raw SQL: this runs
+    per event)."""
+    found: dict[str, tuple[bytes, int | None]] = {}
     mark = placeholder(connection)
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
         marks = ",".join([mark] * len(chunk))
         rows = connection.exec_driver_sql(
-            "SELECT event_id, content_sha256 FROM events "
+            "SELECT event_id, content_sha256, leaf_index FROM events "
             f"WHERE tenant_id = {mark} AND event_id IN ({marks})",
             (tenant_id, *chunk),
         )
-        found.update({event_id: bytes(digest) for event_id, digest in rows})
+        found.update({event_id: (bytes(digest), leaf) for event_id, digest, leaf in rows})
     return found
 
 

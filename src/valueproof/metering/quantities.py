@@ -6,14 +6,19 @@ the order it is added in); six digits cover sub-cent amounts, fractional GB and 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import math
+import re
+from decimal import Decimal
 
 MICRO = 1_000_000
 _LIMIT = 2**63 // MICRO  # the largest whole quantity a BIGINT of micro-units holds
+# A decimal string as JSON writes a number, without exponent: no spaces, signs, underscores.
+DECIMAL_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 
 def to_micros(value: object) -> int:
-    """Micro-units of a JSON number or decimal string; ValueError with the reason otherwise."""
+    """Micro-units of a JSON number or a strict decimal string (`DECIMAL_TEXT`); ValueError
+    with the reason otherwise."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
     if isinstance(value, int):
@@ -28,13 +33,16 @@ def to_micros(value: object) -> int:
 
 
 def _decimal_micros(value: float | str) -> int:
-    try:
-        # str() of a float is its shortest round-trip form: 0.1 stays 0.1, not 0.1000000000000000055
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"is not a number: {value!r}") from None
-    if not number.is_finite():
+    if isinstance(value, str):
+        # Decimal() itself would take " 3 ", "1_000", "+3", "1e3" and "NaN".
+        if DECIMAL_TEXT.fullmatch(value) is None:
+            raise ValueError(f"is not a number in plain decimal notation: {value[:40]!r}")
+        if len(value) > 100:
+            raise ValueError("is longer than 100 characters")
+    elif not math.isfinite(value):
         raise ValueError("must be finite")
+    # str() of a float is its shortest round-trip form: 0.1 stays 0.1, not 0.1000000000000000055
+    number = Decimal(str(value))
     scaled = number.scaleb(6)
     if scaled != scaled.to_integral_value():
         raise ValueError("has more than 6 decimal places")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection, delete, insert, select, update
@@ -17,7 +17,7 @@ from valueproof.metering.definitions import (
     Meter,
     check_meter_against,
 )
-from valueproof.metering.rollups import drop_meter_rollups, rebuild_meter
+from valueproof.metering.rollups import Rebuilt, drop_meter_rollups, rebuild_meter
 from valueproof.metering.tables import event_types, meters
 from valueproof.tenancy.clock import now_us
 
@@ -42,6 +42,17 @@ class Catalog:
                 if meter.value_property is None and meter.aggregation in NUMERIC_AGGREGATIONS:
                     needed.setdefault(type_key, item.meter.key)
         return needed
+
+    @property
+    def metered_by(self) -> dict[str, dict[str, str]]:
+        """Event type -> property -> the first meter whose numeric value that property is."""
+        metered: dict[str, dict[str, str]] = {}
+        for type_key, compiled in self.meters_by_type.items():
+            for item in compiled:
+                meter = item.meter
+                if meter.value_property is not None and meter.aggregation in NUMERIC_AGGREGATIONS:
+                    metered.setdefault(type_key, {}).setdefault(meter.value_property, meter.key)
+        return metered
 
 
 def _dump(model: EventType | Meter) -> str:
@@ -94,10 +105,19 @@ def apply_event_type(connection: Connection, tenant_id: int, event_type: EventTy
     return True
 
 
-def apply_meter(connection: Connection, tenant_id: int, meter: Meter) -> tuple[bool, int]:
+@dataclass(frozen=True, slots=True)
+class MeterApplied:
+    """What applying a meter did: whether it is new, and what its rebuild read."""
+
+    created: bool
+    rebuilt: Rebuilt
+
+
+def apply_meter(connection: Connection, tenant_id: int, meter: Meter) -> MeterApplied:
     """Create or replace a meter and rebuild its rollups from the events on record.
 
-    Returns (created, events folded). An unchanged definition rebuilds nothing.
+    An unchanged definition rebuilds nothing. Events on record the meter cannot read a
+    quantity from are left out of it and reported in the result (`Rebuilt.unmetered`).
     """
     catalog = load_catalog(connection, tenant_id)
     event_type = catalog.types.get(meter.event_type)
@@ -107,7 +127,7 @@ def apply_meter(connection: Connection, tenant_id: int, meter: Meter) -> tuple[b
     existing = catalog.meters_by_key.get(meter.key)
     now = now_us()
     if existing is not None and existing.meter == meter:
-        return False, 0
+        return MeterApplied(False, Rebuilt(0))
     if existing is not None:
         connection.execute(
             update(meters)
@@ -128,8 +148,20 @@ def apply_meter(connection: Connection, tenant_id: int, meter: Meter) -> tuple[b
             )
             .returning(meters.c.id)
         ).scalar_one()
-    folded = rebuild_meter(connection, tenant_id, compile_meter(meter_id, meter))
-    return existing is None, folded
+    rebuilt = rebuild_meter(connection, tenant_id, compile_meter(meter_id, meter))
+    return MeterApplied(existing is None, rebuilt)
+
+
+def rebuild_json(rebuilt: Rebuilt) -> dict[str, Any]:
+    """A meter's rebuild as the API and the CLI report it."""
+    return {
+        "events_folded": rebuilt.folded,
+        "events_unmetered": rebuilt.unmetered_count,
+        "unmetered": [
+            {"id": item.id, "field": item.field, "reason": item.reason}
+            for item in rebuilt.unmetered
+        ],
+    }
 
 
 def delete_meter(connection: Connection, tenant_id: int, key: str) -> None:
@@ -161,7 +193,7 @@ class Applied:
     kind: Literal["event type", "meter"]
     key: str
     status: Status
-    events_folded: int = 0
+    rebuilt: Rebuilt = field(default_factory=lambda: Rebuilt(0))
 
 
 def check_documents(
@@ -214,6 +246,7 @@ def apply_documents(
         if existing is not None and existing.meter == meter:
             applied.append(Applied("meter", meter.key, "unchanged"))
             continue
-        created, folded = apply_meter(connection, tenant_id, meter)
-        applied.append(Applied("meter", meter.key, "created" if created else "updated", folded))
+        done = apply_meter(connection, tenant_id, meter)
+        status: Status = "created" if done.created else "updated"
+        applied.append(Applied("meter", meter.key, status, done.rebuilt))
     return applied

@@ -7,7 +7,7 @@ reader never sees events without their rollups.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from valueproof.metering.aggregations import (
     CompiledMeter,
     FoldInput,
     GaugePoint,
+    Unmetered,
     fold,
 )
 from valueproof.metering.tables import (
@@ -33,6 +34,7 @@ from valueproof.periods import MICROS_PER_HOUR, month_of_hour, month_start_hour
 from valueproof.store import placeholder
 
 _REBUILD_CHUNK = 20_000
+UNMETERED_LISTED = 100  # the unmetered events a rebuild names; it counts them all
 
 
 def in_force() -> Any:
@@ -233,7 +235,8 @@ def refold_buckets(
                 in_force(),
             )
         )
-        buckets, _ = fold(fold_inputs(rows), {compiled.meter.event_type: [compiled]})
+        # Events the meter cannot read were left out of it (and listed) when it was built.
+        buckets, _ = fold(fold_inputs(rows), {compiled.meter.event_type: [compiled]}, [])
         kept = {key: bucket for key, bucket in buckets.items() if key[2] == dims}
         apply_deltas(connection, tenant_id, kept, [], monthly=False)
         months.add((compiled.id, account_id, dims, month_of_hour(hour)))
@@ -315,8 +318,32 @@ def drop_meter_rollups(connection: Connection, tenant_id: int, meter_id: int) ->
         )
 
 
-def rebuild_meter(connection: Connection, tenant_id: int, compiled: CompiledMeter) -> int:
-    """Fold every event in force of the meter's type into fresh rollups; returns events read."""
+@dataclass(frozen=True, slots=True)
+class UnmeteredEvent:
+    """An event on record that a meter leaves out: `field` holds no quantity, for `reason`."""
+
+    id: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What rebuilding a meter read: events folded in, and those it had to leave out (all
+    counted, the first `UNMETERED_LISTED` by arrival named)."""
+
+    folded: int
+    unmetered_count: int = 0
+    unmetered: tuple[UnmeteredEvent, ...] = ()
+
+
+def rebuild_meter(connection: Connection, tenant_id: int, compiled: CompiledMeter) -> Rebuilt:
+    """Fold every event in force of the meter's type into fresh rollups.
+
+    An event the meter cannot read a quantity from (it came in before the meter existed, when
+    nothing checked that property as a quantity) is left out of the meter and reported, so the
+    meter can be created and no usage is dropped unsaid.
+    """
     query = (
         select(*_FOLD_COLUMNS)
         .where(
@@ -328,11 +355,31 @@ def rebuild_meter(connection: Connection, tenant_id: int, compiled: CompiledMete
     )
     read = 0
     last_seq = -1
+    unmetered: list[Unmetered] = []
+    count = 0
     while True:
         rows = connection.execute(query.where(events.c.seq > last_seq).limit(_REBUILD_CHUNK)).all()
         if not rows:
-            return read
-        buckets, points = fold(fold_inputs(rows), {compiled.meter.event_type: [compiled]})
+            break
+        left_out: list[Unmetered] = []
+        buckets, points = fold(fold_inputs(rows), {compiled.meter.event_type: [compiled]}, left_out)
         apply_deltas(connection, tenant_id, buckets, points)
         read += len(rows)
+        count += len(left_out)
+        unmetered.extend(left_out[: UNMETERED_LISTED - len(unmetered)])
         last_seq = rows[-1].seq
+    return Rebuilt(read - count, count, _named(connection, tenant_id, unmetered))
+
+
+def _named(
+    connection: Connection, tenant_id: int, unmetered: list[Unmetered]
+) -> tuple[UnmeteredEvent, ...]:
+    if not unmetered:
+        return ()
+    rows = connection.execute(
+        select(events.c.seq, events.c.event_id).where(
+            events.c.tenant_id == tenant_id, events.c.seq.in_([item.seq for item in unmetered])
+        )
+    )
+    ids = {seq: event_id for seq, event_id in rows}
+    return tuple(UnmeteredEvent(ids[item.seq], item.field, item.reason) for item in unmetered)

@@ -16,7 +16,7 @@ import orjson
 
 from valueproof.ledger.errors import CanonicalizationError
 from valueproof.metering.definitions import EventType, PropertyType
-from valueproof.metering.quantities import to_micros
+from valueproof.metering.quantities import DECIMAL_TEXT, to_micros
 from valueproof.metering.records import usage_event_leaf
 from valueproof.periods import parse_rfc3339
 from valueproof.periods import to_micros as instant_micros
@@ -24,6 +24,13 @@ from valueproof.periods import to_micros as instant_micros
 MAX_ID_LENGTH = 200
 MAX_STRING_LENGTH = 1000
 MAX_PROPERTIES_BYTES = 16 * 1024
+# RFC 8785 / I-JSON: the integers a JSON number keeps exactly, in any parser and on the ledger.
+MAX_SAFE_INTEGER = 2**53 - 1
+_UNSAFE_INTEGER = (
+    f"is an integer beyond ±{MAX_SAFE_INTEGER:,} (2^53 - 1), which JSON cannot keep exact"
+)
+_NEGATIVE = "must not be negative (correct usage with voids/amends)"
+_NUL = "must not contain the NUL character (U+0000)"
 _FIELDS = frozenset(
     {"id", "account", "type", "timestamp", "properties", "value", "voids", "amends"}
 )
@@ -53,7 +60,7 @@ class ValidEvent(NamedTuple):
     value_micros: int | None
     correction: str | None  # "void" | "amend" | None
     corrects: str | None
-    content_sha256: bytes
+    content_sha256: bytes  # of `leaf`: what is recorded, not the bytes that were sent
     leaf: bytes  # the canonical ledger leaf this event becomes once accepted
 
 
@@ -65,6 +72,8 @@ class Limits:
     max_future_us: int
     strings_as_values: bool = False  # CSV cells arrive as strings: coerce them by declared type
     value_required_by: Mapping[str, str] | None = None  # event type -> meter needing `value`
+    # event type -> property -> the meter whose value it is: checked as a quantity, like `value`
+    metered_by: Mapping[str, Mapping[str, str]] | None = None
 
 
 def validate_event(
@@ -89,15 +98,17 @@ def validate_event(
         errors.append(FieldError("type", f"unknown event type {type_key!r}"))
     # A void only names what it cancels; its properties are not usage and are not checked.
     if event_type is not None and raw.get("voids") is None:
-        properties = _check_properties(properties, event_type, limits, errors)
+        metered = (limits.metered_by or {}).get(event_type.key, {})
+        properties = _check_properties(properties, event_type, metered, limits, errors)
     value_micros = _value(raw, type_key, limits, errors)
     correction, corrects = (
         _correction(raw, errors) if "voids" in raw or "amends" in raw else (None, None)
     )
     try:
         properties_json = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError as error:  # integers beyond 64 bits, which no store column can hold
-        errors.append(FieldError("properties", str(error)))
+    except TypeError as error:  # integers beyond 64 bits, a lone surrogate
+        unsafe = _unsafe_integers(properties) or [FieldError("properties", str(error))]
+        errors.extend(problem for problem in unsafe if problem not in errors)
         properties_json = ""
     if len(properties_json) > MAX_PROPERTIES_BYTES:
         errors.append(FieldError("properties", f"larger than {MAX_PROPERTIES_BYTES} bytes"))
@@ -110,10 +121,9 @@ def validate_event(
             event_id, account, type_key, ts_us, properties, value_micros, correction, corrects
         )
     except CanonicalizationError as error:  # e.g. integers beyond ±2**53 (RFC 8785, I-JSON)
-        return [FieldError("properties", f"cannot be put on the ledger: {error}")]
-    content = orjson.dumps(
-        [account, type_key, ts_us, properties_json, value_micros, correction, corrects]
-    )
+        return _unsafe_integers(properties) or [
+            FieldError("properties", f"cannot be put on the ledger: {error}")
+        ]
     return ValidEvent(
         event_id=event_id,
         account=account,
@@ -124,7 +134,7 @@ def validate_event(
         value_micros=value_micros,
         correction=correction,
         corrects=corrects,
-        content_sha256=hashlib.sha256(content).digest(),
+        content_sha256=hashlib.sha256(leaf).digest(),
         leaf=leaf,
     )
 
@@ -139,6 +149,9 @@ def _text(raw: dict[str, Any], field: str, errors: list[FieldError]) -> str | No
         return None
     if len(value) > MAX_ID_LENGTH:
         errors.append(FieldError(field, f"longer than {MAX_ID_LENGTH} characters"))
+        return None
+    if "\x00" in value:  # PostgreSQL text cannot hold it: refused here, per item
+        errors.append(FieldError(field, _NUL))
         return None
     return value
 
@@ -166,7 +179,11 @@ def _timestamp(value: Any, limits: Limits, errors: list[FieldError]) -> int | No
 
 
 def _check_properties(
-    properties: dict[str, Any], event_type: EventType, limits: Limits, errors: list[FieldError]
+    properties: dict[str, Any],
+    event_type: EventType,
+    metered: Mapping[str, str],
+    limits: Limits,
+    errors: list[FieldError],
 ) -> dict[str, Any]:
     checked = dict(properties)
     for name, spec in event_type.properties.items():
@@ -180,11 +197,45 @@ def _check_properties(
             value = _coerce(value, spec.type)
         reason = _type_problem(value, spec.type)
         if reason is None:
-            # 3.0 and 3 are one integer: store one form, so groups and digests agree.
-            checked[name] = int(value) if spec.type is PropertyType.INTEGER else value
+            value = _one_form(value, spec.type)
+            if isinstance(value, int) and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                reason = _UNSAFE_INTEGER
+            elif name in metered:
+                reason = _quantity_problem(value, metered[name])
+        if reason is None:
+            checked[name] = value
         else:
             errors.append(FieldError(f"properties.{name}", reason))
     return checked
+
+
+def _one_form(value: Any, expected: PropertyType) -> Any:
+    """One stored form per number: 3.0 and 3 are one integer (the ledger writes both as 3), so
+    groups, distinct counts and a re-serialized retry agree."""
+    if expected is PropertyType.INTEGER:
+        return int(value)
+    if (
+        expected is PropertyType.NUMBER
+        and isinstance(value, float)
+        and value.is_integer()
+        and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    ):
+        return int(value)
+    return value
+
+
+def _quantity_problem(value: int | float, meter: str) -> str | None:
+    """Why a metered property is no quantity, as for the top-level `value`; None if it is."""
+    try:
+        micros = to_micros(value)
+    except ValueError as error:
+        return f"{error} (it is the value of meter {meter!r})"
+    if micros < 0:
+        return (
+            f"must not be negative (it is the value of meter {meter!r};"
+            " correct usage with voids/amends)"
+        )
+    return None
 
 
 def _type_problem(value: Any, expected: PropertyType) -> str | None:
@@ -204,16 +255,34 @@ def _type_problem(value: Any, expected: PropertyType) -> str | None:
 
 
 def _coerce(text: str, expected: PropertyType) -> Any:
-    """A CSV cell as the declared type, or the text unchanged (the type check then names it)."""
+    """A CSV cell as the declared type, or the text unchanged (the type check then names it).
+
+    Numbers must be plain decimals (`DECIMAL_TEXT`): float() would also take " 3 ", "1_000" and
+    "inf", and a whole number goes through int() so that no digit is lost."""
     if expected is PropertyType.BOOLEAN:
         return {"true": True, "false": False}.get(text.strip().lower(), text)
     if expected in (PropertyType.NUMBER, PropertyType.INTEGER):
-        try:
-            number = float(text)
-        except ValueError:
+        if len(text) > 100 or DECIMAL_TEXT.fullmatch(text) is None:
             return text
-        return int(number) if number.is_integer() and "." not in text else number
+        return float(text) if "." in text else int(text)
     return text
+
+
+def _unsafe_integers(properties: Any) -> list[FieldError]:
+    """A FieldError for each integer beyond ±(2^53 - 1) in the properties, by its path.
+
+    Iterative: the properties may nest deeper than Python's recursion limit."""
+    found: list[FieldError] = []
+    stack: list[tuple[str, Any]] = [("properties", properties)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{name}", item) for name, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, int) and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            found.append(FieldError(path, _UNSAFE_INTEGER))
+    return sorted(found, key=lambda error: error.field)
 
 
 def _kind(value: Any) -> str:
@@ -235,7 +304,7 @@ def _value(
         errors.append(FieldError("value", str(error)))
         return None
     if micros < 0:
-        errors.append(FieldError("value", "must not be negative (correct usage with voids/amends)"))
+        errors.append(FieldError("value", _NEGATIVE))
         return None
     return micros
 
@@ -251,6 +320,9 @@ def _correction(raw: dict[str, Any], errors: list[FieldError]) -> tuple[str | No
         field = "voids" if kind == "void" else "amends"
         if not isinstance(target, str) or not target:
             errors.append(FieldError(field, "must be the id of an earlier event"))
+            return None, None
+        if "\x00" in target:
+            errors.append(FieldError(field, _NUL))
             return None, None
         if target == raw.get("id"):
             errors.append(FieldError(field, "an event cannot correct itself"))

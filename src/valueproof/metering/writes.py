@@ -40,8 +40,9 @@ def delete_event_type(engine: Engine, tenant_id: int, key: str) -> None:
 
 def apply_meter(
     engine: Engine, tenant_id: int, meter: Meter, must_be_new: bool = False
-) -> tuple[bool, int]:
-    """Create or replace a meter, rebuilt from the events on record: (created, events folded).
+) -> registry.MeterApplied:
+    """Create or replace a meter, rebuilt from the events on record (with the events it leaves
+    out, unreadable as its quantity).
 
     With `must_be_new`, AlreadyExists when the tenant has a meter of that key.
     """

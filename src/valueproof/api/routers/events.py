@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from valueproof.api.auth import engine_of, requires
-from valueproof.api.bodies import read_body
+from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy
@@ -93,14 +93,7 @@ def _items(content_type: str, body: bytes) -> list[Any]:
 
 
 def _json_batch(body: bytes) -> list[Any]:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput("(body)", f"malformed JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise InvalidInput("events", 'send a JSON object {"events": [...]}')
-    events: list[Any] = document["events"]
-    return events
+    return batch_items(body, "events")
 
 
 def _answer(results: list[ItemResult]) -> Response:

@@ -92,9 +92,9 @@ def put_meter(
 def _apply(
     request: Request, meter: Meter, response: Response, who: Principal, must_be_new: bool
 ) -> dict[str, Any]:
-    created, folded = writes.apply_meter(engine_of(request), who.tenant_id, meter, must_be_new)
-    response.status_code = 201 if created else 200
-    return {**meter.model_dump(mode="json"), "events_folded": folded}
+    applied = writes.apply_meter(engine_of(request), who.tenant_id, meter, must_be_new)
+    response.status_code = 201 if applied.created else 200
+    return {**meter.model_dump(mode="json"), **registry.rebuild_json(applied.rebuilt)}
 
 
 @router.delete("/v1/meters/{key}", status_code=204)

@@ -220,6 +220,8 @@ def _known_hashes(content_type: str, body: bytes) -> set[str]:
         items = json_object(body).get("hashes")
         if not isinstance(items, list):
             raise InvalidInput("hashes", 'send a JSON object {"hashes": [...]}')
+        if not items:
+            raise InvalidInput("hashes", "is empty: send at least one hash")
         return parse_known_hashes(items, json_list=True)
     if media not in ("text/plain", ""):
         raise InvalidInput(
@@ -229,6 +231,8 @@ def _known_hashes(content_type: str, body: bytes) -> set[str]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("(body)", "not UTF-8 text") from None
+    if not text.strip():
+        raise InvalidInput("(body)", "is empty: send at least one hash, one per line")
     return parse_known_hashes(text.splitlines())
 
 
