@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from valueproof import __version__
 from valueproof.api import problems
+from valueproof.api.openapi import openapi_document
 from valueproof.api.routers import (
     accounts,
     backtest,
@@ -70,6 +72,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
     ):
         app.include_router(router)
     app.include_router(pages.router)
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

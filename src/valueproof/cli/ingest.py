@@ -27,10 +27,11 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
+from valueproof.batches import BatchCounts
 from valueproof.cli.context import TenantOption, file_argument, invocation, keyring_of, tenant_of
 from valueproof.cli.output import (
-    EXIT_FAILED,
     JsonFlag,
+    batch_exit,
     console,
     print_json,
     print_table,
@@ -42,7 +43,6 @@ from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.formats import read_events_file, sniff_format
 from valueproof.metering.ingest import (
     IngestOptions,
-    IngestSummary,
     ItemResult,
     ingest_stream,
     result_json,
@@ -167,8 +167,8 @@ def ingest(
         print_json(report)
     else:
         _print_report(report)
-    if not summary.all_accepted:
-        raise typer.Exit(EXIT_FAILED)
+    if batch_exit(summary):
+        raise typer.Exit(batch_exit(summary))
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ class FileIngest:
 
 def _ingest_file(
     job: FileIngest, options: IngestOptions, run: IngestRun, acks: Path | None, hidden: bool
-) -> IngestSummary:
+) -> BatchCounts:
     """Stream the file through ingest, recording each committed chunk in `run` and the acks."""
     with open_ack_log(acks) as ack_log, _progress(job.path, hidden) as (progress, task):
 
@@ -222,16 +222,13 @@ def _note_acknowledged(run: IngestRun) -> None:
 
 
 def _report(
-    path: Path, tenant: str, summary: IngestSummary, run: IngestRun, elapsed: float
+    path: Path, tenant: str, summary: BatchCounts, run: IngestRun, elapsed: float
 ) -> dict[str, Any]:
     return {
         "file": str(path),
         "tenant": tenant,
         "items": summary.total,
-        "accepted": summary.accepted,
-        "duplicate": summary.duplicate,
-        "conflict": summary.conflict,
-        "rejected": summary.rejected,
+        **summary.as_json(),
         "elapsed_seconds": round(elapsed, 3),
         "events_per_second": round(summary.total / elapsed, 1) if elapsed > 0 else None,
         "problems": [_problem_json(result) for result in run.problems],

@@ -14,6 +14,7 @@ import orjson
 import typer
 from sqlalchemy import Connection
 
+from valueproof.batches import BatchCounts
 from valueproof.cli.context import (
     TenantOption,
     engine_of,
@@ -23,8 +24,8 @@ from valueproof.cli.context import (
     tenant_of,
 )
 from valueproof.cli.output import (
-    EXIT_FAILED,
     JsonFlag,
+    batch_exit,
     command_group,
     print_json,
     print_table,
@@ -35,6 +36,7 @@ from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.schema import FieldError
 from valueproof.outcomes import claims
+from valueproof.outcomes.claim_records import batch_status
 from valueproof.outcomes.claims import ClaimResult, claim_json, claim_result_json, definition_json
 from valueproof.outcomes.definitions import read_definition
 from valueproof.store import read, tenant_lock, write
@@ -109,22 +111,18 @@ def list_definitions(
 class ClaimTally:
     """The counts of a run: each item's status, and the verdicts of the items on record."""
 
-    statuses: Counter[str] = field(default_factory=Counter)
+    statuses: BatchCounts = field(default_factory=BatchCounts)
     verdicts: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
 
     def record(self, results: Sequence[ClaimResult]) -> None:
         for result in results:
-            self.statuses[result.status] += 1
+            self.statuses.add([batch_status(result)])
             if result.accepted is None:
                 continue
             self.verdicts["accepted" if result.accepted else "refused"] += 1
             # A claim counts once under each code it was refused for.
             self.reasons.update({reason.code for reason in result.reasons})
-
-    @property
-    def all_on_record(self) -> bool:
-        return self.statuses["conflict"] == 0 and self.statuses["rejected"] == 0
 
 
 @app.command("claim")
@@ -142,8 +140,8 @@ def claim(
     """Verify and record the claims of a file, one transaction per chunk, and count the
     verdicts.
 
-    Exit 0: every claim is on record, taken now or a duplicate, whatever its verdict; 1: some
-    were rejected (malformed) or in conflict; 2: an unreadable file."""
+    Exit 0: every claim is on record and accepted by its verdict (now, or a duplicate); 1: some
+    were rejected (malformed, or refused by the verdict) or in conflict; 2: an unreadable file."""
     items = list(_claim_items(path))
     here = invocation(ctx)
     policy = CheckpointPolicy(keyring_of(ctx), here.config.checkpoint_interval_seconds * 1_000_000)
@@ -167,8 +165,8 @@ def claim(
         print_json({**report, "results": [claim_result_json(r) for r in results]})
     else:
         _print_claims_report(report, results)
-    if not tally.all_on_record:
-        raise typer.Exit(EXIT_FAILED)
+    if batch_exit(tally.statuses):
+        raise typer.Exit(batch_exit(tally.statuses))
 
 
 @app.command("show")
@@ -272,11 +270,8 @@ def _claims_report(path: Path, tenant: str, tally: ClaimTally) -> dict[str, Any]
     return {
         "file": str(path),
         "tenant": tenant,
-        "items": sum(statuses.values()),
-        "accepted": statuses["accepted"],
-        "duplicate": statuses["duplicate"],
-        "conflict": statuses["conflict"],
-        "rejected": statuses["rejected"],
+        "items": statuses.total,
+        **statuses.as_json(),
         "verdicts": {
             "accepted": tally.verdicts["accepted"],
             "refused": tally.verdicts["refused"],
@@ -288,8 +283,8 @@ def _claims_report(path: Path, tenant: str, tally: ClaimTally) -> dict[str, Any]
 def _print_claims_report(report: dict[str, Any], results: Sequence[ClaimResult]) -> None:
     say(
         f"{report['items']} claims from {report['file']} into tenant {report['tenant']}: "
-        f"taken {report['accepted']}, duplicate {report['duplicate']}, "
-        f"conflict {report['conflict']}, malformed {report['rejected']}"
+        f"accepted {report['accepted']}, duplicate {report['duplicate']}, "
+        f"conflict {report['conflict']}, rejected {report['rejected']}"
     )
     verdicts = report["verdicts"]
     reasons = ", ".join(f"{code} {count}" for code, count in verdicts["reasons"].items())

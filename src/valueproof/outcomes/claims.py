@@ -11,7 +11,6 @@ from valueproof.outcomes.claim_intake import submit_claims
 from valueproof.outcomes.claim_records import (
     OUTCOME_VERDICT,
     ClaimResult,
-    ClaimStatus,
     StoredClaim,
     claim_json,
     claim_of_row,
@@ -36,7 +35,6 @@ __all__ = [
     "OUTCOME_DEFINITION",
     "OUTCOME_VERDICT",
     "ClaimResult",
-    "ClaimStatus",
     "Status",
     "StoredClaim",
     "StoredDefinition",

@@ -28,7 +28,7 @@ def list_accounts(
     return {"accounts": [account_json(a) for a in found], "next_after": next_after}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={409: {"description": "The account exists already."}})
 def create_account(
     request: Request, body: AccountCreate, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> dict[str, Any]:

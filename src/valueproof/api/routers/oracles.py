@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
@@ -129,11 +129,7 @@ def get_metric_value(
 @router.post(
     "/v1/oracles/readings",
     openapi_extra={"requestBody": _READINGS_BODY},
-    responses={
-        200: {"description": "Every item is on record (accepted now or a duplicate)."},
-        207: {"description": "Some items are on record, others rejected or in conflict."},
-        422: {"description": "No item is on record."},
-    },
+    responses=BATCH_RESPONSES,
 )
 async def post_readings(
     request: Request, who: Principal = Depends(requires(Scope.INGEST))
@@ -182,19 +178,4 @@ def _submit(
 
 
 def _answer(results: list[ReadingResult]) -> Response:
-    body = readings_answer(results)
-    if body["conflict"] == 0 and body["rejected"] == 0:
-        status = 200
-    elif body["accepted"] or body["duplicate"]:
-        status = 207
-    else:
-        status = 422
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def readings_answer(results: Sequence[ReadingResult]) -> dict[str, Any]:
-    """A batch's outcome: counts of each status, and every item's result in order."""
-    counts = {status: 0 for status in ("accepted", "duplicate", "conflict", "rejected")}
-    for result in results:
-        counts[result.status] += 1
-    return {**counts, "results": [reading_result_json(r) for r in results]}
+    return batch_answer([r.status for r in results], [reading_result_json(r) for r in results])

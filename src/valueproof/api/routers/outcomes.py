@@ -7,18 +7,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
+from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, json_object, read_body
 from valueproof.config import Settings
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.outcomes import claims, known
+from valueproof.outcomes.claim_records import batch_status
 from valueproof.outcomes.claims import ClaimResult, claim_json, claim_result_json, definition_json
 from valueproof.outcomes.definitions import OutcomeDefinition, read_definition
 from valueproof.outcomes.knownset import parse_known_hashes, parse_secret
@@ -126,11 +127,7 @@ def list_definitions(
 @router.post(
     "/v1/outcomes/claims",
     openapi_extra={"requestBody": _CLAIMS_BODY},
-    responses={
-        200: {"description": "Every item is on record (taken now, or a duplicate)."},
-        207: {"description": "Some items are on record, others rejected or in conflict."},
-        422: {"description": "No item is on record."},
-    },
+    responses=BATCH_RESPONSES,
 )
 async def post_claims(
     request: Request, who: Principal = Depends(requires(Scope.INGEST))
@@ -288,14 +285,4 @@ def _submit(
 
 
 def _answer(results: list[ClaimResult]) -> Response:
-    counts = {status: 0 for status in ("accepted", "duplicate", "conflict", "rejected")}
-    for result in results:
-        counts[result.status] += 1
-    body = {**counts, "results": [claim_result_json(r) for r in results]}
-    if counts["conflict"] == 0 and counts["rejected"] == 0:
-        status = 200
-    elif counts["accepted"] or counts["duplicate"]:
-        status = 207
-    else:
-        status = 422
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return batch_answer([batch_status(r) for r in results], [claim_result_json(r) for r in results])
