@@ -8,6 +8,7 @@ documented schema. Every failing operation is reported, not only the first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -120,3 +121,28 @@ def _fuzz(operation: Any, server: str, keys: Keys, session: Any, failures: dict[
             failures[operation.label] = str(group)
 
     run()
+
+
+def test_a_method_a_path_lacks_is_a_405_allowing_every_documented_one(
+    server: str, keys: Keys, document: dict[str, Any]
+) -> None:
+    templates = {
+        re.compile(re.sub(r"\{[a-z_]+\}", "[^/]+", t.replace("{path}", ".+")) + "$"): t
+        for t in document["paths"]
+    }
+    with httpx.Client(base_url=server, timeout=30) as client:
+        for template in document["paths"]:
+            path = template.replace("{external_id}", ACCOUNT).replace("{path}", "0/000")
+            path = path.replace("{", "").replace("}", "")  # any other parameter: its own name
+            answer = client.options(path)
+            assert answer.status_code == 405, path
+            assert answer.headers["content-type"] == "application/problem+json"
+            allowed = set(answer.headers["allow"].split(", "))
+            # `/v1/contracts/validate` is also `/v1/contracts/{key}`: both templates serve it
+            documented = {
+                method.upper()
+                for pattern, other in templates.items()
+                if pattern.match(path)
+                for method in document["paths"][other]
+            }
+            assert allowed - {"HEAD"} == documented - {"HEAD"}, path

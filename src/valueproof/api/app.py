@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from valueproof import __version__
 from valueproof.api import problems
+from valueproof.api.nul_bytes import RefuseNulBytes
 from valueproof.api.openapi import openapi_document
 from valueproof.api.routers import (
     accounts,
@@ -55,6 +56,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         config.ledger_passphrase.get_secret_value() if config.ledger_passphrase else None
     )
     problems.install(app)
+    app.add_middleware(RefuseNulBytes, limit=config.max_request_bytes)
     for router in (
         accounts.router,
         meters.router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -67,12 +68,22 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     Starlette's own 405 names the methods of the first route whose path matched only, so a path
     served by several routes (GET, PATCH and DELETE of one account) would advertise too few."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        matched, _ = route.matches({**scope, "method": "GET"})
-        found = getattr(route, "methods", None)
-        if matched != Match.NONE and found:
-            methods |= found
+    for route, _ in matching_routes(app.router.routes, scope):
+        methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
+
+
+def matching_routes(routes: Iterable[Any], scope: Scope) -> Iterator[tuple[Any, Scope]]:
+    """Each route whose path matches the scope's, whatever its method, with its child scope
+    (`path_params`). FastAPI nests included routers; they are walked through."""
+    for route in routes:
+        nested = getattr(route, "effective_candidates", None)
+        if nested is not None:
+            yield from matching_routes(nested(), scope)
+            continue
+        matched, child = route.matches({**scope, "method": "GET"})
+        if matched != Match.NONE:
+            yield route, child
 
 
 def _field_errors(error: InvalidInput) -> list[dict[str, str]]:
