@@ -5,7 +5,9 @@ scheme, and the problem answers that `api/problems.py` gives. Every operation be
 answer 401 (no or a bad key) and 403 (a key of the wrong kind or scope); one with parameters or a
 body 422 (a field and the reason); one with a path parameter 404 (the resource it names is not
 there); one with a body 413 (past the size limit). A route declares any other refusal (404,
-409) itself, and its problem body is filled in here.
+409) itself, and its problem body is filled in here. A parameter described "RFC 3339..." is a
+date-time. No text may hold a NUL byte (`api/nul_bytes.py`): every free string of a parameter or
+a body says so with a pattern.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from fastapi.openapi.utils import get_openapi
 
 from valueproof.api.problems import PROBLEM_JSON
 
-__all__ = ["PUBLIC_PATHS", "openapi_document"]
+__all__ = ["NO_NUL", "PUBLIC_PATHS", "openapi_document"]
+
+NO_NUL = "^[^\\u0000]*$"  # ECMA-262 and Python alike: any text without U+0000
 
 # Operations that answer without a key (their documents hold no tenant's data).
 PUBLIC_PATHS = frozenset({"/v1/contracts/schema"})
@@ -79,6 +83,43 @@ def _declare_problems(document: dict[str, Any]) -> None:
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             _declare_operation(path, operation)
+            for parameter in operation.get("parameters", []):
+                _instant(parameter)
+                _no_nul(parameter.get("schema", {}))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _no_nul(media.get("schema", {}))
+    for name, schema in schemas.items():
+        if name != "Problem":
+            _no_nul(schema)
+
+
+def _instant(parameter: dict[str, Any]) -> None:
+    """A parameter the router describes as "RFC 3339..." is read by `periods.parse_instant_field`:
+    declare its strings `format: date-time`."""
+    if not str(parameter.get("description", "")).startswith("RFC 3339"):
+        return
+    schema = parameter.get("schema", {})
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string":
+            option["format"] = "date-time"
+
+
+def _no_nul(schema: Any) -> None:
+    """Give every string of `schema` without a pattern, format or enum the pattern that excludes
+    NUL bytes, and every object's property names too."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_nul(item)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not schema.keys() & {"pattern", "format", "enum"}:
+        schema["pattern"] = NO_NUL
+    if schema.get("type") == "object" and "propertyNames" not in schema:
+        schema["propertyNames"] = {"pattern": NO_NUL}
+    for key, value in schema.items():
+        if key not in ("pattern", "propertyNames", "enum", "const", "default", "examples"):
+            _no_nul(value)
 
 
 def _declare_operation(path: str, operation: dict[str, Any]) -> None:

@@ -37,6 +37,19 @@ _DEFINITION_BODY = {
         "application/yaml": {"schema": {"type": "string"}},
     },
 }
+_CLAIM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "account", "contract", "outcome", "occurred_at", "attributes"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "account": {"type": "string", "description": "The account's external id."},
+        "contract": {"type": "string"},
+        "outcome": {"type": "string"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "attributes": {"type": "object"},
+    },
+}
 _CLAIMS_BODY = {
     "required": True,
     "content": {
@@ -44,22 +57,11 @@ _CLAIMS_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["claims"],
-                "properties": {
-                    "claims": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": [
-                                "id", "account", "contract", "outcome", "occurred_at",
-                                "attributes",
-                            ],
-                        },
-                    }
-                },
+                "properties": {"claims": {"type": "array", "items": _CLAIM}},
             }
         }
     },
-}  # fmt: skip
+}
 _KNOWN_SET_BODY = {
     "required": True,
     "content": {
@@ -167,6 +169,26 @@ def get_claim(
 @router.put(
     "/v1/accounts/{external_id}/known-set/secret",
     responses={409: {"description": f"{known.PASSPHRASE_SETTING} is not set."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["secret"],
+                        "properties": {
+                            "secret": {
+                                "type": "string",
+                                "contentEncoding": "base64",
+                                "description": "The base64 text of a 16 to 1024-byte secret.",
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def put_known_set_secret(
     request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.ADMIN))

@@ -18,6 +18,7 @@ from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read, tenant_lock, write
 from valueproof.success.driver_analysis import analyse_drivers, analysis_json
 from valueproof.success.engagements import (
+    KINDS,
     engagement_json,
     engagements,
     put_driver_series,
@@ -87,7 +88,45 @@ def list_segments(
     }  # fmt: skip
 
 
-@router.post("/v1/accounts/{external_id}/engagements", status_code=201)
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_ENGAGEMENT = {
+    "type": "object",
+    "required": ["kind", "by"],
+    "properties": {
+        "kind": {"enum": list(KINDS)},
+        "by": {"type": "string", "description": "Who engaged (the CSM)."},
+        "note": {"type": "string"},
+        "at": {"type": "string", "format": "date-time", "description": "Default: now."},
+    },
+}
+_POINTS = {
+    "type": "object",
+    "required": ["points"],
+    "properties": {
+        "points": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["day", "value"],
+                "additionalProperties": False,
+                "properties": {
+                    "day": {"type": "string", "format": "date"},
+                    "value": {"type": "number"},
+                },
+            },
+        }
+    },
+}
+
+
+@router.post(
+    "/v1/accounts/{external_id}/engagements",
+    status_code=201,
+    openapi_extra=_json_body(_ENGAGEMENT),
+)
 async def post_engagement(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
 ) -> dict[str, Any]:
@@ -122,7 +161,7 @@ def get_engagements(
     return {"engagements": [engagement_json(item) for item in found]}
 
 
-@router.put("/v1/accounts/{external_id}/drivers/{driver}")
+@router.put("/v1/accounts/{external_id}/drivers/{driver}", openapi_extra=_json_body(_POINTS))
 async def put_driver(
     request: Request,
     external_id: str,
