@@ -237,3 +237,15 @@ def test_show_gives_the_verdict_the_leaf_and_the_salts(
     missing = cli("outcomes", "show", "nope")
     assert missing.exit_code == 3
     assert "no claim 'nope'" in missing.stderr
+
+
+def test_a_claim_with_a_nul_byte_is_rejected_naming_the_field(
+    cli: Cli, engine: Engine, defined: Tenant, tmp_path: Path
+) -> None:
+    path = jsonl(tmp_path / "nul.jsonl", [lead(0), {**lead(1), "account": "ac\u0000me"}])
+    answer = cli("outcomes", "claim", str(path), "--json")
+    assert answer.exit_code == 1, answer.output
+    results = orjson.loads(answer.stdout)["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected"]
+    assert results[1]["errors"][0]["field"] == "account" and results[1]["leaf_index"] is None
+    assert log_size(engine, defined) == 2  # the definition and c0

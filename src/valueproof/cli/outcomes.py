@@ -32,6 +32,7 @@ from valueproof.cli.output import (
     say,
 )
 from valueproof.contracts.claim_accounts import submit_under_contracts
+from valueproof.documents import NUL_REASON, nul_field
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.schema import FieldError
@@ -211,9 +212,17 @@ def show(
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
-    """A JSONL line that is not JSON: refused as its item, without reaching the store."""
+    """A JSONL line that is not JSON, or an item with a NUL byte: refused as its item, without
+    reaching the store."""
 
     reason: str
+    field: str = "(line)"
+
+
+def _readable(item: Any) -> Any:
+    """The item, or Unreadable naming the field of a NUL byte (no text we store may hold one)."""
+    found = None if isinstance(item, Unreadable) else nul_field(item, "(item)")
+    return item if found is None else Unreadable(NUL_REASON, found)
 
 
 def _text(path: Path) -> str:
@@ -234,13 +243,13 @@ def _claim_items(path: Path) -> Iterator[Any]:
     if isinstance(document, dict) and "claims" in document:
         if not isinstance(document["claims"], list):
             raise InvalidInput("claims", 'must be a list: {"claims": [...]}')
-        yield from document["claims"]
+        yield from map(_readable, document["claims"])
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield orjson.loads(line)
+            yield _readable(orjson.loads(line))
         except orjson.JSONDecodeError as error:
             yield Unreadable(f"line {number} is not JSON: {error}")
 
@@ -255,7 +264,7 @@ def _submit(
     results = []
     for index, item in enumerate(batch):
         if isinstance(item, Unreadable):
-            error = FieldError("(line)", item.reason)
+            error = FieldError(item.field, item.reason)
             results.append(ClaimResult(index, None, "rejected", (error,)))
         else:
             results.append(replace(next(taken), index=index))
