@@ -146,3 +146,18 @@ def test_a_method_a_path_lacks_is_a_405_allowing_every_documented_one(
                 for method in document["paths"][other]
             }
             assert allowed - {"HEAD"} == documented - {"HEAD"}, path
+
+
+def test_every_refusal_is_declared_a_problem_and_every_key_route_its_401_and_403(
+    document: dict[str, Any],
+) -> None:
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for code, response in responses.items():
+                if int(code) >= 400:
+                    assert "application/problem+json" in response["content"], (method, path, code)
+            public = operation.get("security") == []
+            assert public == (path == "/v1/contracts/schema")
+            assert public or {"401", "403"} <= responses.keys(), (method, path)
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

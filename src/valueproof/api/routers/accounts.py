@@ -56,7 +56,11 @@ def update_account(
         return account_json(updated)
 
 
-@router.delete("/{external_id}", status_code=204)
+@router.delete(
+    "/{external_id}",
+    status_code=204,
+    responses={409: {"description": "The account has usage on record: it is kept."}},
+)
 def delete_account(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:

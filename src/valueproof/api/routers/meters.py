@@ -42,7 +42,11 @@ def put_event_type(
     return body.model_dump(mode="json")
 
 
-@router.delete("/v1/event-types/{key}", status_code=204)
+@router.delete(
+    "/v1/event-types/{key}",
+    status_code=204,
+    responses={409: {"description": "Meters use the event type."}},
+)
 def delete_event_type(
     request: Request, key: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:
@@ -70,7 +74,11 @@ def get_meter(
     return compiled.meter.model_dump(mode="json")
 
 
-@router.post("/v1/meters", status_code=201)
+@router.post(
+    "/v1/meters",
+    status_code=201,
+    responses={409: {"description": "The meter exists already: PUT it to replace it."}},
+)
 def create_meter(
     request: Request,
     body: Meter,

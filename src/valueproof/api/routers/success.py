@@ -65,6 +65,7 @@ def list_alerts(
 
 @router.post(
     "/v1/alerts/{alert_id}/snooze",
+    responses={409: {"description": "The alert is resolved."}},
     openapi_extra={
         "requestBody": {
             "required": True,
