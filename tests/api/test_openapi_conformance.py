@@ -24,7 +24,7 @@ from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant
 
-EXAMPLES = 12  # per operation: about half a minute per backend on two shared cores
+EXAMPLES = 16  # per operation: 30 to 50 seconds per backend on two shared cores
 ACCOUNT = "acme"  # the seeded account, which half the generated paths name
 
 

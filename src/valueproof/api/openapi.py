@@ -19,7 +19,15 @@ from fastapi.openapi.utils import get_openapi
 
 from valueproof.api.problems import PROBLEM_JSON
 
-__all__ = ["NO_NUL", "PUBLIC_PATHS", "openapi_document"]
+__all__ = ["CREATED", "NO_NUL", "PUBLIC_PATHS", "openapi_document"]
+
+# A PUT that creates answers 201, and 200 when it replaces or changes nothing.
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "description": "Created (200: replaced, or unchanged).",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 
 NO_NUL = "^[^\\u0000]*$"  # ECMA-262 and Python alike: any text without U+0000
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.openapi import CREATED
 from valueproof.errors import AlreadyExists, InvalidInput, NotFound
 from valueproof.metering import registry
 from valueproof.metering.definitions import EventType, Meter
@@ -25,7 +26,7 @@ def list_event_types(
     return {"event_types": [t.model_dump(mode="json") for t in catalog.types.values()]}
 
 
-@router.put("/v1/event-types/{key}")
+@router.put("/v1/event-types/{key}", responses=CREATED)
 def put_event_type(
     request: Request,
     key: str,
@@ -88,7 +89,7 @@ def create_meter(
     return _apply(request, body, response, who, must_be_new=True)
 
 
-@router.put("/v1/meters/{key}")
+@router.put("/v1/meters/{key}", responses=CREATED)
 def put_meter(
     request: Request,
     key: str,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from valueproof.api.auth import engine_of, requires
 from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, read_body
+from valueproof.api.openapi import CREATED
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy, after_append
@@ -58,7 +59,7 @@ _READINGS_BODY = {
 }
 
 
-@router.put("/v1/oracles/sources/{key}")
+@router.put("/v1/oracles/sources/{key}", responses=CREATED)
 def put_source(
     request: Request,
     key: str,
@@ -85,7 +86,7 @@ def list_sources(
     return {"sources": [found[key][1].model_dump(mode="json") for key in sorted(found)]}
 
 
-@router.put("/v1/oracles/metrics/{key}")
+@router.put("/v1/oracles/metrics/{key}", responses=CREATED)
 def put_metric(
     request: Request,
     key: str,

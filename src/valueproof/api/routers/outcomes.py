@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
 from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, json_object, read_body
+from valueproof.api.openapi import CREATED
 from valueproof.config import Settings
 from valueproof.contracts.claim_accounts import submit_under_contracts
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -80,6 +81,7 @@ _KNOWN_SET_BODY = {
 @router.put(
     "/v1/outcomes/definitions/{contract}/{outcome}",
     openapi_extra={"requestBody": _DEFINITION_BODY},
+    responses=CREATED,
 )
 async def put_definition(
     request: Request,
