@@ -11,7 +11,7 @@ import yaml
 
 from valueproof.errors import InvalidInput, ValueproofError, field_path
 
-__all__ = ["NUL_REASON", "DocumentUnreadable", "load_document", "nul_field"]
+__all__ = ["NUL_REASON", "DocumentUnreadable", "load_document", "nul_field", "refuse_nul"]
 
 # PostgreSQL cannot hold U+0000 in text; SQLite could. Refused everywhere, so both backends agree.
 NUL_REASON = "contains a NUL byte (U+0000), which no text may hold"
@@ -32,10 +32,15 @@ def load_document(text: str) -> Any:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         data = _load_yaml(text)
-    field = nul_field(data)
+    refuse_nul(data)
+    return data
+
+
+def refuse_nul(data: Any, root: str = "(document)") -> None:
+    """InvalidInput naming the field of `data` (parsed JSON or YAML) that holds a NUL byte."""
+    field = nul_field(data, root)
     if field is not None:
         raise InvalidInput(field, NUL_REASON)
-    return data
 
 
 def _load_yaml(text: str) -> Any:

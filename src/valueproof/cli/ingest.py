@@ -194,7 +194,7 @@ def _ingest_file(
             ack_log.acknowledge(run.acknowledged)
             progress.update(task, items=run.acknowledged)
 
-        items = _refuse_nul(
+        items = _refusing_nul(
             read_events_file(
                 job.path, job.fmt, on_bytes=lambda done: progress.update(task, completed=done)
             )
@@ -202,7 +202,7 @@ def _ingest_file(
         return ingest_stream(job.engine, job.tenant_id, items, job.chunk, options, on_chunk)
 
 
-def _refuse_nul(items: Iterable[RawItem]) -> Iterator[RawItem]:
+def _refusing_nul(items: Iterable[RawItem]) -> Iterator[RawItem]:
     """The items as read, but one holding a NUL byte is a failure naming its field: no text we
     store may hold one (PostgreSQL cannot), so it is rejected alike on every backend."""
     for index, item in enumerate(items):
