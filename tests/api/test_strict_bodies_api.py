@@ -160,8 +160,9 @@ def test_an_empty_batch_is_refused_naming_the_field(
 
 def test_a_re_serialized_claim_retry_is_a_duplicate(http: httpx.Client) -> None:
     assert http.post("/v1/accounts", json={"external_id": "acme", "name": "Acme"}).is_success
-    assert http.put(PATH, json=DEFINITION).status_code == 201
-    claim = lead(1, score=2, tags=["a", "b"])
+    scored = {**DEFINITION, "attributes": {**DEFINITION["attributes"], "score": {"type": "number"}}}
+    assert http.put(PATH, json=scored).status_code == 201
+    claim = lead(1, score=2)
     first = http.post("/v1/outcomes/claims", json={"claims": [claim]})
     assert first.json()["results"][0]["status"] == "accepted", first.text
     attributes = {**claim["attributes"], "score": 2.0}

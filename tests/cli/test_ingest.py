@@ -157,3 +157,17 @@ def test_exit_codes_of_a_real_process(
     assert "accepted 1, duplicate 0, conflict 0, rejected 1" in outputs[1][0]
     assert outputs[2][1].startswith("error: path: not a readable Parquet file")
     assert events_on_record(engine, metered) == 4
+
+
+@pytest.mark.usefixtures("metered")
+def test_an_item_with_a_nul_byte_is_rejected_naming_the_field_on_every_backend(
+    cli: Cli, events_file: EventsFile, engine: Engine, tenant: Tenant
+) -> None:
+    items = [EVENTS[0], {**EVENTS[1], "id": "call\u00002"}, {**EVENTS[2], "account": "glo\u0000"}]
+    result = cli("ingest", str(events_file("nul.jsonl", items)), "--json")
+    assert result.exit_code == 1, result.output
+    report = orjson.loads(result.stdout)
+    assert counts(report) == (1, 0, 0, 2)
+    fields = [error["field"] for problem in report["problems"] for error in problem["errors"]]
+    assert fields == ["id", "account"]
+    assert events_on_record(engine, tenant) == 1

@@ -90,3 +90,15 @@ def test_show_and_delete(cli: Cli, catalog_file: Path) -> None:
     assert "used by meters: tokens" in in_use.stderr
     assert cli("meters", "delete", "tokens").exit_code == 0
     assert cli("event-types", "delete", "api_call").exit_code == 0
+
+
+def test_a_nul_byte_in_the_catalogue_is_refused_naming_its_field(
+    cli: Cli, catalog_file: Path
+) -> None:
+    catalog_file.write_text(
+        CATALOG_YAML.replace("One call to the public API.", '"One call\\0 to the API."')
+    )
+    refused = cli("meters", "apply", str(catalog_file))
+    assert refused.exit_code == 2
+    assert "event_types[0].description: contains a NUL byte" in refused.stderr
+    assert cli.json("meters", "list") == {"meters": []}  # refused whole: nothing applied

@@ -143,14 +143,16 @@ def test_the_seed_100_leads_through_claim_60_accepted_and_a_re_run_is_idempotent
     path = jsonl(tmp_path / "leads.jsonl", seed_claims())
     # Chunks of 7: a duplicate lead and the lead it repeats often fall in different chunks.
     first = cli("outcomes", "claim", str(path), "--chunk", "7")
-    assert first.exit_code == 0, first.output
-    assert "taken 100, duplicate 0, conflict 0, malformed 0" in first.stdout
+    assert first.exit_code == 1, first.output  # 40 refused by their verdicts: not all accepted
+    assert "accepted 60, duplicate 0, conflict 0, rejected 40" in first.stdout
     assert "verdicts: accepted 60, refused 40 (criterion_failed 20, duplicate 20)" in first.stdout
     assert log_size(engine, defined) == 101  # the definition, then one verdict per claim
 
-    again = cli.json("outcomes", "claim", str(path))
+    rerun = cli("outcomes", "claim", str(path), "--json")
+    assert rerun.exit_code == 1  # the same answer as the first run: the 40 are still refused
+    again = orjson.loads(rerun.stdout)
     assert (again["accepted"], again["duplicate"], again["conflict"], again["rejected"]) == (
-        0, 100, 0, 0,
+        0, 60, 0, 40,
     )  # fmt: skip
     assert again["verdicts"] == {
         "accepted": 60,
@@ -171,8 +173,8 @@ def test_claim_reads_a_json_document_and_lists_every_result(
 ) -> None:
     path = tmp_path / "claims.json"
     path.write_bytes(orjson.dumps({"claims": [lead(0), lead(1, employees=3)]}))
-    answer = cli.json("outcomes", "claim", str(path))
-    assert (answer["items"], answer["accepted"]) == (2, 2)
+    answer = orjson.loads(cli("outcomes", "claim", str(path), "--json").stdout)
+    assert (answer["items"], answer["accepted"], answer["rejected"]) == (2, 1, 1)
     first, second = answer["results"]
     assert first["verdict"] == {"accepted": True, "reasons": []}
     [reason] = second["verdict"]["reasons"]
@@ -193,7 +195,7 @@ def test_claim_exits_1_when_an_item_is_malformed_or_in_conflict(
     ]
     refused = cli("outcomes", "claim", str(jsonl(tmp_path / "mixed.jsonl", items)))
     assert refused.exit_code == 1, refused.output
-    assert "taken 1, duplicate 0, conflict 1, malformed 3" in refused.stdout
+    assert "accepted 1, duplicate 0, conflict 1, rejected 3" in refused.stdout
     assert "line 2 is not JSON" in refused.stdout and "unknown account 'nobody'" in refused.stdout
     answer = orjson.loads(cli("outcomes", "claim", str(tmp_path / "mixed.jsonl"), "--json").stdout)
     assert [r["status"] for r in answer["results"]] == [
@@ -229,7 +231,7 @@ def test_show_gives_the_verdict_the_leaf_and_the_salts(
     cli: Cli, defined: Tenant, tmp_path: Path
 ) -> None:
     path = jsonl(tmp_path / "leads.jsonl", [lead(0), lead(1, industry="retail")])
-    assert cli("outcomes", "claim", str(path)).exit_code == 0
+    assert cli("outcomes", "claim", str(path)).exit_code == 1  # c1 is refused
     refused = cli.json("outcomes", "show", "c1")
     assert (refused["id"], refused["leaf_index"], refused["verdict"]["accepted"]) == (
         "c1",
@@ -248,3 +250,15 @@ def test_show_gives_the_verdict_the_leaf_and_the_salts(
     missing = cli("outcomes", "show", "nope")
     assert missing.exit_code == 3
     assert "no claim 'nope'" in missing.stderr
+
+
+def test_a_claim_with_a_nul_byte_is_rejected_naming_the_field(
+    cli: Cli, engine: Engine, defined: Tenant, tmp_path: Path
+) -> None:
+    path = jsonl(tmp_path / "nul.jsonl", [lead(0), {**lead(1), "account": "ac\u0000me"}])
+    answer = cli("outcomes", "claim", str(path), "--json")
+    assert answer.exit_code == 1, answer.output
+    results = orjson.loads(answer.stdout)["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected"]
+    assert results[1]["errors"][0]["field"] == "account" and results[1]["leaf_index"] is None
+    assert log_size(engine, defined) == 2  # the definition and c0

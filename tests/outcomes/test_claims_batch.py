@@ -3,7 +3,10 @@ results, verdict leaves and rows, so faster ingestion cannot change what goes on
 
 `vectors/claims_batch_v1.json` was recorded with the per-claim ingestion (before batching) by
 running this module as a script: `python tests/outcomes/test_claims_batch.py`. Salts and the
-known-set secret come from a fixed byte stream instead of `secrets.token_bytes`.
+known-set secret come from a fixed byte stream instead of `secrets.token_bytes`. Its results
+were then reworded once, by hand, for the one batch vocabulary: a claim its verdict refused is
+`rejected` with its reasons as `errors` (`claim_records.batch_status`); leaves and rows are as
+recorded.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -15,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from valueproof import __version__
 from valueproof.api import problems
+from valueproof.api.nul_bytes import RefuseNulBytes
+from valueproof.api.openapi import openapi_document
 from valueproof.api.routers import (
     accounts,
     backtest,
@@ -53,6 +56,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         config.ledger_passphrase.get_secret_value() if config.ledger_passphrase else None
     )
     problems.install(app)
+    app.add_middleware(RefuseNulBytes, limit=config.max_request_bytes)
     for router in (
         accounts.router,
         meters.router,
@@ -69,6 +73,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         backtest.router,
     ):
         app.include_router(router)
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

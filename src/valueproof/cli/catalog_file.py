@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from valueproof.documents import refuse_nul
 from valueproof.errors import InvalidInput
 from valueproof.metering.definitions import EventType, Meter, parse_document
 
@@ -35,6 +36,7 @@ def read_catalog_file(path: Path) -> CatalogFile:
         raise InvalidInput("(document)", _yaml_problem(error)) from None
     except UnicodeDecodeError as error:
         raise InvalidInput("(document)", f"not UTF-8 text: {error.reason}") from None
+    refuse_nul(document)
     if not isinstance(document, dict):
         raise InvalidInput("(document)", "expected a mapping with event_types: and meters:")
     for name in document:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,28 +27,31 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
+from valueproof.batches import BatchCounts
 from valueproof.cli.context import TenantOption, file_argument, invocation, keyring_of, tenant_of
 from valueproof.cli.output import (
-    EXIT_FAILED,
     JsonFlag,
+    batch_exit,
     console,
     print_json,
     print_table,
     say,
     warn,
 )
+from valueproof.documents import NUL_REASON, nul_field
 from valueproof.errors import InvalidInput, ValueproofError
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.formats import (
     MAX_DECOMPRESSED_BYTES,
     MAX_LINE_BYTES,
+    ParseFailure,
+    RawItem,
     ReadLimits,
     read_events_file,
     sniff_format,
 )
 from valueproof.metering.ingest import (
     IngestOptions,
-    IngestSummary,
     ItemResult,
     ingest_stream,
     result_json,
@@ -187,8 +190,8 @@ def ingest(
         print_json(report)
     else:
         _print_report(report)
-    if not summary.all_accepted:
-        raise typer.Exit(EXIT_FAILED)
+    if batch_exit(summary):
+        raise typer.Exit(batch_exit(summary))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +208,7 @@ class FileIngest:
 
 def _ingest_file(
     job: FileIngest, options: IngestOptions, run: IngestRun, acks: Path | None, hidden: bool
-) -> IngestSummary:
+) -> BatchCounts:
     """Stream the file through ingest, recording each committed chunk in `run` and the acks."""
     with open_ack_log(acks) as ack_log, _progress(job.path, hidden) as (progress, task):
 
@@ -214,13 +217,23 @@ def _ingest_file(
             ack_log.acknowledge(run.acknowledged)
             progress.update(task, items=run.acknowledged)
 
-        items = read_events_file(
-            job.path,
-            job.fmt,
-            on_bytes=lambda done: progress.update(task, completed=done),
-            limits=job.limits,
+        items = _refusing_nul(
+            read_events_file(
+                job.path,
+                job.fmt,
+                on_bytes=lambda done: progress.update(task, completed=done),
+                limits=job.limits,
+            )
         )
         return ingest_stream(job.engine, job.tenant_id, items, job.chunk, options, on_chunk)
+
+
+def _refusing_nul(items: Iterable[RawItem]) -> Iterator[RawItem]:
+    """The items as read, but one holding a NUL byte is a failure naming its field: no text we
+    store may hold one (PostgreSQL cannot), so it is rejected alike on every backend."""
+    for index, item in enumerate(items):
+        found = None if isinstance(item, ParseFailure) else nul_field(item, "(item)")
+        yield item if found is None else ParseFailure(f"[{index}]", found, NUL_REASON)
 
 
 @contextmanager
@@ -246,16 +259,13 @@ def _note_acknowledged(run: IngestRun) -> None:
 
 
 def _report(
-    path: Path, tenant: str, summary: IngestSummary, run: IngestRun, elapsed: float
+    path: Path, tenant: str, summary: BatchCounts, run: IngestRun, elapsed: float
 ) -> dict[str, Any]:
     return {
         "file": str(path),
         "tenant": tenant,
         "items": summary.total,
-        "accepted": summary.accepted,
-        "duplicate": summary.duplicate,
-        "conflict": summary.conflict,
-        "rejected": summary.rejected,
+        **summary.as_json(),
         "elapsed_seconds": round(elapsed, 3),
         "events_per_second": round(summary.total / elapsed, 1) if elapsed > 0 else None,
         "problems": [_problem_json(result) for result in run.problems],

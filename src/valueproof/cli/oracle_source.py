@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from valueproof.batches import BATCH_STATUSES, BatchCounts
 from valueproof.cli.output import (
-    EXIT_FAILED,
     JsonFlag,
+    batch_exit,
     print_json,
     print_table,
     say,
@@ -50,7 +51,6 @@ from valueproof.periods import parse_instant_field
 from valueproof.strict_json import DuplicateKey, describe, loads_strict
 
 _MAX_REPLY = 64 * 1024 * 1024
-_STATUSES = ("accepted", "duplicate", "conflict", "rejected")
 # What `sign` calls each option, for the fields a refused reading names.
 _OPTION_OF = {f"reading.{name}": f"--{name}" for name in ("source", "metric", "value", "nonce")}
 _OPTION_OF["reading.as_of"] = "--as-of"
@@ -156,8 +156,9 @@ def submit(
         print_json(answer)
     else:
         _print_outcomes(answer)
-    if answer["conflict"] or answer["rejected"]:
-        raise typer.Exit(EXIT_FAILED)
+    counts = BatchCounts(*(answer[status] for status in BATCH_STATUSES))
+    if batch_exit(counts):
+        raise typer.Exit(batch_exit(counts))
 
 
 def _passphrase(variable: str | None) -> bytes | None:
@@ -245,7 +246,7 @@ def _post(url: str, token: str, body: bytes) -> dict[str, Any]:
 
 
 def _has_outcomes(answer: dict[str, Any]) -> bool:
-    counted = all(isinstance(answer.get(status), int) for status in _STATUSES)
+    counted = all(isinstance(answer.get(status), int) for status in BATCH_STATUSES)
     return counted and isinstance(answer.get("results"), list)
 
 

@@ -19,6 +19,7 @@ from valueproof.cli.output import (
     print_table,
     say,
 )
+from valueproof.documents import refuse_nul
 from valueproof.errors import InvalidInput
 from valueproof.metering.definitions import parse_document
 from valueproof.outcomes import oracles, writes
@@ -187,6 +188,7 @@ def _read_oracle_file(path: Path) -> tuple[list[SourceDefinition], list[MetricDe
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InvalidInput("(document)", f"not a YAML or JSON document: {error}") from None
+    refuse_nul(document)
     if not isinstance(document, dict):
         raise InvalidInput("(document)", "expected a mapping with sources: and metrics:")
     for name in document:

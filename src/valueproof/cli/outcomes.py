@@ -14,6 +14,7 @@ import orjson
 import typer
 from sqlalchemy import Engine
 
+from valueproof.batches import BatchCounts
 from valueproof.cli.context import (
     TenantOption,
     engine_of,
@@ -23,19 +24,25 @@ from valueproof.cli.context import (
     tenant_of,
 )
 from valueproof.cli.output import (
-    EXIT_FAILED,
     JsonFlag,
+    batch_exit,
     command_group,
     print_json,
     print_table,
     say,
 )
 from valueproof.contracts.writes import submit_claims
+from valueproof.documents import NUL_REASON, nul_field
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.schema import FieldError
 from valueproof.outcomes import claim_records, definition_store, writes
-from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
+from valueproof.outcomes.claim_records import (
+    ClaimResult,
+    batch_status,
+    claim_json,
+    claim_result_json,
+)
 from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import read_definition
 from valueproof.store import read
@@ -103,22 +110,18 @@ def list_definitions(
 class ClaimTally:
     """The counts of a run: each item's status, and the verdicts of the items on record."""
 
-    statuses: Counter[str] = field(default_factory=Counter)
+    statuses: BatchCounts = field(default_factory=BatchCounts)
     verdicts: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
 
     def record(self, results: Sequence[ClaimResult]) -> None:
         for result in results:
-            self.statuses[result.status] += 1
+            self.statuses.add([batch_status(result)])
             if result.accepted is None:
                 continue
             self.verdicts["accepted" if result.accepted else "refused"] += 1
             # A claim counts once under each code it was refused for.
             self.reasons.update({reason.code for reason in result.reasons})
-
-    @property
-    def all_on_record(self) -> bool:
-        return self.statuses["conflict"] == 0 and self.statuses["rejected"] == 0
 
 
 @app.command("claim")
@@ -136,8 +139,8 @@ def claim(
     """Verify and record the claims of a file, one transaction per chunk, and count the
     verdicts.
 
-    Exit 0: every claim is on record, taken now or a duplicate, whatever its verdict; 1: some
-    were rejected (malformed) or in conflict; 2: an unreadable file."""
+    Exit 0: every claim is on record and accepted by its verdict (now, or a duplicate); 1: some
+    were rejected (malformed, or refused by the verdict) or in conflict; 2: an unreadable file."""
     items = list(_claim_items(path))
     here = invocation(ctx)
     policy = CheckpointPolicy.from_settings(keyring_of(ctx), here.config)
@@ -157,8 +160,8 @@ def claim(
         print_json({**report, "results": [claim_result_json(r) for r in results]})
     else:
         _print_claims_report(report, results)
-    if not tally.all_on_record:
-        raise typer.Exit(EXIT_FAILED)
+    if batch_exit(tally.statuses):
+        raise typer.Exit(batch_exit(tally.statuses))
 
 
 @app.command("show")
@@ -203,9 +206,17 @@ def show(
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
-    """A JSONL line that is not JSON: refused as its item, without reaching the store."""
+    """A JSONL line that is not JSON, or an item with a NUL byte: refused as its item, without
+    reaching the store."""
 
     reason: str
+    field: str = "(line)"
+
+
+def _readable(item: Any) -> Any:
+    """The item, or Unreadable naming the field of a NUL byte (no text we store may hold one)."""
+    found = None if isinstance(item, Unreadable) else nul_field(item, "(item)")
+    return item if found is None else Unreadable(NUL_REASON, found)
 
 
 def _text(path: Path) -> str:
@@ -230,13 +241,13 @@ def _claim_items(path: Path) -> Iterator[Any]:
     if isinstance(document, dict) and "claims" in document:
         if not isinstance(document["claims"], list):
             raise InvalidInput("claims", 'must be a list: {"claims": [...]}')
-        yield from document["claims"]
+        yield from map(_readable, document["claims"])
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            yield loads_strict(line)
+            yield _readable(loads_strict(line))
         except json.JSONDecodeError as error:
             yield Unreadable(f"line {number} is not JSON: {describe(error)}")
 
@@ -262,7 +273,7 @@ def _submit(
     results = []
     for index, item in enumerate(batch):
         if isinstance(item, Unreadable):
-            error = FieldError("(line)", item.reason)
+            error = FieldError(item.field, item.reason)
             results.append(ClaimResult(index, None, "rejected", (error,)))
         else:
             results.append(replace(next(taken), index=index))
@@ -277,11 +288,8 @@ def _claims_report(path: Path, tenant: str, tally: ClaimTally) -> dict[str, Any]
     return {
         "file": str(path),
         "tenant": tenant,
-        "items": sum(statuses.values()),
-        "accepted": statuses["accepted"],
-        "duplicate": statuses["duplicate"],
-        "conflict": statuses["conflict"],
-        "rejected": statuses["rejected"],
+        "items": statuses.total,
+        **statuses.as_json(),
         "verdicts": {
             "accepted": tally.verdicts["accepted"],
             "refused": tally.verdicts["refused"],
@@ -293,8 +301,8 @@ def _claims_report(path: Path, tenant: str, tally: ClaimTally) -> dict[str, Any]
 def _print_claims_report(report: dict[str, Any], results: Sequence[ClaimResult]) -> None:
     say(
         f"{report['items']} claims from {report['file']} into tenant {report['tenant']}: "
-        f"taken {report['accepted']}, duplicate {report['duplicate']}, "
-        f"conflict {report['conflict']}, malformed {report['rejected']}"
+        f"accepted {report['accepted']}, duplicate {report['duplicate']}, "
+        f"conflict {report['conflict']}, rejected {report['rejected']}"
     )
     verdicts = report["verdicts"]
     reasons = ", ".join(f"{code} {count}" for code, count in verdicts["reasons"].items())

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from valueproof.batches import BatchCounts, batch_http_status
 from valueproof.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ValueproofError
 
 EXIT_OK = 0
@@ -44,6 +45,12 @@ def exit_code(error: ValueproofError) -> int:
     if isinstance(error, AlreadyExists | Conflict):
         return EXIT_CONFLICT
     return EXIT_FAILED
+
+
+def batch_exit(counts: BatchCounts) -> int:
+    """A batch command's exit code, by the API's rule: 0 where the API answers 200 (every item
+    on record); 1 where it answers 207 or 422 (some or all items not taken; the others stay)."""
+    return EXIT_OK if batch_http_status(counts) == 200 else EXIT_FAILED
 
 
 class ErrorMappingGroup(TyperGroup):

@@ -13,6 +13,7 @@ import yaml
 from valueproof.cli.backtest import run_backtest
 from valueproof.cli.context import TenantOption, engine_of, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
+from valueproof.documents import refuse_nul
 from valueproof.errors import InvalidInput
 from valueproof.periods import format_micros, format_rfc3339, parse_instant_field, to_micros
 from valueproof.store import read
@@ -171,9 +172,11 @@ def settings(
 
 def _document(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise InvalidInput("--set", f"cannot read {str(path)!r}: {error}") from None
+    refuse_nul(document)
+    return document
 
 
 @app.command("refresh")

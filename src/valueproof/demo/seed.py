@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from valueproof.batches import BatchCounts
 from valueproof.contracts.registry import apply_contract
 from valueproof.contracts.validation import parse_contract
 from valueproof.demo import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
@@ -23,7 +24,7 @@ from valueproof.errors import AlreadyExists, NotFound
 from valueproof.ledger.keyring import Keyring, generate_key
 from valueproof.ledger.publish import CheckpointPolicy, log_origin
 from valueproof.metering.definitions import EventType, Meter
-from valueproof.metering.ingest import IngestOptions, IngestSummary, ItemResult, ingest_stream
+from valueproof.metering.ingest import IngestOptions, ItemResult, ingest_stream
 from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
 from valueproof.store import tenant_lock, write
 from valueproof.success.refresh import refresh
@@ -42,7 +43,7 @@ class SeedReport:
     accounts: int
     api_key: str
     vkey: str | None  # the checkpoint key customers verify with; None without a passphrase
-    summary: IngestSummary
+    summary: BatchCounts
     seconds: float
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
+from valueproof.batches import BatchCounts, BatchStatus
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.aggregations import CompiledMeter, FoldInput, fold
@@ -29,7 +30,6 @@ from valueproof.store import placeholder, tenant_lock, write
 from valueproof.tenancy.accounts import account_ids
 from valueproof.tenancy.clock import now_us
 
-Status = Literal["accepted", "duplicate", "conflict", "rejected"]
 _LOOKUP_CHUNK = 500
 
 
@@ -39,32 +39,9 @@ class ItemResult:
 
     index: int
     id: str | None
-    status: Status
+    status: BatchStatus
     errors: tuple[FieldError, ...] = ()
     location: str | None = None
-
-
-@dataclass(slots=True)
-class IngestSummary:
-    """Counts of outcomes over one or many batches."""
-
-    accepted: int = 0
-    duplicate: int = 0
-    conflict: int = 0
-    rejected: int = 0
-
-    def add(self, results: Iterable[ItemResult]) -> None:
-        for result in results:
-            setattr(self, result.status, getattr(self, result.status) + 1)
-
-    @property
-    def total(self) -> int:
-        return self.accepted + self.duplicate + self.conflict + self.rejected
-
-    @property
-    def all_accepted(self) -> bool:
-        """True when every item is on record (newly, or already from an earlier send)."""
-        return self.conflict == 0 and self.rejected == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +104,18 @@ def ingest_stream(
     chunk: int,
     options: IngestOptions | None = None,
     on_chunk: Callable[[list[ItemResult]], None] | None = None,
-) -> IngestSummary:
+) -> BatchCounts:
     """Ingest an endless or huge stream chunk by chunk; each chunk commits before the next.
 
     Memory stays bounded by `chunk`; `on_chunk` sees each chunk's results after its commit
     (the moment they are acknowledged).
     """
-    summary = IngestSummary()
+    summary = BatchCounts()
     offset = 0
     for batch in batches(items, chunk):
         results = ingest_batch(engine, tenant_id, batch, options, offset)
         offset += len(batch)
-        summary.add(results)
+        summary.add(result.status for result in results)
         if on_chunk is not None:
             on_chunk(results)
     return summary
@@ -270,7 +247,7 @@ def _dedupe(
             same = earlier == event.content_sha256 or _same_leaf(
                 connection, batch.tenant_id, stored.get(event.event_id), event.leaf
             )
-            status: Status = "duplicate" if same else "conflict"
+            status: BatchStatus = "duplicate" if same else "conflict"
             errors = (
                 ()
                 if status == "duplicate"

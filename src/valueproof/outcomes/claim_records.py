@@ -10,11 +10,12 @@ import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Row, Select, select
 
+from valueproof.batches import BatchStatus
 from valueproof.errors import NotFound
 from valueproof.ledger.canonical import canonical_json
 from valueproof.ledger.errors import CanonicalizationError
@@ -28,8 +29,8 @@ from valueproof.tenancy.tables import accounts
 __all__ = [
     "OUTCOME_VERDICT",
     "ClaimResult",
-    "ClaimStatus",
     "StoredClaim",
+    "batch_status",
     "claim_json",
     "claim_of_row",
     "claim_result_json",
@@ -45,8 +46,6 @@ __all__ = [
 OUTCOME_VERDICT = "outcome_verdict"
 _RECORD_VERSION = 1
 
-ClaimStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
-
 
 @dataclass(frozen=True, slots=True)
 class ClaimResult:
@@ -54,7 +53,7 @@ class ClaimResult:
 
     index: int
     id: str | None
-    status: ClaimStatus
+    status: BatchStatus
     errors: tuple[FieldError, ...] = ()
     accepted: bool | None = None
     reasons: tuple[Reason, ...] = ()
@@ -196,8 +195,16 @@ def stored_claim(connection: Connection, tenant_id: int, claim_id: str) -> Store
 # --- JSON --------------------------------------------------------------------------------------
 
 
+def batch_status(result: ClaimResult) -> BatchStatus:
+    """The item's word in a batch answer: a claim its verdict refused is `rejected`, whether
+    recorded now or earlier (it is on the ledger, with its reasons, but bills nothing), so that
+    `accepted` and `duplicate` only ever mean a claim on record that the verdict accepted."""
+    return "rejected" if result.accepted is False else result.status
+
+
 def claim_result_json(result: ClaimResult) -> dict[str, Any]:
-    """One submitted claim's outcome as the API prints it."""
+    """One submitted claim's outcome as the API prints it: a refused claim's `errors` are its
+    verdict's reasons (`field`, and `reason` as `code: detail`)."""
     verdict = None
     if result.accepted is not None:
         verdict = {
@@ -207,8 +214,9 @@ def claim_result_json(result: ClaimResult) -> dict[str, Any]:
     return {
         "index": result.index,
         "id": result.id,
-        "status": result.status,
-        "errors": [{"field": e.field, "reason": e.reason} for e in result.errors],
+        "status": batch_status(result),
+        "errors": [{"field": e.field, "reason": e.reason} for e in result.errors]
+        or [{"field": r.field, "reason": f"{r.code}: {r.detail}"} for r in result.reasons],
         "verdict": verdict,
         "leaf_index": result.leaf_index,
     }

@@ -18,6 +18,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection, insert, select, update
 
+from valueproof.batches import BatchStatus
 from valueproof.errors import InvalidInput, NotFound
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.leaves import leaf_bytes
@@ -47,7 +48,6 @@ ORACLE_READING = "oracle_reading"
 _RECORD_VERSION = 1
 
 Status = Literal["created", "updated", "unchanged"]
-ReadingStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
 
 
 class SourceDefinition(BaseModel):
@@ -111,7 +111,7 @@ class ReadingResult:
     """One submitted item's outcome."""
 
     index: int
-    status: ReadingStatus
+    status: BatchStatus
     errors: tuple[FieldError, ...] = ()
     leaf_index: int | None = None
 

@@ -15,8 +15,38 @@ from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
+# What `account_json` answers, declared so that the suite's schemathesis run holds it to it.
+_ACCOUNT: dict[str, Any] = {
+    "type": "object",
+    "required": ["external_id", "name", "attributes"],
+    "additionalProperties": False,
+    "properties": {
+        "external_id": {"type": "string"},
+        "name": {"type": "string"},
+        "attributes": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+    },
+}
+_ONE = {"content": {"application/json": {"schema": _ACCOUNT}}}
+_PAGE = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["accounts", "next_after"],
+                "properties": {
+                    "accounts": {"type": "array", "items": _ACCOUNT},
+                    "next_after": {"type": ["string", "null"]},
+                },
+            }
+        }
+    }
+}
 
-@router.get("")
+
+@router.get("", responses={200: _PAGE})
 def list_accounts(
     request: Request,
     limit: int = Query(100, ge=1, le=1000),
@@ -29,14 +59,18 @@ def list_accounts(
     return {"accounts": [account_json(a) for a in found], "next_after": next_after}
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses={201: _ONE, 409: {"description": "The account exists already."}},
+)
 def create_account(
     request: Request, body: AccountCreate, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> dict[str, Any]:
     return account_json(writes.create_account(engine_of(request), who.tenant_id, body))
 
 
-@router.get("/{external_id}")
+@router.get("/{external_id}", responses={200: _ONE})
 def get_account(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
 ) -> dict[str, Any]:
@@ -44,7 +78,7 @@ def get_account(
         return account_json(service.get_account(connection, who.tenant_id, external_id))
 
 
-@router.patch("/{external_id}")
+@router.patch("/{external_id}", responses={200: _ONE})
 def update_account(
     request: Request,
     external_id: str,
@@ -55,7 +89,11 @@ def update_account(
     return account_json(updated)
 
 
-@router.delete("/{external_id}", status_code=204)
+@router.delete(
+    "/{external_id}",
+    status_code=204,
+    responses={409: {"description": "The account has usage on record: it is kept."}},
+)
 def delete_account(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
@@ -34,7 +34,14 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _body(fields: dict[str, str]) -> dict[str, Any]:
+# What `disputes` takes as a text: not blank, no NUL byte.
+_SOME_TEXT = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+
+def _body(
+    fields: dict[str, str], enums: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """A JSON body of required texts (`enums`: those with a closed set of values)."""
     return {
         "required": True,
         "content": {
@@ -43,7 +50,9 @@ def _body(fields: dict[str, str]) -> dict[str, Any]:
                     "type": "object",
                     "required": list(fields),
                     "properties": {
-                        name: {"type": "string", "description": text}
+                        name: {"enum": list(enums[name]), "description": text}
+                        if enums and name in enums
+                        else {"type": "string", "pattern": _SOME_TEXT, "description": text}
                         for name, text in fields.items()
                     },
                 }
@@ -104,7 +113,8 @@ async def answer_dispute(
     "/v1/outcomes/claims/{claim_id}/dispute/resolution",
     openapi_extra={
         "requestBody": _body(
-            {"resolution": "upheld (the outcome is voided) or rejected", "note": "Why."}
+            {"resolution": "upheld (the outcome is voided) or rejected", "note": "Why."},
+            {"resolution": disputes.RESOLUTIONS},
         )
     },
     responses=_CONFLICT,
@@ -145,7 +155,7 @@ def get_dispute(
 def list_disputes(
     request: Request,
     account: str | None = None,
-    status: str | None = None,
+    status: str | None = Query(None, json_schema_extra={"enum": list(disputes.STATUSES)}),
     who: Principal = Depends(requires_or_customer(Scope.READ)),
 ) -> dict[str, Any]:
     """Disputes oldest first, of one account or all (a customer key: its own account only),

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, read_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.cloudevents import read_cloudevent_structured, read_cloudevents_batch
-from valueproof.metering.ingest import (
-    IngestOptions,
-    IngestSummary,
-    ItemResult,
-    ingest_batch,
-    result_json,
-)
+from valueproof.metering.ingest import IngestOptions, ItemResult, ingest_batch, result_json
 from valueproof.tenancy.keys import Principal, Scope
 
 router = APIRouter(tags=["events"])
@@ -48,11 +42,7 @@ _REQUEST_BODY = {
 @router.post(
     "/v1/events",
     openapi_extra={"requestBody": _REQUEST_BODY},
-    responses={
-        200: {"description": "Every item is on record (accepted now or a duplicate)."},
-        207: {"description": "Some items were accepted, others rejected or in conflict."},
-        422: {"description": "No item was accepted."},
-    },
+    responses=BATCH_RESPONSES,
 )
 async def post_events(
     request: Request, who: Principal = Depends(requires(Scope.INGEST))
@@ -97,19 +87,4 @@ def _json_batch(body: bytes) -> list[Any]:
 
 
 def _answer(results: list[ItemResult]) -> Response:
-    summary = IngestSummary()
-    summary.add(results)
-    if summary.all_accepted:
-        status = 200
-    elif summary.accepted or summary.duplicate:
-        status = 207
-    else:
-        status = 422
-    body = {
-        "accepted": summary.accepted,
-        "duplicate": summary.duplicate,
-        "conflict": summary.conflict,
-        "rejected": summary.rejected,
-        "results": [result_json(r) for r in results],
-    }
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return batch_answer([r.status for r in results], [result_json(r) for r in results])

@@ -33,7 +33,12 @@ router = APIRouter(tags=["ledger"])
 _IMMUTABLE = "private, max-age=31536000, immutable"
 
 
-@router.get("/v1/ledger/checkpoint")
+_NO_CHECKPOINT: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No checkpoint has been signed yet."}
+}
+
+
+@router.get("/v1/ledger/checkpoint", responses=_NO_CHECKPOINT)
 def get_checkpoint(
     request: Request, who: Principal = Depends(requires(Scope.READ))
 ) -> dict[str, Any]:
@@ -46,7 +51,9 @@ def get_checkpoint(
     return {**checkpoint_json(latest), "log_size": size}
 
 
-@router.post("/v1/ledger/checkpoint")
+@router.post(
+    "/v1/ledger/checkpoint", responses={409: {"description": "The tenant has no signing key."}}
+)
 def post_checkpoint(
     request: Request, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> dict[str, Any]:
@@ -79,7 +86,10 @@ def get_entry(
     }
 
 
-@router.get("/v1/ledger/proofs/inclusion")
+@router.get(
+    "/v1/ledger/proofs/inclusion",
+    responses={404: {"description": "No such event, or no checkpoint to prove against."}},
+)
 def get_inclusion_proof(
     request: Request,
     index: int | None = Query(None, ge=0, description="Leaf index; or give event_id."),
@@ -108,7 +118,7 @@ def get_inclusion_proof(
     }
 
 
-@router.get("/v1/ledger/proofs/consistency")
+@router.get("/v1/ledger/proofs/consistency", responses=_NO_CHECKPOINT)
 def get_consistency_proof(
     request: Request,
     old_size: int = Query(..., alias="from", ge=0, description="The smaller tree size."),
@@ -133,7 +143,8 @@ def get_consistency_proof(
     }
 
 
-@router.api_route("/tlog/{tenant}/checkpoint", methods=["GET", "HEAD"])
+@router.get("/tlog/{tenant}/checkpoint")
+@router.head("/tlog/{tenant}/checkpoint")
 def get_tlog_checkpoint(
     request: Request, tenant: str, who: Principal = Depends(requires(Scope.READ))
 ) -> Response:
@@ -148,7 +159,8 @@ def get_tlog_checkpoint(
     )
 
 
-@router.api_route("/tlog/{tenant}/tile/{path:path}", methods=["GET", "HEAD"])
+@router.get("/tlog/{tenant}/tile/{path:path}")
+@router.head("/tlog/{tenant}/tile/{path:path}")
 def get_tile(
     request: Request, tenant: str, path: str, who: Principal = Depends(requires(Scope.READ))
 ) -> Response:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.openapi import CREATED
 from valueproof.errors import InvalidInput, NotFound
 from valueproof.metering import registry, writes
 from valueproof.metering.definitions import EventType, Meter
@@ -25,7 +26,7 @@ def list_event_types(
     return {"event_types": [t.model_dump(mode="json") for t in catalog.types.values()]}
 
 
-@router.put("/v1/event-types/{key}")
+@router.put("/v1/event-types/{key}", responses=CREATED)
 def put_event_type(
     request: Request,
     key: str,
@@ -40,7 +41,11 @@ def put_event_type(
     return body.model_dump(mode="json")
 
 
-@router.delete("/v1/event-types/{key}", status_code=204)
+@router.delete(
+    "/v1/event-types/{key}",
+    status_code=204,
+    responses={409: {"description": "Meters use the event type."}},
+)
 def delete_event_type(
     request: Request, key: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:
@@ -66,7 +71,11 @@ def get_meter(
     return compiled.meter.model_dump(mode="json")
 
 
-@router.post("/v1/meters", status_code=201)
+@router.post(
+    "/v1/meters",
+    status_code=201,
+    responses={409: {"description": "The meter exists already: PUT it to replace it."}},
+)
 def create_meter(
     request: Request,
     body: Meter,
@@ -76,7 +85,7 @@ def create_meter(
     return _apply(request, body, response, who, must_be_new=True)
 
 
-@router.put("/v1/meters/{key}")
+@router.put("/v1/meters/{key}", responses=CREATED)
 def put_meter(
     request: Request,
     key: str,

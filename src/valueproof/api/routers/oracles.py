@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires
+from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, read_body
+from valueproof.api.openapi import CREATED
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy
@@ -56,7 +56,7 @@ _READINGS_BODY = {
 }
 
 
-@router.put("/v1/oracles/sources/{key}")
+@router.put("/v1/oracles/sources/{key}", responses=CREATED)
 def put_source(
     request: Request,
     key: str,
@@ -81,7 +81,7 @@ def list_sources(
     return {"sources": [found[key][1].model_dump(mode="json") for key in sorted(found)]}
 
 
-@router.put("/v1/oracles/metrics/{key}")
+@router.put("/v1/oracles/metrics/{key}", responses=CREATED)
 def put_metric(
     request: Request,
     key: str,
@@ -123,11 +123,7 @@ def get_metric_value(
 @router.post(
     "/v1/oracles/readings",
     openapi_extra={"requestBody": _READINGS_BODY},
-    responses={
-        200: {"description": "Every item is on record (accepted now or a duplicate)."},
-        207: {"description": "Some items are on record, others rejected or in conflict."},
-        422: {"description": "No item is on record."},
-    },
+    responses=BATCH_RESPONSES,
 )
 async def post_readings(
     request: Request, who: Principal = Depends(requires(Scope.INGEST))
@@ -163,19 +159,4 @@ def list_readings(
 
 
 def _answer(results: list[ReadingResult]) -> Response:
-    body = readings_answer(results)
-    if body["conflict"] == 0 and body["rejected"] == 0:
-        status = 200
-    elif body["accepted"] or body["duplicate"]:
-        status = 207
-    else:
-        status = 422
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def readings_answer(results: Sequence[ReadingResult]) -> dict[str, Any]:
-    """A batch's outcome: counts of each status, and every item's result in order."""
-    counts = {status: 0 for status in ("accepted", "duplicate", "conflict", "rejected")}
-    for result in results:
-        counts[result.status] += 1
-    return {**counts, "results": [reading_result_json(r) for r in results]}
+    return batch_answer([r.status for r in results], [reading_result_json(r) for r in results])

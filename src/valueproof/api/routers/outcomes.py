@@ -5,18 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
+from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, json_object, read_body
+from valueproof.api.openapi import CREATED
 from valueproof.config import Settings
 from valueproof.contracts.writes import submit_claims
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.outcomes import claim_records, definition_store, knownset_store, writes
-from valueproof.outcomes.claim_records import ClaimResult, claim_json, claim_result_json
+from valueproof.outcomes import (
+    claim_records,
+    definition_store,
+    knownset_store,
+    writes,
+)
+from valueproof.outcomes.claim_records import (
+    ClaimResult,
+    batch_status,
+    claim_json,
+    claim_result_json,
+)
 from valueproof.outcomes.definition_store import definition_json
 from valueproof.outcomes.definitions import read_definition
 from valueproof.outcomes.errors import KnownSetUnavailable
@@ -34,6 +45,19 @@ _DEFINITION_BODY = {
         "application/yaml": {"schema": {"type": "string"}},
     },
 }
+_CLAIM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "account", "contract", "outcome", "occurred_at", "attributes"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "account": {"type": "string", "description": "The account's external id."},
+        "contract": {"type": "string"},
+        "outcome": {"type": "string"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "attributes": {"type": "object"},
+    },
+}
 _CLAIMS_BODY = {
     "required": True,
     "content": {
@@ -41,22 +65,11 @@ _CLAIMS_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["claims"],
-                "properties": {
-                    "claims": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": [
-                                "id", "account", "contract", "outcome", "occurred_at",
-                                "attributes",
-                            ],
-                        },
-                    }
-                },
+                "properties": {"claims": {"type": "array", "items": _CLAIM}},
             }
         }
     },
-}  # fmt: skip
+}
 _KNOWN_SET_BODY = {
     "required": True,
     "content": {
@@ -75,6 +88,7 @@ _KNOWN_SET_BODY = {
 @router.put(
     "/v1/outcomes/definitions/{contract}/{outcome}",
     openapi_extra={"requestBody": _DEFINITION_BODY},
+    responses=CREATED,
 )
 async def put_definition(
     request: Request,
@@ -112,11 +126,7 @@ def list_definitions(
 @router.post(
     "/v1/outcomes/claims",
     openapi_extra={"requestBody": _CLAIMS_BODY},
-    responses={
-        200: {"description": "Every item is on record (taken now, or a duplicate)."},
-        207: {"description": "Some items are on record, others rejected or in conflict."},
-        422: {"description": "No item is on record."},
-    },
+    responses=BATCH_RESPONSES,
 )
 async def post_claims(
     request: Request, who: Principal = Depends(requires(Scope.INGEST))
@@ -154,6 +164,26 @@ def get_claim(
 @router.put(
     "/v1/accounts/{external_id}/known-set/secret",
     responses={409: {"description": f"{knownset_store.PASSPHRASE_SETTING} is not set."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["secret"],
+                        "properties": {
+                            "secret": {
+                                "type": "string",
+                                "contentEncoding": "base64",
+                                "description": "The base64 text of a 16 to 1024-byte secret.",
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def put_known_set_secret(
     request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.ADMIN))
@@ -237,14 +267,4 @@ def _known_hashes(content_type: str, body: bytes) -> set[str]:
 
 
 def _answer(results: list[ClaimResult]) -> Response:
-    counts = {status: 0 for status in ("accepted", "duplicate", "conflict", "rejected")}
-    for result in results:
-        counts[result.status] += 1
-    body = {**counts, "results": [claim_result_json(r) for r in results]}
-    if counts["conflict"] == 0 and counts["rejected"] == 0:
-        status = 200
-    elif counts["accepted"] or counts["duplicate"]:
-        status = 207
-    else:
-        status = 422
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return batch_answer([batch_status(r) for r in results], [claim_result_json(r) for r in results])

@@ -48,7 +48,11 @@ def get_utilization(
 @router.get("/v1/alerts")
 def list_alerts(
     request: Request,
-    status: str = Query("open", description="open (snoozes that ended count), snoozed, resolved"),
+    status: str = Query(
+        "open",
+        description="open (snoozes that ended count), snoozed, resolved",
+        json_schema_extra={"enum": ["open", "snoozed", "resolved"]},
+    ),
     account: str | None = Query(None, description="Only this account's alerts."),
     limit: int = Query(200, ge=1, le=1000),
     who: Principal = Depends(requires(Scope.READ)),
@@ -60,7 +64,24 @@ def list_alerts(
     return {"alerts": [alert_json(alert) for alert in found]}
 
 
-@router.post("/v1/alerts/{alert_id}/snooze")
+@router.post(
+    "/v1/alerts/{alert_id}/snooze",
+    responses={409: {"description": "The alert is resolved."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["until"],
+                        "properties": {"until": {"type": "string", "format": "date-time"}},
+                    }
+                }
+            },
+        }
+    },
+)
 async def snooze_alert(
     request: Request, alert_id: int, who: Principal = Depends(requires(Scope.READ))
 ) -> dict[str, Any]:

@@ -17,7 +17,11 @@ from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read
 from valueproof.success import writes
 from valueproof.success.driver_store import analyse_drivers, analysis_json
-from valueproof.success.engagements import engagement_json, engagements
+from valueproof.success.engagements import (
+    KINDS,
+    engagement_json,
+    engagements,
+)
 from valueproof.success.segment_store import segment_report_json
 from valueproof.success.tables import success_segments
 from valueproof.tenancy.accounts import get_account
@@ -77,7 +81,45 @@ def list_segments(
     }  # fmt: skip
 
 
-@router.post("/v1/accounts/{external_id}/engagements", status_code=201)
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_ENGAGEMENT = {
+    "type": "object",
+    "required": ["kind", "by"],
+    "properties": {
+        "kind": {"enum": list(KINDS)},
+        "by": {"type": "string", "description": "Who engaged (the CSM)."},
+        "note": {"type": "string"},
+        "at": {"type": "string", "format": "date-time", "description": "Default: now."},
+    },
+}
+_POINTS = {
+    "type": "object",
+    "required": ["points"],
+    "properties": {
+        "points": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["day", "value"],
+                "additionalProperties": False,
+                "properties": {
+                    "day": {"type": "string", "format": "date"},
+                    "value": {"type": "number"},
+                },
+            },
+        }
+    },
+}
+
+
+@router.post(
+    "/v1/accounts/{external_id}/engagements",
+    status_code=201,
+    openapi_extra=_json_body(_ENGAGEMENT),
+)
 async def post_engagement(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
 ) -> dict[str, Any]:
@@ -111,7 +153,7 @@ def get_engagements(
     return {"engagements": [engagement_json(item) for item in found]}
 
 
-@router.put("/v1/accounts/{external_id}/drivers/{driver}")
+@router.put("/v1/accounts/{external_id}/drivers/{driver}", openapi_extra=_json_body(_POINTS))
 async def put_driver(
     request: Request,
     external_id: str,
