@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -94,8 +95,15 @@ def test_the_monthly_tier_is_filled_from_the_hourly_rollups_on_upgrade(
 
 
 def seed_0009(connection: Connection) -> None:
-    """A tenant, an account and a `sum` meter of the top-level value, in the 0009 schema."""
-    meter = Meter(key="bytes", event_type="transfer", aggregation="sum")
+    """A tenant, an account and a `sum` meter by region, in the 0009 schema."""
+    meter = Meter(
+        key="bytes",
+        event_type="transfer",
+        aggregation="sum",
+        value_property="bytes",
+        group_by=["region"],
+        filters=[{"property": "ok", "op": "eq", "value": True}],
+    )
     for statement, values in (
         ("INSERT INTO tenants (id, slug, name, created_us) VALUES (1, 't', 't', 0)", {}),
         (
@@ -112,14 +120,17 @@ def seed_0009(connection: Connection) -> None:
         connection.execute(text(statement), values)
 
 
+EU = '{"region":"eu"}'
+
+
 def put_rollup(connection: Connection, table: str, bucket: int, total: float | int) -> None:
     column = "hour" if table == "rollups" else "month"
     connection.execute(
         text(
             f"INSERT INTO {table} (tenant_id, meter_id, account_id, dims, {column}, event_count,"
-            " sum_micros) VALUES (1, 1, 1, '{}', :bucket, 1, :total)"
+            " sum_micros) VALUES (1, 1, 1, :dims, :bucket, 1, :total)"
         ),
-        {"bucket": bucket, "total": total},
+        {"dims": EU, "bucket": bucket, "total": total},
     )
 
 
@@ -184,18 +195,27 @@ def test_0010_refolds_the_sums_sqlite_had_rounded_to_floats(
     month = 2026 * 12
     with engine.begin() as connection:
         seed_0009(connection)
-        for seq, (offset, micros) in enumerate(((0, 9 * 10**18), (0, 9 * 10**18), (0, 1))):
+        sent = [
+            {"bytes": 9_000_000_000_000, "region": "eu", "ok": True},
+            {"bytes": 9_000_000_000_000, "region": "eu", "ok": True},
+            {"bytes": 1e-06, "region": "eu", "ok": True},
+            {"bytes": 5, "region": "us", "ok": True},  # another group
+            {"bytes": 7, "region": "eu", "ok": False},  # filtered out
+            {"bytes": 11, "region": "eu", "ok": True, "voided": True},
+        ]
+        for seq, properties in enumerate(sent):
             connection.execute(
                 text(
                     "INSERT INTO events (seq, tenant_id, event_id, account_id, type, ts_us,"
-                    " properties, value_micros, content_sha256, received_us) VALUES (:seq, 1,"
-                    " :id, 1, 'transfer', :ts, '{}', :micros, :sha, 0)"
+                    " properties, correction, superseded_by, content_sha256, received_us)"
+                    " VALUES (:seq, 1, :id, 1, 'transfer', :ts, :properties, NULL, :by, :sha, 0)"
                 ),
                 {
                     "seq": seq + 1,
                     "id": f"e{seq}",
-                    "ts": (hour + offset) * 3_600_000_000 + seq,
-                    "micros": micros,
+                    "ts": hour * 3_600_000_000 + seq,
+                    "properties": orjson.dumps(properties).decode(),
+                    "by": "v" if properties.get("voided") else None,
                     "sha": bytes(32),
                 },
             )

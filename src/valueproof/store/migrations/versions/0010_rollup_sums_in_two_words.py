@@ -11,7 +11,10 @@ refolded from its events, and such a month re-added from its hours, so nothing s
 PostgreSQL refused those additions, so it holds no such row.
 """
 
+import operator
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -26,6 +29,7 @@ depends_on: str | Sequence[str] | None = None
 WORD = 10**18  # metering.sums.WORD when this revision was written
 _TABLES = ("rollups", "rollups_monthly")
 _INT64 = (-(2**63), 2**63 - 1)
+_MICROS_PER_HOUR = 3_600_000_000
 
 
 def upgrade() -> None:
@@ -62,11 +66,6 @@ def _sqlite(connection: sa.Connection) -> bool:
 
 def _refold_rounded_hours(connection: sa.Connection) -> None:
     """Sum again, from the events in force, every hourly bucket whose sum SQLite rounded."""
-    # The domain's pure fold decides what a meter counts, so the repair counts exactly what
-    # ingest does; imported here, only for a database that needs the repair.
-    from valueproof.metering.aggregations import FoldInput, compile_meter, fold
-    from valueproof.metering.definitions import Meter
-
     rounded = connection.execute(
         sa.text(
             "SELECT r.tenant_id, r.meter_id, r.account_id, r.dims, r.hour, m.definition"
@@ -74,41 +73,76 @@ def _refold_rounded_hours(connection: sa.Connection) -> None:
         )
     ).all()
     for tenant_id, meter_id, account_id, dims, hour, definition in rounded:
-        compiled = compile_meter(meter_id, Meter.model_validate_json(definition))
+        meter = orjson.loads(definition)
         rows = connection.execute(
             sa.text(
-                "SELECT seq, account_id, type, ts_us, properties, value_micros, leaf_index"
-                " FROM events WHERE tenant_id = :tenant AND account_id = :account"
-                " AND type = :type AND ts_us >= :start AND ts_us < :stop"
-                " AND superseded_by IS NULL AND (correction IS NULL OR correction != 'void')"
+                "SELECT properties, value_micros FROM events WHERE tenant_id = :tenant"
+                " AND account_id = :account AND type = :type AND ts_us >= :start"
+                " AND ts_us < :stop AND superseded_by IS NULL"
+                " AND (correction IS NULL OR correction != 'void')"
             ),
             {
                 "tenant": tenant_id,
                 "account": account_id,
-                "type": compiled.meter.event_type,
-                "start": hour * 3_600_000_000,
-                "stop": (hour + 1) * 3_600_000_000,
+                "type": meter["event_type"],
+                "start": hour * _MICROS_PER_HOUR,
+                "stop": (hour + 1) * _MICROS_PER_HOUR,
             },
         )
-        inputs = (
-            FoldInput(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5], row[6])
-            for row in rows
-        )
-        buckets, _ = fold(inputs, {compiled.meter.event_type: [compiled]})
-        bucket = buckets.get((meter_id, account_id, dims, hour))
-        _set_words(
-            connection,
-            "rollups",
-            "hour",
-            (tenant_id, meter_id, account_id, dims, hour),
-            0 if bucket is None else bucket.sum_micros,
-        )
+        total = 0
+        for properties, top_level in rows:
+            props = orjson.loads(properties)
+            if _counted(meter, props, dims):
+                total += _value_micros(meter, props, top_level) or 0
+        key = (tenant_id, meter_id, account_id, dims, hour)
+        _set_words(connection, "rollups", "hour", key, total)
+
+
+# What the fold counted when this revision was written (metering.aggregations), frozen here like
+# 0003's backfill: a migration imports no domain code, which may change after it.
+def _counted(meter: dict[str, Any], props: dict[str, Any], dims: str) -> bool:
+    """Whether the fold put an event with `props` into the bucket of group `dims`."""
+    if not all(_matches(rule, props.get(rule["property"])) for rule in meter["filters"]):
+        return False
+    names = meter["group_by"]
+    label = orjson.dumps({name: props.get(name) for name in names}, option=orjson.OPT_SORT_KEYS)
+    return (label.decode() if names else "{}") == dims
+
+
+def _matches(rule: dict[str, Any], value: Any) -> bool:
+    op, expected = rule["op"], rule["value"]
+    if op == "exists":
+        return bool((value is not None) == expected)
+    if value is None:
+        return op in ("ne", "not_in")
+    if op in ("gt", "gte", "lt", "lte"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return bool(_ORDERED[op](value, expected))
+    if op == "in":
+        return bool(value in expected)
+    if op == "not_in":
+        return bool(value not in expected)
+    return bool(value == expected) is (op == "eq")
+
+
+_ORDERED = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
+def _value_micros(meter: dict[str, Any], props: dict[str, Any], top_level: int | None) -> int:
+    """The micro-units an event adds to the sum (0 when it carries no number)."""
+    name = meter["value_property"]
+    if name is None:
+        return top_level or 0
+    raw = props.get(name)
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, int | float):
+        return 0
+    # str() of a float is its shortest round-trip form, as metering.quantities reads it
+    return raw * 10**6 if isinstance(raw, int) else int(Decimal(str(raw)).scaleb(6))
 
 
 def _readd_rounded_months(connection: sa.Connection) -> None:
     """Add up again, from its (now exact) hours, every monthly row whose sum SQLite rounded."""
-    from valueproof.periods import month_start_hour
-
     rounded = connection.execute(
         sa.text(
             "SELECT tenant_id, meter_id, account_id, dims, month FROM rollups_monthly"
@@ -127,18 +161,19 @@ def _readd_rounded_months(connection: sa.Connection) -> None:
                 "meter": meter_id,
                 "account": account_id,
                 "dims": dims,
-                "start": month_start_hour(month),
-                "stop": month_start_hour(month + 1),
+                "start": _month_start_hour(month),
+                "stop": _month_start_hour(month + 1),
             },
         )
         total = sum(high * WORD + low for high, low in words)
-        _set_words(
-            connection,
-            "rollups_monthly",
-            "month",
-            (tenant_id, meter_id, account_id, dims, month),
-            total,
-        )
+        key = (tenant_id, meter_id, account_id, dims, month)
+        _set_words(connection, "rollups_monthly", "month", key, total)
+
+
+def _month_start_hour(month: int) -> int:
+    """Hours since 1970 at the start of `month` (months since year 0: year * 12 + month - 1)."""
+    start = datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(hours=1)
 
 
 def _set_words(
