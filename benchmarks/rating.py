@@ -45,6 +45,7 @@ from valueproof.contracts.registry import apply_contract, in_force, tenant_versi
 from valueproof.contracts.service import preview, rate_accounts
 from valueproof.contracts.validation import compile_contract, parse_contract
 from valueproof.ledger import log as ledger_log
+from valueproof.metering import sums
 from valueproof.metering.aggregations import FoldInput, fold
 from valueproof.metering.definitions import EventType, Meter
 from valueproof.metering.quantities import from_micros
@@ -266,11 +267,11 @@ def load_events(store: Store, count: int, seed: int) -> tuple[float, int]:
 
 
 _ROLLUP_SQL = """
-INSERT INTO rollups (tenant_id, meter_id, account_id, dims, hour, event_count, sum_micros,
-                     min_micros, max_micros, latest_ts_us, latest_seq, latest_micros,
+INSERT INTO rollups (tenant_id, meter_id, account_id, dims, hour, event_count, sum_high,
+                     sum_low, min_micros, max_micros, latest_ts_us, latest_seq, latest_micros,
                      first_leaf, last_leaf)
-SELECT tenant_id, ?, account_id, {dims}, ts_us / {hour}, count(*), {total}, {low}, {high},
-       NULL, NULL, NULL, min(leaf_index), max(leaf_index)
+SELECT tenant_id, ?, account_id, {dims}, ts_us / {hour}, count(*), {total} / {word},
+       {total} % {word}, {low}, {high}, NULL, NULL, NULL, min(leaf_index), max(leaf_index)
 FROM events WHERE tenant_id = ? AND type = ?
 GROUP BY account_id, 4, 5
 """
@@ -294,6 +295,7 @@ def build_rollups(store: Store) -> float:
         sql = _ROLLUP_SQL.format(
             dims=dims[meter.key],
             hour=MICROS_PER_HOUR,
+            word=sums.WORD,
             total=f"sum({number})" if number else "0",
             low=f"min({number})" if number else "NULL",
             high=f"max({number})" if number else "NULL",
@@ -316,8 +318,9 @@ _MONTH = (
 )
 _MONTHLY_SQL = f"""
 INSERT INTO rollups_monthly (tenant_id, meter_id, month, account_id, dims, event_count,
-                             sum_micros, min_micros, max_micros, first_leaf, last_leaf)
-SELECT tenant_id, meter_id, {_MONTH}, account_id, dims, sum(event_count), sum(sum_micros),
+                             sum_high, sum_low, min_micros, max_micros, first_leaf, last_leaf)
+SELECT tenant_id, meter_id, {_MONTH}, account_id, dims, sum(event_count),
+       sum(sum_high) + sum(sum_low) / {sums.WORD}, sum(sum_low) % {sums.WORD},
        min(min_micros), max(max_micros), min(first_leaf), max(last_leaf)
 FROM rollups GROUP BY tenant_id, meter_id, 3, account_id, dims
 """
@@ -345,13 +348,13 @@ def check_rollups(store: Store, sample: int, seed: int) -> int:
                 column = "hour" if table == "rollups" else "month"
                 for (meter_id, _account, dims, when), bucket in tier.items():
                     stored = connection.exec_driver_sql(
-                        f"SELECT event_count, sum_micros, first_leaf, last_leaf FROM {table}"
+                        f"SELECT event_count, sum_high, sum_low, first_leaf, last_leaf FROM {table}"
                         f" WHERE tenant_id = ? AND meter_id = ? AND account_id = ?"
                         f" AND {column} = ? AND dims = ?",
                         (store.tenant_id, meter_id, account_id, when, dims),
                     ).one()
-                    expected = (bucket.event_count, bucket.sum_micros, bucket.first_leaf,
-                                bucket.last_leaf)  # fmt: skip
+                    expected = (bucket.event_count, *sums.split(bucket.sum_micros),
+                                bucket.first_leaf, bucket.last_leaf)  # fmt: skip
                     if tuple(stored) != expected:
                         raise RuntimeError(f"{table} {meter_id}/{account_id}/{when}: {stored}")
                     checked += 1

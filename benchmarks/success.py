@@ -168,7 +168,7 @@ def through_the_store(values: np.ndarray[Any, Any], single: int, workdir: Path) 
                 [
                     {"tenant_id": tenant.id, "meter_id": meter_id, "account_id": ids[row],
                      "dims": "{}", "hour": (first_day + int(d)) * 24 + 12,
-                     "event_count": int(counts[d]), "sum_micros": 0}
+                     "event_count": int(counts[d]), "sum_high": 0, "sum_low": 0}
                     for d in nonzero.tolist()
                 ],
             )  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from valueproof.metering import sums
 from valueproof.metering.aggregations import fold
 from valueproof.metering.definitions import Meter
 from valueproof.metering.ingest import ingest_batch
@@ -137,7 +138,8 @@ def monthly_rows(metered: Metered) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         ).all()
     return {
         (r.meter_id, r.month, r.account_id, r.dims): (
-            r.event_count, r.sum_micros, r.min_micros, r.max_micros, r.first_leaf, r.last_leaf
+            r.event_count, sums.join(r.sum_high, r.sum_low), r.min_micros, r.max_micros,
+            r.first_leaf, r.last_leaf,
         )
         for r in rows
     }  # fmt: skip
@@ -153,7 +155,7 @@ def months_from_hours(metered: Metered) -> dict[tuple[Any, ...], tuple[Any, ...]
         key = (r.meter_id, month_of_hour(r.hour), r.account_id, r.dims)
         cell = months.setdefault(key, [0, 0, [], [], [], []])
         cell[0] += r.event_count
-        cell[1] += r.sum_micros
+        cell[1] += sums.join(r.sum_high, r.sum_low)
         for slot, value in (
             (2, r.min_micros),
             (3, r.max_micros),

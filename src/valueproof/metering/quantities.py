@@ -51,9 +51,10 @@ def _decimal_micros(value: float | str) -> int:
 
 def from_micros(micros: int) -> Decimal:
     """The exact decimal quantity of a micro-unit integer, without trailing zeros."""
-    quantity = Decimal(micros).scaleb(-6)
-    return (
-        quantity.quantize(Decimal(1))
-        if quantity == quantity.to_integral_value()
-        else quantity.normalize()
-    )
+    # Built from its digits: decimal arithmetic would round a sum past 28 digits (the context's
+    # precision), and sums of quantities are unbounded (see `metering.sums`).
+    whole, fraction = divmod(abs(micros), MICRO)
+    sign = "-" if micros < 0 else ""
+    if not fraction:
+        return Decimal(f"{sign}{whole}")
+    return Decimal(f"{sign}{whole}.{fraction:06d}".rstrip("0"))

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from valueproof.metering import sums
 from valueproof.metering.aggregations import (
     Bucket,
     BucketKey,
@@ -81,7 +82,7 @@ def _upsert_sql(table: str, bucket: str) -> str:
     )
     updates = [
         f" event_count = {table}.event_count + excluded.event_count",
-        f" sum_micros = {table}.sum_micros + excluded.sum_micros",
+        *sums.carry_sql(table),
         lowest("min_micros"),
         highest("max_micros"),
         latest("latest_ts_us"),
@@ -92,7 +93,7 @@ def _upsert_sql(table: str, bucket: str) -> str:
     ]
     return (
         f"INSERT INTO {table} (tenant_id, meter_id, account_id, dims, {bucket}, event_count,"
-        " sum_micros, min_micros, max_micros, latest_ts_us, latest_seq, latest_micros,"
+        " sum_high, sum_low, min_micros, max_micros, latest_ts_us, latest_seq, latest_micros,"
         " first_leaf, last_leaf) VALUES ({marks})"
         f" ON CONFLICT ({key}) DO UPDATE SET" + ",".join(updates)
     )
@@ -114,7 +115,7 @@ def apply_deltas(
     """Add folded buckets to the rollups (hourly, and monthly unless told not to) and record
     gauge readings."""
     if buckets:
-        marks = ", ".join([placeholder(connection)] * 14)
+        marks = ", ".join([placeholder(connection)] * 15)
         connection.exec_driver_sql(
             _UPSERT.format(marks=marks),
             [_values(tenant_id, key, bucket) for key, bucket in buckets.items()],
@@ -151,8 +152,9 @@ def apply_deltas(
 
 def _values(tenant_id: int, key: BucketKey, b: Bucket) -> tuple[Any, ...]:
     meter_id, account_id, dims, when = key
+    high, low = sums.split(b.sum_micros)
     return (
-        tenant_id, meter_id, account_id, dims, when, b.event_count, b.sum_micros, b.min_micros,
+        tenant_id, meter_id, account_id, dims, when, b.event_count, high, low, b.min_micros,
         b.max_micros, b.latest_ts_us, b.latest_seq, b.latest_micros, b.first_leaf, b.last_leaf,
     )  # fmt: skip
 
@@ -269,13 +271,13 @@ def _refold_month(connection: Connection, tenant_id: int, key: BucketKey) -> Non
     for row in rows:
         whole.merge(
             Bucket(
-                row.event_count, row.sum_micros, row.min_micros, row.max_micros,
-                row.latest_ts_us, row.latest_seq, row.latest_micros, row.first_leaf,
-                row.last_leaf,
+                row.event_count, sums.join(row.sum_high, row.sum_low), row.min_micros,
+                row.max_micros, row.latest_ts_us, row.latest_seq, row.latest_micros,
+                row.first_leaf, row.last_leaf,
             )
         )  # fmt: skip
     if whole.event_count:
-        marks = ", ".join([placeholder(connection)] * 14)
+        marks = ", ".join([placeholder(connection)] * 15)
         connection.exec_driver_sql(
             _UPSERT_MONTHLY.format(marks=marks), [_values(tenant_id, key, whole)]
         )

@@ -2,7 +2,8 @@
 
 Instants are BIGINT microseconds since the epoch and hours are BIGINT hours since the epoch, so
 both dialects compare and bucket them the same way. Quantities are BIGINT micro-units: exact
-decimals with six fractional digits (see `metering.quantities`).
+decimals with six fractional digits (see `metering.quantities`); their sums in the rollups are
+two BIGINT words that cannot overflow (see `metering.sums`).
 """
 
 from sqlalchemy import (
@@ -91,7 +92,8 @@ rollups = Table(
     Column("dims", String(1000), nullable=False),
     Column("hour", BigInteger, nullable=False),
     Column("event_count", BigInteger, nullable=False),
-    Column("sum_micros", BigInteger, nullable=False),
+    Column("sum_high", BigInteger, nullable=False),
+    Column("sum_low", BigInteger, nullable=False),
     Column("min_micros", BigInteger),
     Column("max_micros", BigInteger),
     Column("latest_ts_us", BigInteger),
@@ -119,7 +121,8 @@ rollups_monthly = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("dims", String(1000), nullable=False),
     Column("event_count", BigInteger, nullable=False),
-    Column("sum_micros", BigInteger, nullable=False),
+    Column("sum_high", BigInteger, nullable=False),
+    Column("sum_low", BigInteger, nullable=False),
     Column("min_micros", BigInteger),
     Column("max_micros", BigInteger),
     Column("latest_ts_us", BigInteger),

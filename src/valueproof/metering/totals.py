@@ -27,6 +27,7 @@ from valueproof.metering.usage import (
     cell_value,
     measured,
     rolled_measure,
+    rolled_number,
     window_cells,
 )
 from valueproof.periods import (
@@ -89,17 +90,18 @@ def window_totals(
     cells: dict[tuple[int, str], list[Any]] = {}
     for table, column, low, high in parts:
         query = _query(table, column, low, high, account_id).add_columns(
-            rolled_measure(aggregation, table)
+            *rolled_measure(aggregation, table)
         )
         query = query.where(table.c.tenant_id == tenant_id, table.c.meter_id == compiled.id)
-        for owner, dims, count, first, last, number in connection.execute(query):
+        for owner, dims, count, first, last, *measure in connection.execute(query):
+            number = rolled_number(measure)
             if number is None:
                 continue
             cell = cells.get((owner, dims))
             if cell is None:
-                cells[(owner, dims)] = [int(number), int(count), first, last]
+                cells[(owner, dims)] = [number, int(count), first, last]
             else:
-                cell[0] = _combine(aggregation, cell[0], int(number))
+                cell[0] = _combine(aggregation, cell[0], number)
                 cell[1] += int(count)
                 cell[2] = _either(min, cell[2], first)
                 cell[3] = _either(max, cell[3], last)

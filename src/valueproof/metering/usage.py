@@ -7,16 +7,17 @@ hours, days or calendar months; the first and last may be partial when the windo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import MAX_PREC, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, case, func, literal, select
 
 from valueproof.errors import InvalidInput
+from valueproof.metering import sums
 from valueproof.metering.aggregations import CompiledMeter
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.quantities import MICRO, from_micros
@@ -219,36 +220,49 @@ def _rolled(
     where = _filters(rollups, tenant_id, compiled.id, account_id, window)
     if aggregation is Aggregation.LATEST:
         return _latest(connection, bucket, where)
-    measure = rolled_measure(aggregation)
     rows = connection.execute(
-        select(bucket, rollups.c.account_id, rollups.c.dims, measure.label("measure"))
+        select(bucket, rollups.c.account_id, rollups.c.dims, *rolled_measure(aggregation))
         .where(*where)
         .group_by(bucket, rollups.c.account_id, rollups.c.dims)
     )
     cells: dict[Cell, Any] = {}
     for row in rows:
-        if row.measure is not None:
-            cells[(row.bucket, row.account_id, row.dims)] = measured(aggregation, row.measure)
+        number = rolled_number(row[3:])
+        if number is not None:
+            cells[(row.bucket, row.account_id, row.dims)] = measured(aggregation, number)
     return cells
 
 
-# How each aggregation that adds up across hours reads the rollups, as SQL over many rows.
+# How each aggregation that adds up across hours reads the rollups, as SQL over many rows (a
+# sum's words are added by `sums.summed`).
 _MEASURE_COLUMNS: dict[Aggregation, tuple[Any, str]] = {
     Aggregation.COUNT: (func.sum, "event_count"),
-    Aggregation.SUM: (func.sum, "sum_micros"),
     Aggregation.MAX: (func.max, "max_micros"),
     Aggregation.MIN: (func.min, "min_micros"),
 }
-ROLLED = frozenset(_MEASURE_COLUMNS)
+ROLLED = frozenset({*_MEASURE_COLUMNS, Aggregation.SUM})
 
 
-def rolled_measure(aggregation: Aggregation, table: Any = rollups) -> Any:
-    """SQL aggregating the rollups (hourly, or `table`) of a count, sum, max or min meter."""
+def rolled_measure(aggregation: Aggregation, table: Any = rollups) -> tuple[Any, ...]:
+    """SQL aggregating the rollups (hourly, or `table`) of a count, sum, max or min meter: one
+    column, or a sum's three; `rolled_number` reads them back."""
+    if aggregation is Aggregation.SUM:
+        return sums.summed(table)
     function, column = _MEASURE_COLUMNS[aggregation]
-    return function(table.c[column])
+    return (function(table.c[column]),)
 
 
-def measured(aggregation: Aggregation, number: Any) -> Decimal:
+def rolled_number(numbers: Sequence[Any]) -> int | None:
+    """The integer `rolled_measure`'s columns give (events or micro-units); None: no value."""
+    if numbers[0] is None:
+        return None
+    if len(numbers) == 1:
+        return int(numbers[0])
+    high, upper, lower = (int(number) for number in numbers)
+    return sums.join_summed(high, upper, lower)
+
+
+def measured(aggregation: Aggregation, number: int) -> Decimal:
     """A rolled measure as a quantity: counts are whole, the others micro-units."""
     return Decimal(int(number)) if aggregation is Aggregation.COUNT else from_micros(int(number))
 
@@ -402,7 +416,9 @@ def _combine(aggregation: Aggregation, left: Any, right: Any) -> Any:
         return min(left, right)
     if aggregation is Aggregation.LATEST:
         return max(left, right, key=lambda latest: latest[:2])
-    return left + right
+    # Exact at any size: the default context would round a sum past 28 significant digits.
+    with localcontext(prec=MAX_PREC):
+        return left + right
 
 
 def _external_ids(

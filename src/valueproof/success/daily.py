@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, func, select
 
+from valueproof.metering import sums
 from valueproof.metering.aggregations import CompiledMeter
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.tables import rollups
@@ -96,13 +97,18 @@ def bucket_totals(
         return values
     end_hour = start_hour + buckets * hours
     t = rollups.c
-    measure = func.sum(t.event_count if aggregation == Aggregation.COUNT else t.sum_micros)
+    measures: tuple[Any, ...]
+    if aggregation == Aggregation.COUNT:
+        measures, weights = (func.sum(t.event_count),), np.array([1.0])
+    else:  # a sum's words (see metering.sums), weighted back into units
+        measures = sums.summed(rollups)
+        weights = np.array([sums.WORD, sums.HALF, 1.0]) / _MICROS
     if start_hour % hours:
         raise ValueError("start_hour must be a whole number of buckets since 1970")
     # integer division on both backends: hours are positive integers
     bucket = (t.hour.op("/")(hours) if hours > 1 else t.hour) - start_hour // hours
     query = (
-        select(t.account_id, bucket.label("bucket"), measure)
+        select(t.account_id, bucket.label("bucket"), *measures)
         .where(
             t.tenant_id == tenant_id,
             t.meter_id == compiled.id,
@@ -116,17 +122,17 @@ def bucket_totals(
     result = connection.execute(query)
     # Integers only, so the driver's rows need no conversion: fetched in large slices straight
     # into arrays (as Python tuples, all of them at once would take ~10x the memory).
+    width = 2 + len(measures)
     parts = []
     while fetched := result.cursor.fetchmany(_SLICE):
-        parts.append(np.array(fetched, dtype=np.float64).reshape(-1, 3))
+        parts.append(np.array(fetched, dtype=np.float64).reshape(-1, width))
     result.close()
-    found = np.concatenate(parts) if parts else np.zeros((0, 3))
+    found = np.concatenate(parts) if parts else np.zeros((0, width))
     ids = np.array(order, dtype=np.float64)
     rows = np.searchsorted(ids, found[:, 0])
     keep = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == found[:, 0])
     columns = found[keep, 1].astype(np.int64)
-    scale = 1.0 if aggregation == Aggregation.COUNT else _MICROS
-    values[rows[keep], columns] = np.nan_to_num(found[keep, 2]) / scale
+    values[rows[keep], columns] = np.nan_to_num(found[keep, 2:]) @ weights
     return values
 
 
