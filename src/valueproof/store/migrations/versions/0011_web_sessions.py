@@ -1,7 +1,7 @@
 """web sessions: the dashboard's sign-ins, by token digest, each tied to its API key
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 20:47:32.286839
 """
 
@@ -10,9 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-# Chained on 0009 for now: 0010 and 0011 arrive from other branches and this is re-chained then.
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
