@@ -1,5 +1,5 @@
 """The dashboard's pages: sign-in with an API key, accounts with their recent usage and the open
-alerts, one account.
+alerts, one account (with its contract, health and success plan).
 
 The session is the API key itself, kept in an HttpOnly, SameSite=Strict cookie that the API's
 auth also accepts. Usage comes from the same `query_usage` the HTTP API answers from.
@@ -37,6 +37,7 @@ from valueproof.periods import (
 from valueproof.store import read
 from valueproof.tenancy.accounts import Account, get_account, list_accounts
 from valueproof.tenancy.keys import Principal, Scope, authenticate
+from valueproof.web.account_views import contract_view, health_view, plan_view
 from valueproof.web.charts import daily_bars, quantity_text
 from valueproof.web.success_views import baselines, open_alerts
 
@@ -254,6 +255,9 @@ def account_page(
         meters = account_detail(connection, who.tenant_id, account, window, now)
         alerts = open_alerts(connection, who.tenant_id, account=account.external_id, as_of=past)
         bands = baselines(connection, who.tenant_id, [account], small=False)
+        contract = contract_view(connection, who.tenant_id, account, end)
+        health = health_view(connection, who.tenant_id, account)
+        success_plan = plan_view(connection, who.tenant_id, account, end)
     return _page(
         "account.html",
         who=who,
@@ -261,6 +265,9 @@ def account_page(
         meters=meters,
         alerts=alerts,
         bands=bands,
+        contract=contract,
+        health=health,
+        success_plan=success_plan,
         window=window,
         days=DETAIL_DAYS,
         as_of=as_of,
