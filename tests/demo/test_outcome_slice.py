@@ -20,15 +20,20 @@ from valueproof.cli.ledger import RECORD_SOURCES
 from valueproof.contracts.registry import account_versions, in_force
 from valueproof.contracts.service import preview
 from valueproof.demo import BookSpec, demo_accounts
+from valueproof.demo.labels import book_labels, demo_labels, recorded_book
 from valueproof.demo.outcomes import (
     KNOWN_LEADS,
     LEAD_PRICE,
     LEADS,
     OFF_PROFILE_LEADS,
+    RETENTION_BASELINE,
+    RETENTION_GAIN,
     lead_claims,
     lead_definition,
+    month_start,
     outcome_accounts,
     plan_steps,
+    retention_readings,
 )
 from valueproof.demo.seed import SeedReport, seed_demo
 from valueproof.ledger.audit import audit
@@ -195,6 +200,16 @@ def test_health_counts_outcomes_and_the_plan(
     assert version is not None and version.version == 2
 
 
+def test_the_seed_records_its_book_for_the_backtest(
+    engine: Engine, seeded: tuple[int, SeedReport]
+) -> None:
+    tenant_id, _ = seeded
+    with read(engine) as connection:
+        assert recorded_book(connection, tenant_id) == SPEC
+        labels = book_labels(connection, tenant_id)
+    assert labels == demo_labels(demo_accounts(SPEC))
+
+
 # --- the pure documents -------------------------------------------------------------------------
 
 WINDOWS = st.tuples(
@@ -238,3 +253,19 @@ def test_plan_changes_all_happen_before_the_day() -> None:
     assert all(step.at < END for step in steps)
     assert [step.at for step in steps] == sorted(step.at for step in steps)
     assert {step.party for step in steps} == {"vendor", "customer"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32), window=WINDOWS)
+def test_retention_readings_climb_from_the_baseline_and_the_sources_agree(
+    seed: int, window: tuple[datetime, int]
+) -> None:
+    since = month_start(window[0])  # the amendment takes force at a period's start
+    latest = since + timedelta(seconds=window[1]) * 13  # up to about a year
+    assert ROLES.retention is not None
+    plan = retention_readings(ROLES.retention, seed, since, latest)
+    bi, crm = plan.by_source.values()
+    assert [at for at, _ in bi] == [at for at, _ in crm] == sorted({at for at, _ in bi})
+    assert bi[0] == (since, RETENTION_BASELINE)
+    assert bi[-1] == (latest, RETENTION_BASELINE + RETENTION_GAIN)
+    assert all(abs(a - b) <= Decimal("0.3") for (_, a), (_, b) in zip(bi, crm, strict=True))

@@ -124,6 +124,7 @@ def month_start(moment: datetime) -> datetime:
 
 
 def _months_before(moment: datetime, months: int) -> datetime:
+    """The same instant `months` months earlier (later when negative); `moment` a month start."""
     index = moment.year * 12 + moment.month - 1 - months
     return moment.replace(year=index // 12, month=index % 12 + 1)
 
@@ -370,8 +371,9 @@ def _claim(
 def retention_readings(
     account: DemoAccount, seed: int, since: datetime, latest: datetime
 ) -> ReadingPlan:
-    """Monthly net-retention readings from both sources from `since` (the baseline, 92.0) to a
-    last one at `latest` (11.5 points up); the CRM reads a few tenths apart from the BI."""
+    """Monthly net-retention readings from both sources from `since` (a month start: the
+    baseline, 92.0) to a last one at `latest` (11.5 points up); the CRM reads a few tenths
+    apart from the BI."""
     rng = _rng(seed, 3)
     months = []
     at = since

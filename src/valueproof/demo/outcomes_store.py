@@ -107,35 +107,18 @@ def seed_outcomes(
         if roles.hires is None
         else hire_claims(roles.hires, spec.seed, since, claimed)
     )
-    definitions = [lead_definition(a) for a in (roles.leads,) if a] + [
-        hire_definition(a) for a in (roles.hires,) if a
-    ]
+    definitions = [lead_definition(a) for a in (roles.leads,) if a]
+    definitions += [hire_definition(a) for a in (roles.hires,) if a]
     for document in definitions:
         apply_definition(connection, tenant_id, parse_definition(document), to_micros(now))
     uploaded = 0
     if roles.leads is not None and passphrase:
         uploaded = _known_set(connection, tenant_id, roles.leads, spec.seed, leads, passphrase, now)
-    results = submit_under_contracts(
-        connection, tenant_id, leads.claims + hires.claims, claimed, passphrase
-    )
-    if any(result.status != "accepted" for result in results):
-        raise RuntimeError(f"the demo's claims were not all taken: {results!r}")
-    verdicts = {r.id: bool(r.accepted) for r in results if r.id}
-    readings = (
-        0
-        if roles.retention is None
-        else _readings(connection, tenant_id, roles.retention, spec, now)
-    )
-    changes = 0
-    ids = account_ids(connection, tenant_id, {a.external_id for a in roles.all()})
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    for account in roles.all():
-        for step in plan_steps(account, today):
-            action = parse_action(step.document)
-            set_action(
-                connection, tenant_id, ids[step.account], action, step.party, to_micros(step.at)
-            )
-            changes += 1
+    verdicts = _claims(connection, tenant_id, leads.claims + hires.claims, claimed, passphrase)
+    readings = 0
+    if roles.retention is not None:
+        readings = _readings(connection, tenant_id, roles.retention, spec, now)
+    changes = _plans(connection, tenant_id, roles, now)
     opened = dispute_steps(leads, hires, verdicts, claimed + timedelta(minutes=5))
     for turn in opened:
         _dispute(connection, tenant_id, turn.claim, turn.step, turn.text, turn.resolution, turn.at)
@@ -149,6 +132,35 @@ def seed_outcomes(
         disputes=sum(1 for turn in opened if turn.step == "open"),
         leaves=log_size(connection, tenant_id) - size,
     )
+
+
+def _claims(
+    connection: Connection,
+    tenant_id: int,
+    items: list[dict[str, Any]],
+    at: datetime,
+    passphrase: str | None,
+) -> dict[str, bool]:
+    """Submit the claims as the API does; whether each one's verdict made it billable."""
+    results = submit_under_contracts(connection, tenant_id, items, at, passphrase)
+    if any(result.status != "accepted" for result in results):
+        raise RuntimeError(f"the demo's claims were not all taken: {results!r}")
+    return {r.id: bool(r.accepted) for r in results if r.id}
+
+
+def _plans(connection: Connection, tenant_id: int, roles: OutcomeAccounts, now: datetime) -> int:
+    """Each outcome account's success plan, change by change as it happened; how many."""
+    ids = account_ids(connection, tenant_id, {a.external_id for a in roles.all()})
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    changes = 0
+    for account in roles.all():
+        for step in plan_steps(account, today):
+            action = parse_action(step.document)
+            set_action(
+                connection, tenant_id, ids[step.account], action, step.party, to_micros(step.at)
+            )
+            changes += 1
+    return changes
 
 
 def _amend(
