@@ -32,6 +32,7 @@ from valueproof.errors import InvalidInput
 from valueproof.outcomes.plans import Adherence, StoredAction, adherence_of, plan, standing
 from valueproof.periods import to_micros
 from valueproof.success.reads import health_of
+from valueproof.success.settings import SCORECARD, load_setting
 from valueproof.tenancy.accounts import Account
 
 __all__ = [
@@ -42,15 +43,6 @@ __all__ = [
     "health_view",
     "plan_view",
 ]
-
-# A measure's key as a CSM reads it (the default scorecard's labels).
-MEASURE_LABELS = {
-    "usage_vs_baseline": "Usage against its seasonal norm",
-    "commitment_pace": "Pace against the commitment",
-    "outcome_acceptance": "Outcome acceptance rate",
-    "plan_adherence": "Success-plan adherence",
-    "engagement_recency": "Days since the last engagement",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +87,8 @@ def component_terms(component: Any, currency: str) -> str:
         case Flat():
             return f"{component.amount} {currency} a period"
         case PerUnit():
-            return f"{component.unit_price} {currency} per {component.meter}" + _filter(component)
+            price = f"{component.unit_price} {currency} per unit of {component.meter}"
+            return price + _filter(component)
         case Graduated() | Volume():
             first = component.tiers[0].unit_price
             return (
@@ -143,14 +136,18 @@ def _number(value: Decimal) -> str:
 
 
 def health_view(connection: Connection, tenant_id: int, account: Account) -> dict[str, Any] | None:
-    """The latest health score (`success.reads.health_of`) with each measure's label; None
-    until a refresh has scored the account."""
+    """The latest health score (`success.reads.health_of`) with each measure's label from the
+    tenant's scorecard (its key when it has none); None until a refresh has scored the account."""
     try:
         found = health_of(connection, tenant_id, account.id)
     except InvalidInput:
         return None
+    scorecard = load_setting(connection, tenant_id, "scorecards", SCORECARD)
+    segment = scorecard.segments.get(found["scorecard"])
+    labels = {m.key: m.label for m in scorecard.measures}
+    labels |= {m.key: m.label for m in (segment.measures if segment else [])}
     measures = [
-        {**measure, "label": MEASURE_LABELS.get(measure["key"], measure["key"])}
+        {**measure, "label": labels.get(measure["key"]) or measure["key"]}
         for measure in found["measures"]
     ]
     return {**found, "measures": measures}
