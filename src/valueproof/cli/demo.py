@@ -23,12 +23,12 @@ app = command_group("The sample book of business for trying valueproof out.")
 def seed(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Option(help="Tenant to create for the demo.")] = "demo",
-    accounts: Annotated[int, typer.Option(min=1, help="Accounts in the book.")] = 60,
+    accounts: Annotated[int, typer.Option(min=1, help="Accounts in the book.")] = 48,
     days: Annotated[int, typer.Option(min=1, help="Days of usage, ending today.")] = 730,
     scale: Annotated[
         float,
         typer.Option(
-            min=0.0, help="Volume multiplier (0.25 on 60 accounts: about 420,000 events)."
+            min=0.0, help="Volume multiplier (0.25 on 48 accounts: about 340,000 events)."
         ),
     ] = 0.25,
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed of the book.")] = 7,
