@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import orjson
@@ -32,8 +33,14 @@ def test_demo_seed_loads_the_book_once(
     assert stored and stored > 100
     # Every event is on the signed log, and the audit agrees with the records.
     assert "ledger verifier key" in first.output
+    outcomes = re.search(r"outcomes: .*; (\d+) ledger leaves", first.output)
+    assert outcomes is not None, first.output
+    assert "(84 billable, 46 refused)" in first.output  # 60 of the 100 leads, 24 of 30 hires
     status = orjson.loads(cli.root("ledger", "status", "--tenant", slug, "--json").stdout)
-    assert status["size"] == stored + 6 and status["unsigned_leaves"] == 0  # and 6 contracts
+    # every event, the 6 contracts, and the outcome slice's amendments, definitions, verdicts,
+    # readings, plan changes and dispute steps
+    assert status["size"] == stored + 6 + int(outcomes[1])
+    assert status["unsigned_leaves"] == 0
     assert cli.root("ledger", "audit", "--tenant", slug).exit_code == 0
     assert f"│ {stored}" in first.output.replace(",", "")
     usage = cli.root("usage", "--tenant", slug, "--meter", "messages", "--from",

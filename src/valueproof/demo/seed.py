@@ -1,8 +1,10 @@
 """Load the sample book of business into a tenant: definitions, accounts and their contracts, a
-key, two years of usage.
+key, two years of usage, then the outcome-priced slice (definitions, claims, readings, plans,
+disputes) and Customer Success as of the book's end.
 
-Everything goes through the product's own paths (the registry, the accounts service and the one
-ingest path), so the demo exercises what a vendor would use.
+Everything goes through the product's own paths (the registry, the accounts service, the one
+ingest path, the outcome and plan write functions), so the demo exercises what a vendor would
+use and every record is on the tenant's ledger.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -20,9 +22,10 @@ from valueproof.contracts.validation import parse_contract
 from valueproof.demo import EVENT_TYPES, METERS, BookSpec, demo_accounts, demo_events
 from valueproof.demo.contracts import demo_contract
 from valueproof.demo.labels import record_book
+from valueproof.demo.outcomes_store import OutcomeReport, seed_outcomes
 from valueproof.errors import AlreadyExists, NotFound
 from valueproof.ledger.keyring import Keyring, generate_key
-from valueproof.ledger.publish import CheckpointPolicy, log_origin
+from valueproof.ledger.publish import CheckpointPolicy, after_append, log_origin
 from valueproof.metering.definitions import EventType, Meter
 from valueproof.metering.ingest import IngestOptions, ItemResult, ingest_stream
 from valueproof.metering.registry import apply_event_type, apply_meter, load_catalog
@@ -44,6 +47,7 @@ class SeedReport:
     api_key: str
     vkey: str | None  # the checkpoint key customers verify with; None without a passphrase
     summary: BatchCounts
+    outcomes: OutcomeReport
     seconds: float
 
 
@@ -55,13 +59,17 @@ def seed_demo(
     on_chunk: Callable[[list[ItemResult]], None] | None = None,
     passphrase: str | None = None,
     origin_prefix: str = "valueproof.localhost",
+    now: datetime | None = None,
 ) -> SeedReport:
-    """Create tenant `slug` with the book's definitions and accounts, then ingest its usage.
+    """Create tenant `slug` with the book's definitions and accounts, ingest its usage, then
+    record the outcome slice as of `now` (default: the clock; at or after the book's end).
 
     With a passphrase the tenant gets a signing key first, so every chunk ends in a signed
-    checkpoint. Refuses (AlreadyExists) when the tenant exists: a demo is seeded once.
+    checkpoint, and the lead example's known set can be sealed. Refuses (AlreadyExists) when
+    the tenant exists: a demo is seeded once.
     """
     started = time.perf_counter()
+    at = datetime.now(UTC) if now is None else now
     accounts = demo_accounts(spec)
     with write(engine) as connection:
         try:
@@ -100,14 +108,22 @@ def seed_demo(
             if passphrase
             else None
         )
-    options = IngestOptions(checkpoints=CheckpointPolicy(Keyring(passphrase)))
+    policy = CheckpointPolicy(Keyring(passphrase))
     summary = ingest_stream(
-        engine, tenant.id, demo_events(spec, accounts), chunk, options, on_chunk=on_chunk
+        engine,
+        tenant.id,
+        demo_events(spec, accounts),
+        chunk,
+        IngestOptions(checkpoints=policy),
+        on_chunk=on_chunk,
     )
-    # Customer Success as of the book's end: segments, seasonal baselines, alerts and health,
+    # The outcome slice, then Customer Success as of the book's end: segments, seasonal
+    # baselines, alerts and health (outcome acceptance and plan adherence among its measures),
     # so the dashboard's first page has its alert queue and bands from the start.
     with write(engine) as connection:
         tenant_lock(connection, tenant.id)
+        outcomes = seed_outcomes(connection, tenant.id, accounts, spec, at, passphrase)
+        after_append(connection, tenant.id, policy, now_us())
         segment_accounts(connection, tenant.id, spec.end)
         refresh(connection, tenant.id, spec.end)
     return SeedReport(
@@ -116,5 +132,6 @@ def seed_demo(
         key.token,
         None if signing is None else signing.verifier.vkey,
         summary,
+        outcomes,
         time.perf_counter() - started,
     )

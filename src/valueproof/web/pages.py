@@ -1,5 +1,5 @@
 """The dashboard's pages: sign-in with an API key, accounts with their recent usage and the open
-alerts, one account.
+alerts, one account (with its contract, health and success plan).
 
 Signing in with a key opens a server-side session (`web.sessions`): the cookie holds its token,
 not the key, and only these pages accept it. Every form carries a CSRF token and every unsafe
@@ -41,6 +41,7 @@ from valueproof.tenancy.accounts import Account, get_account, list_accounts
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 from valueproof.tenancy.session_store import session_principal
+from valueproof.web.account_views import contract_view, health_view, plan_view
 from valueproof.web.charts import daily_bars, quantity_text
 from valueproof.web.sessions import (
     CSRF_FIELD,
@@ -315,6 +316,9 @@ def account_page(
         meters = account_detail(connection, who.tenant_id, account, window, now)
         alerts = open_alerts(connection, who.tenant_id, account=account.external_id, as_of=past)
         bands = baselines(connection, who.tenant_id, [account], small=False)
+        contract = contract_view(connection, who.tenant_id, account, end)
+        health = health_view(connection, who.tenant_id, account)
+        success_plan = plan_view(connection, who.tenant_id, account, end)
     return _page(
         "account.html",
         who=who,
@@ -323,6 +327,9 @@ def account_page(
         meters=meters,
         alerts=alerts,
         bands=bands,
+        contract=contract,
+        health=health,
+        success_plan=success_plan,
         window=window,
         days=DETAIL_DAYS,
         as_of=as_of,
