@@ -141,10 +141,16 @@ def ingest(count: int, seed: int) -> tuple[float, float, Counter[str]]:
             apply_definition(connection, tenant_id, parse_definition(DEFINITION), now_us())
         occurred = format_rfc3339(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
         items = [
-            {"id": f"claim-{number}", "account": "acme", "contract": DEFINITION["contract"],
-             "outcome": DEFINITION["outcome"], "occurred_at": occurred, "attributes": attributes}
+            {
+                "id": f"claim-{number}",
+                "account": "acme",
+                "contract": DEFINITION["contract"],
+                "outcome": DEFINITION["outcome"],
+                "occurred_at": occurred,
+                "attributes": attributes,
+            }
             for number, attributes in enumerate(claims(count, seed))
-        ]  # fmt: skip
+        ]
         verdicts: Counter[str] = Counter()
         started, cpu_started = time.perf_counter(), time.process_time()
         for offset in range(0, len(items), INGEST_CHUNK):
@@ -217,24 +223,46 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print_table(
         [
-            Row(f"criteria evaluation, ours (compiled CEL, batches of {CRITERIA_BATCH:,} claims)",
-                f"{ours:,.0f} claims/s", ">= 100,000 claims/s",
-                "met" if ours >= 100_000 else f"MISSED (x{100_000 / ours:.1f} to go)"),
+            Row(
+                f"criteria evaluation, ours (compiled CEL, batches of {CRITERIA_BATCH:,} claims)",
+                f"{ours:,.0f} claims/s",
+                ">= 100,000 claims/s",
+                "met" if ours >= 100_000 else f"MISSED (x{100_000 / ours:.1f} to go)",
+            ),
             Row("ours, one claim per call", f"{one:,.0f} claims/s", "", ""),
-            Row("ours one at a time, each failure's reason written out",
-                f"{reasons:,.0f} claims/s", "", ""),
-            Row("the same library, each criterion on {'claim': attributes}",
-                f"{plain:,.0f} claims/s", "", f"ours x{ours / plain:.1f}"),
-            Row(f"cel-python (pure Python), {len(sample):,} claims", f"{baseline:,.0f} claims/s",
-                "", f"ours x{ours / baseline:.0f}"),
-            Row("cel-python and ours agree on every criterion", "yes" if agree else "NO",
-                "", "met" if agree else "MISSED"),
-            Row(f"claim ingestion end to end, SQLite, {args.ingest_claims:,} claims in chunks of "
-                f"{INGEST_CHUNK:,} (verdicts, leaves, rows)", f"{ingested:,.0f} claims/s",
+            Row(
+                "ours one at a time, each failure's reason written out",
+                f"{reasons:,.0f} claims/s",
+                "",
+                "",
+            ),
+            Row(
+                "the same library, each criterion on {'claim': attributes}",
+                f"{plain:,.0f} claims/s",
+                "",
+                f"ours x{ours / plain:.1f}",
+            ),
+            Row(
+                f"cel-python (pure Python), {len(sample):,} claims",
+                f"{baseline:,.0f} claims/s",
+                "",
+                f"ours x{ours / baseline:.0f}",
+            ),
+            Row(
+                "cel-python and ours agree on every criterion",
+                "yes" if agree else "NO",
+                "",
+                "met" if agree else "MISSED",
+            ),
+            Row(
+                f"claim ingestion end to end, SQLite, {args.ingest_claims:,} claims in chunks of "
+                f"{INGEST_CHUNK:,} (verdicts, leaves, rows)",
+                f"{ingested:,.0f} claims/s",
                 ">= 20,000 claims/s",
-                "met" if ingested >= 20_000 else f"MISSED (x{20_000 / ingested:.1f} to go)"),
+                "met" if ingested >= 20_000 else f"MISSED (x{20_000 / ingested:.1f} to go)",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

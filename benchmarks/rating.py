@@ -115,39 +115,67 @@ def contract_for(index: int, name: str) -> dict[str, Any]:
         ]
     elif shape == 1:
         components = [
-            {"id": "eu_api", "type": "per_unit", "meter": "api_calls", "unit_price": "0.0025",
-             "filter": 'group.region == "eu-west"'},
-            {"id": "tokens", "type": "volume", "meter": "tokens",
-             "tiers": [{"up_to": 100000, "unit_price": "0.00002"},
-                       {"up_to": None, "unit_price": "0.000015"}]},
-        ]  # fmt: skip
+            {
+                "id": "eu_api",
+                "type": "per_unit",
+                "meter": "api_calls",
+                "unit_price": "0.0025",
+                "filter": 'group.region == "eu-west"',
+            },
+            {
+                "id": "tokens",
+                "type": "volume",
+                "meter": "tokens",
+                "tiers": [
+                    {"up_to": 100000, "unit_price": "0.00002"},
+                    {"up_to": None, "unit_price": "0.000015"},
+                ],
+            },
+        ]
         base["discounts"] = [{"id": "launch", "percent": 10}]
     elif shape == 2:
         components = [
-            {"id": "api", "type": "package", "meter": "api_calls", "package_size": 1000,
-             "package_price": "2.50", "free_units": 100},
-            {"id": "fees", "type": "percentage", "meter": "payments", "percent": "2.9",
-             "fixed_fee": "0.30"},
-        ]  # fmt: skip
+            {
+                "id": "api",
+                "type": "package",
+                "meter": "api_calls",
+                "package_size": 1000,
+                "package_price": "2.50",
+                "free_units": 100,
+            },
+            {
+                "id": "fees",
+                "type": "percentage",
+                "meter": "payments",
+                "percent": "2.9",
+                "fixed_fee": "0.30",
+            },
+        ]
     elif shape == 3:
         components = [
-            {"id": "fees", "type": "graduated_percentage", "meter": "payments",
-             "tiers": [{"up_to": 10000, "percent": 3}, {"up_to": None, "percent": 2}]},
+            {
+                "id": "fees",
+                "type": "graduated_percentage",
+                "meter": "payments",
+                "tiers": [{"up_to": 10000, "percent": 3}, {"up_to": None, "percent": 2}],
+            },
             {"id": "tokens", "type": "per_unit", "meter": "tokens", "unit_price": "0.00001"},
-        ]  # fmt: skip
+        ]
         base["invoice_maximum"] = "5000.00"
     else:
         components = [
-            {"id": "platform", "type": "flat", "amount": "99.00",
-             "when": "usage.api_calls > 10.0"},
+            {"id": "platform", "type": "flat", "amount": "99.00", "when": "usage.api_calls > 10.0"},
             {"id": "api", "type": "graduated", "meter": "api_calls", "tiers": tiers},
             {"id": "tokens", "type": "per_unit", "meter": "tokens", "unit_price": "0.00001"},
-        ]  # fmt: skip
+        ]
         if index % 50 == 4:
             components.append(
-                {"id": "wallet", "type": "prepaid_credits",
-                 "grants": [{"id": "prepaid", "amount": "1000.00", "granted": "2026-01-01"}]}
-            )  # fmt: skip
+                {
+                    "id": "wallet",
+                    "type": "prepaid_credits",
+                    "grants": [{"id": "prepaid", "amount": "1000.00", "granted": "2026-01-01"}],
+                }
+            )
     return {**base, "components": components}
 
 
@@ -239,9 +267,23 @@ def event_rows(
             else:
                 properties = f'{{"amount":{int(cents[i]) / 100:.2f}}}'
             rows.append(
-                (seq, store.tenant_id, f"e{seq}", int(who[i]), TYPE_KEYS[kind], int(stamps[i]),
-                 properties, None, None, None, None, digest, 0, first_leaf + seq - 1)
-            )  # fmt: skip
+                (
+                    seq,
+                    store.tenant_id,
+                    f"e{seq}",
+                    int(who[i]),
+                    TYPE_KEYS[kind],
+                    int(stamps[i]),
+                    properties,
+                    None,
+                    None,
+                    None,
+                    None,
+                    digest,
+                    0,
+                    first_leaf + seq - 1,
+                )
+            )
         made += size
         yield rows
 
@@ -353,8 +395,12 @@ def check_rollups(store: Store, sample: int, seed: int) -> int:
                         f" AND {column} = ? AND dims = ?",
                         (store.tenant_id, meter_id, account_id, when, dims),
                     ).one()
-                    expected = (bucket.event_count, *sums.split(bucket.sum_micros),
-                                bucket.first_leaf, bucket.last_leaf)  # fmt: skip
+                    expected = (
+                        bucket.event_count,
+                        *sums.split(bucket.sum_micros),
+                        bucket.first_leaf,
+                        bucket.last_leaf,
+                    )
                     if tuple(stored) != expected:
                         raise RuntimeError(f"{table} {meter_id}/{account_id}/{when}: {stored}")
                     checked += 1
@@ -386,10 +432,13 @@ def recompute_from_events(store: Store) -> tuple[float, dict[str, bytes]]:
         histories = tenant_versions(connection, store.tenant_id)
         rows = connection.execute(accounts.select().where(accounts.c.tenant_id == store.tenant_id))
         people = {
-            row.id: {"id": row.external_id, "name": row.name,
-                     "attributes": orjson.loads(row.attributes)}
+            row.id: {
+                "id": row.external_id,
+                "name": row.name,
+                "attributes": orjson.loads(row.attributes),
+            }
             for row in rows
-        }  # fmt: skip
+        }
         totals: dict[tuple[int, str, str], list[int]] = {}
         rows = connection.exec_driver_sql(
             "SELECT account_id, type, properties, value_micros, leaf_index FROM events"
@@ -504,18 +553,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         p50, p95 = percentile(timings, 0.50) * 1000, percentile(timings, 0.95) * 1000
         label = f"{args.accounts:,} accounts, {args.events:,} events"
         rows += [
-            Row(f"month-end run, {label}", f"{fast:.2f} s", "<= 10 s",
-                "met" if fast <= 10 else f"MISSED (x{fast / 10:.1f})"),
-            Row("baseline: recomputation from raw events", f"{slow:.2f} s",
-                f"x{slow / fast:.1f} slower than the rollups", ""),
-            Row("same charges from both paths", f"{len(ours):,} accounts, {differing} differ",
-                "byte-identical", "met" if same else "MISSED"),
-            Row(f"preview of one account, p95 of {args.previews}", f"{p95:.1f} ms (p50 {p50:.1f})",
-                "<= 50 ms", "met" if p95 <= 50 else f"MISSED (x{p95 / 50:.1f})"),
-            Row("contracts applied (validated, on the ledger)",
-                f"{args.accounts / applied:,.0f} /s", "", ""),
+            Row(
+                f"month-end run, {label}",
+                f"{fast:.2f} s",
+                "<= 10 s",
+                "met" if fast <= 10 else f"MISSED (x{fast / 10:.1f})",
+            ),
+            Row(
+                "baseline: recomputation from raw events",
+                f"{slow:.2f} s",
+                f"x{slow / fast:.1f} slower than the rollups",
+                "",
+            ),
+            Row(
+                "same charges from both paths",
+                f"{len(ours):,} accounts, {differing} differ",
+                "byte-identical",
+                "met" if same else "MISSED",
+            ),
+            Row(
+                f"preview of one account, p95 of {args.previews}",
+                f"{p95:.1f} ms (p50 {p50:.1f})",
+                "<= 50 ms",
+                "met" if p95 <= 50 else f"MISSED (x{p95 / 50:.1f})",
+            ),
+            Row(
+                "contracts applied (validated, on the ledger)",
+                f"{args.accounts / applied:,.0f} /s",
+                "",
+                "",
+            ),
             Row("peak memory", f"{peak_rss_kib() / 1024:,.0f} MiB", "", ""),
-        ]  # fmt: skip
+        ]
     finally:
         if args.keep:
             say(f"kept {workdir}")

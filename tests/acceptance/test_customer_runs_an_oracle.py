@@ -110,9 +110,21 @@ def test_a_customer_signs_kpi_readings_and_the_vendor_bills_the_gain_share(
 
     def sign(value: str, as_of: datetime, nonce: str) -> str:
         signed = customer(
-            "oracle", "sign", "--key", str(key_file), "--source", "acme-bi", "--metric", "nrr",
-            "--value", value, "--as-of", format_rfc3339(as_of), "--nonce", nonce,
-        )  # fmt: skip
+            "oracle",
+            "sign",
+            "--key",
+            str(key_file),
+            "--source",
+            "acme-bi",
+            "--metric",
+            "nrr",
+            "--value",
+            value,
+            "--as-of",
+            format_rfc3339(as_of),
+            "--nonce",
+            nonce,
+        )
         assert signed.exit_code == 0, signed.output
         return signed.stdout
 
@@ -157,9 +169,15 @@ def test_a_customer_signs_kpi_readings_and_the_vendor_bills_the_gain_share(
     forged = tmp_path / "forged.json"
     forged.write_text(sign("125", now - timedelta(seconds=30), "current-0001"))
     refused = customer(
-        "oracle", "submit", str(forged), "--url", server, "--api-key-env", "ACME_VALUEPROOF_KEY",
+        "oracle",
+        "submit",
+        str(forged),
+        "--url",
+        server,
+        "--api-key-env",
+        "ACME_VALUEPROOF_KEY",
         env=env,
-    )  # fmt: skip
+    )
     assert refused.exit_code == 1
     assert "conflict 1" in refused.stdout
     again = vendor.get("/v1/accounts/acme/preview").json()["period_to_date"]

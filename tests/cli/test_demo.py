@@ -43,9 +43,20 @@ def test_demo_seed_loads_the_book_once(
     assert status["unsigned_leaves"] == 0
     assert cli.root("ledger", "audit", "--tenant", slug).exit_code == 0
     assert f"│ {stored}" in first.output.replace(",", "")
-    usage = cli.root("usage", "--tenant", slug, "--meter", "messages", "--from",
-                     "2020-01-01T00:00:00Z", "--to", "2029-01-01T00:00:00Z",
-                     "--granularity", "month", "--json")  # fmt: skip
+    usage = cli.root(
+        "usage",
+        "--tenant",
+        slug,
+        "--meter",
+        "messages",
+        "--from",
+        "2020-01-01T00:00:00Z",
+        "--to",
+        "2029-01-01T00:00:00Z",
+        "--granularity",
+        "month",
+        "--json",
+    )
     assert usage.exit_code == 0, usage.output
     monthly = orjson.loads(usage.stdout)["rows"]
     assert monthly and all(Decimal(row["value"]) > 0 for row in monthly)

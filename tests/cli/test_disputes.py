@@ -35,10 +35,16 @@ def disputed(engine: Engine, tenant: Tenant) -> None:
     """Claims c1 and c2 of acme, both accepted; the customer disputes c1."""
     now = datetime.now(UTC)
     claims = [
-        {"id": f"c{n}", "account": "acme", "contract": "acme-leads", "outcome": "qualified_lead",
-         "occurred_at": format_rfc3339(now - timedelta(days=1)), "attributes": {"ref": f"r{n}"}}
+        {
+            "id": f"c{n}",
+            "account": "acme",
+            "contract": "acme-leads",
+            "outcome": "qualified_lead",
+            "occurred_at": format_rfc3339(now - timedelta(days=1)),
+            "attributes": {"ref": f"r{n}"},
+        }
         for n in (1, 2)
-    ]  # fmt: skip
+    ]
     with write(engine) as connection:
         tenant_lock(connection, tenant.id)
         create_account(connection, tenant.id, AccountCreate(external_id="acme", name="Acme"))

@@ -51,9 +51,19 @@ def keygen(path: Path, *extra: str, env: dict[str, str] | None = None) -> str:
 
 def sign(key: Path, value: str, *extra: str, env: dict[str, str] | None = None) -> Result:
     return offline(
-        "oracle", "sign", "--key", str(key), "--source", "acme-bi", "--metric", "nrr",
-        "--value", value, *extra, env=env,
-    )  # fmt: skip
+        "oracle",
+        "sign",
+        "--key",
+        str(key),
+        "--source",
+        "acme-bi",
+        "--metric",
+        "nrr",
+        "--value",
+        value,
+        *extra,
+        env=env,
+    )
 
 
 def oracle_file(tmp_path: Path, public_key: str) -> Path:

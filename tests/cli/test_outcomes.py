@@ -43,8 +43,13 @@ DEFINITION: dict[str, Any] = {
 
 
 def lead(n: int, **attributes: Any) -> dict[str, Any]:
-    values = {"email": f"lead{n}@example.com", "company": f"Co {n}", "industry": "saas",
-              "employees": 120, **attributes}  # fmt: skip
+    values = {
+        "email": f"lead{n}@example.com",
+        "company": f"Co {n}",
+        "industry": "saas",
+        "employees": 120,
+        **attributes,
+    }
     return {
         "id": f"c{n}",
         "account": "acme",
@@ -152,8 +157,11 @@ def test_the_seed_100_leads_through_claim_60_accepted_and_a_re_run_is_idempotent
     assert rerun.exit_code == 1  # the same answer as the first run: the 40 are still refused
     again = orjson.loads(rerun.stdout)
     assert (again["accepted"], again["duplicate"], again["conflict"], again["rejected"]) == (
-        0, 60, 0, 40,
-    )  # fmt: skip
+        0,
+        60,
+        0,
+        40,
+    )
     assert again["verdicts"] == {
         "accepted": 60,
         "refused": 40,
@@ -199,8 +207,12 @@ def test_claim_exits_1_when_an_item_is_malformed_or_in_conflict(
     assert "line 2 is not JSON" in refused.stdout and "unknown account 'nobody'" in refused.stdout
     answer = orjson.loads(cli("outcomes", "claim", str(tmp_path / "mixed.jsonl"), "--json").stdout)
     assert [r["status"] for r in answer["results"]] == [
-        "conflict", "rejected", "rejected", "rejected", "duplicate",
-    ]  # fmt: skip
+        "conflict",
+        "rejected",
+        "rejected",
+        "rejected",
+        "duplicate",
+    ]
     assert log_size(engine, defined) == 3  # the definition, c0 and c7
 
 

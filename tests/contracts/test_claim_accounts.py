@@ -30,9 +30,13 @@ DEFINITION: dict[str, Any] = {
 
 def claim(claim_id: str, account: str, contract: str = "acme-2026") -> dict[str, Any]:
     return {
-        "id": claim_id, "account": account, "contract": contract, "outcome": "qualified_lead",
-        "occurred_at": (NOW - timedelta(days=1)).isoformat(), "attributes": {"ref": claim_id},
-    }  # fmt: skip
+        "id": claim_id,
+        "account": account,
+        "contract": contract,
+        "outcome": "qualified_lead",
+        "occurred_at": (NOW - timedelta(days=1)).isoformat(),
+        "attributes": {"ref": claim_id},
+    }
 
 
 def defined(priced: Priced) -> None:
@@ -60,8 +64,12 @@ def test_a_claim_under_another_accounts_contract_is_refused_in_its_place(priced:
         tenant_lock(connection, priced.tenant.id)
         results = submit_under_contracts(connection, priced.tenant.id, items, NOW, None)
     assert [(r.index, r.status) for r in results] == [
-        (0, "accepted"), (1, "rejected"), (2, "rejected"), (3, "accepted"), (4, "rejected"),
-    ]  # fmt: skip
+        (0, "accepted"),
+        (1, "rejected"),
+        (2, "rejected"),
+        (3, "accepted"),
+        (4, "rejected"),
+    ]
     [error] = results[1].errors
     assert error.field == "account"
     assert error.reason == "contract 'acme-2026' belongs to account 'acme', not to 'globex'"

@@ -144,13 +144,28 @@ def test_flat_fee_prorates_a_partial_first_period() -> None:
 
 def test_package_and_percentage_and_graduated_percentage() -> None:
     document = contract(
-        {"id": "sms", "type": "package", "meter": "sms", "package_size": 100,
-         "package_price": "5.00", "free_units": 50},
-        {"id": "pay", "type": "percentage", "meter": "payments", "percent": "2.9",
-         "fixed_fee": "0.30"},
-        {"id": "grad", "type": "graduated_percentage", "meter": "payments",
-         "tiers": [{"up_to": 1000, "percent": 2}, {"up_to": None, "percent": 1}]},
-    )  # fmt: skip
+        {
+            "id": "sms",
+            "type": "package",
+            "meter": "sms",
+            "package_size": 100,
+            "package_price": "5.00",
+            "free_units": 50,
+        },
+        {
+            "id": "pay",
+            "type": "percentage",
+            "meter": "payments",
+            "percent": "2.9",
+            "fixed_fee": "0.30",
+        },
+        {
+            "id": "grad",
+            "type": "graduated_percentage",
+            "meter": "payments",
+            "tiers": [{"up_to": 1000, "percent": 2}, {"up_to": None, "percent": 1}],
+        },
+    )
     charges = rated(
         document,
         usage={
@@ -182,9 +197,14 @@ def test_a_per_transaction_minimum_prices_each_transaction() -> None:
 
 def test_seats_are_credited_for_those_nobody_used() -> None:
     document = contract(
-        {"id": "seats", "type": "seats", "seats": 20, "active_meter": "active_users",
-         "unit_price": "15.00"}
-    )  # fmt: skip
+        {
+            "id": "seats",
+            "type": "seats",
+            "seats": 20,
+            "active_meter": "active_users",
+            "unit_price": "15.00",
+        }
+    )
     charges = rated(document, usage={"active_users": usage("active_users", ("{}", 12, 3, 40))})
     found = amounts(charges)
     assert found[("seats", "seats")] == Decimal("300.00")
@@ -194,9 +214,14 @@ def test_seats_are_credited_for_those_nobody_used() -> None:
 
 def test_per_outcome_caps_and_credits_voided_outcomes_under_the_cap_that_held() -> None:
     document = contract(
-        {"id": "leads", "type": "per_outcome", "outcome": "qualified_lead", "unit_price": "40.00",
-         "max_count": 50}
-    )  # fmt: skip
+        {
+            "id": "leads",
+            "type": "per_outcome",
+            "outcome": "qualified_lead",
+            "unit_price": "40.00",
+            "max_count": 50,
+        }
+    )
     october = (datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
     price, cap = Decimal("40.00"), 50
     # October billed 60 accepted, capped at 50. Voiding 2 leaves 58: still 50 billable, no
@@ -339,15 +364,20 @@ def test_discounts_and_the_invoice_maximum() -> None:
 
 def test_when_decides_whether_a_component_applies() -> None:
     document = contract(
-        {"id": "platform", "type": "flat", "amount": "100.00",
-         "when": "usage.calls < 1000.0"},
+        {"id": "platform", "type": "flat", "amount": "100.00", "when": "usage.calls < 1000.0"},
         {**PER_CALL, "when": "period.index >= 3 && account.attributes.plan == 'pro'"},
-    )  # fmt: skip
-    few = rated(document, usage={"calls": usage("calls", ("{}", 10, 0, 9))},
-                account={"attributes": {"plan": "pro"}})  # fmt: skip
+    )
+    few = rated(
+        document,
+        usage={"calls": usage("calls", ("{}", 10, 0, 9))},
+        account={"attributes": {"plan": "pro"}},
+    )
     assert [line.component for line in few.lines] == ["platform", "api"]
-    many = rated(document, usage={"calls": usage("calls", ("{}", 5000, 0, 9))},
-                 account={"attributes": {"plan": "free"}})  # fmt: skip
+    many = rated(
+        document,
+        usage={"calls": usage("calls", ("{}", 5000, 0, 9))},
+        account={"attributes": {"plan": "free"}},
+    )
     assert many.lines == ()
 
 

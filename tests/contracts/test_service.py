@@ -162,15 +162,25 @@ def test_a_per_transaction_minimum_reads_each_payment(priced: Priced) -> None:
 def test_seats_credit_users_who_never_logged_in(priced: Priced) -> None:
     document = contract_document()
     document["components"] = [
-        {"id": "seats", "type": "seats", "seats": 10, "active_meter": "active_users",
-         "unit_price": "20.00"}
-    ]  # fmt: skip
+        {
+            "id": "seats",
+            "type": "seats",
+            "seats": 10,
+            "active_meter": "active_users",
+            "unit_price": "20.00",
+        }
+    ]
     priced.apply(document)
     logins = [
-        {"id": f"login-{i}", "account": "acme", "type": "login",
-         "timestamp": f"2026-11-0{1 + i % 9}T08:00:00Z", "properties": {"user": f"u{i % 4}"}}
+        {
+            "id": f"login-{i}",
+            "account": "acme",
+            "type": "login",
+            "timestamp": f"2026-11-0{1 + i % 9}T08:00:00Z",
+            "properties": {"user": f"u{i % 4}"},
+        }
         for i in range(30)
-    ]  # fmt: skip
+    ]
     priced.ingest(logins)
     charges = rate_now(priced)
     assert line(charges, "seats", "seat_credit").amount == Decimal("-120.00")  # 6 idle seats
@@ -181,9 +191,12 @@ def test_prepaid_credits_carry_what_earlier_periods_left(priced: Priced) -> None
     document = contract_document()
     document["components"] = [
         {"id": "api", "type": "per_unit", "meter": "calls", "unit_price": "0.10"},
-        {"id": "wallet", "type": "prepaid_credits",
-         "grants": [{"id": "prepaid", "amount": "15.00", "granted": "2026-01-01"}]},
-    ]  # fmt: skip
+        {
+            "id": "wallet",
+            "type": "prepaid_credits",
+            "grants": [{"id": "prepaid", "amount": "15.00", "granted": "2026-01-01"}],
+        },
+    ]
     priced.apply(document)
     october = [
         {**call(i), "id": f"oct-{i}", "timestamp": "2026-10-10T10:00:00Z"} for i in range(100)

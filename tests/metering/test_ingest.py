@@ -149,9 +149,15 @@ def test_corrections_that_cannot_apply_are_rejected(metered: Metered) -> None:
         ],
     )
     assert statuses(results) == [
-        "rejected", "rejected", "rejected", "rejected", "accepted", "rejected", "accepted",
         "rejected",
-    ]  # fmt: skip
+        "rejected",
+        "rejected",
+        "rejected",
+        "accepted",
+        "rejected",
+        "accepted",
+        "rejected",
+    ]
     reasons = [r.errors[0].reason for r in results if r.errors]
     assert "'a' was already corrected by 'v'" in reasons[0]
     assert "no event 'missing' on record" in reasons[1]

@@ -138,11 +138,15 @@ def monthly_rows(metered: Metered) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         ).all()
     return {
         (r.meter_id, r.month, r.account_id, r.dims): (
-            r.event_count, sums.join(r.sum_high, r.sum_low), r.min_micros, r.max_micros,
-            r.first_leaf, r.last_leaf,
+            r.event_count,
+            sums.join(r.sum_high, r.sum_low),
+            r.min_micros,
+            r.max_micros,
+            r.first_leaf,
+            r.last_leaf,
         )
         for r in rows
-    }  # fmt: skip
+    }
 
 
 def months_from_hours(metered: Metered) -> dict[tuple[Any, ...], tuple[Any, ...]]:
@@ -165,10 +169,16 @@ def months_from_hours(metered: Metered) -> dict[tuple[Any, ...], tuple[Any, ...]
             if value is not None:
                 cell[slot].append(value)
     return {
-        key: (c[0], c[1], min(c[2], default=None), max(c[3], default=None),
-              min(c[4], default=None), max(c[5], default=None))
+        key: (
+            c[0],
+            c[1],
+            min(c[2], default=None),
+            max(c[3], default=None),
+            min(c[4], default=None),
+            max(c[5], default=None),
+        )
         for key, c in months.items()
-    }  # fmt: skip
+    }
 
 
 def test_the_monthly_tier_is_the_sum_of_its_hours_after_corrections(metered: Metered) -> None:

@@ -224,11 +224,14 @@ SOURCES = ("a", "b", "c", "d", "e")
 observations = st.builds(
     Observation,
     st.sampled_from([*SOURCES, "other"]),
-    st.builds(lambda units, places: Decimal(units).scaleb(-places), st.integers(-10**9, 10**9),
-              st.integers(0, 6)),
+    st.builds(
+        lambda units, places: Decimal(units).scaleb(-places),
+        st.integers(-(10**9), 10**9),
+        st.integers(0, 6),
+    ),
     st.integers(-120, 60 * 30).map(lambda minutes: AT - timedelta(minutes=minutes)),
     st.none() | st.integers(0, 50),
-)  # fmt: skip
+)
 rules = st.builds(
     lambda count, tolerance: MetricRule(
         "nrr", Rule.MEDIAN, SOURCES, min_sources=count, tolerance=tolerance

@@ -290,11 +290,31 @@ def test_a_deliberate_clash_is_refused_at_its_operator(
 # the judge of every refusal. No `&&`, `||` or `? :`: CEL skips the side it does not need, and a
 # clash there is refused (as CEL's own checker does) though this one run would not meet it.
 LITERALS = st.sampled_from(
-    ["1", "-2", "3u", "1.5", "'a'", "'bc'", "b'x'", "true", "false", "null", "[1, 2]",
-     "['a']", "{'a': 1}", "duration('1h')", "timestamp('2026-01-01T00:00:00Z')",
-     "claim.industry", "claim.employees", "claim.seats", "claim.consent", "claim.signed",
-     "lower(claim.industry)", "claim.signed.getFullYear()"]
-)  # fmt: skip
+    [
+        "1",
+        "-2",
+        "3u",
+        "1.5",
+        "'a'",
+        "'bc'",
+        "b'x'",
+        "true",
+        "false",
+        "null",
+        "[1, 2]",
+        "['a']",
+        "{'a': 1}",
+        "duration('1h')",
+        "timestamp('2026-01-01T00:00:00Z')",
+        "claim.industry",
+        "claim.employees",
+        "claim.seats",
+        "claim.consent",
+        "claim.signed",
+        "lower(claim.industry)",
+        "claim.signed.getFullYear()",
+    ]
+)
 OPERATORS = st.sampled_from(["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "in"])
 ANY_EXPRESSION = st.recursive(
     LITERALS,

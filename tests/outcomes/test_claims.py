@@ -54,8 +54,13 @@ DEFINITION: dict[str, Any] = {
 
 
 def lead(n: int, **attributes: Any) -> dict[str, Any]:
-    values = {"email": f"lead{n}@example.com", "company": f"Co {n}", "industry": "saas",
-              "employees": 120, **attributes}  # fmt: skip
+    values = {
+        "email": f"lead{n}@example.com",
+        "company": f"Co {n}",
+        "industry": "saas",
+        "employees": 120,
+        **attributes,
+    }
     return {
         "id": f"c{n}",
         "account": "acme",
@@ -244,10 +249,14 @@ def test_per_outcome_prices_accepted_verdicts_of_the_period(engine: Engine, acme
         "currency": "USD",
         "term": {"start": "2026-01-01", "end": "2027-01-01"},
         "components": [
-            {"id": "leads", "type": "per_outcome", "outcome": "qualified_lead",
-             "unit_price": "40.00"},
+            {
+                "id": "leads",
+                "type": "per_outcome",
+                "outcome": "qualified_lead",
+                "unit_price": "40.00",
+            },
         ],
-    }  # fmt: skip
+    }
     with write(engine) as connection:
         tenant_lock(connection, acme.id)
         catalog = load_catalog(connection, acme.id)

@@ -92,8 +92,14 @@ class _Stream:
 
 
 def _lead(n: int, account: str = "acme", days: float = 2, **attributes: Any) -> dict[str, Any]:
-    values = {"email": f"lead{n}@co{n}.example", "industry": "saas", "employees": 120,
-              "score": 0.75, "consent": True, **attributes}  # fmt: skip
+    values = {
+        "email": f"lead{n}@co{n}.example",
+        "industry": "saas",
+        "employees": 120,
+        "score": 0.75,
+        "consent": True,
+        **attributes,
+    }
     return {
         "id": f"c{n}",
         "account": account,

@@ -44,8 +44,10 @@ from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.tenants import Tenant
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-KEYS = {name: Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i, name in
-        enumerate(("bi", "crm", "warehouse", "intruder"))}  # fmt: skip
+KEYS = {
+    name: Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32)
+    for i, name in enumerate(("bi", "crm", "warehouse", "intruder"))
+}
 
 
 def signed(source: str, value: str, as_of: datetime, nonce: str, key: str | None = None) -> Any:
@@ -91,9 +93,11 @@ def test_a_signed_reading_is_accepted_once_and_is_a_leaf_anyone_can_reverify(
         leaf = parse_leaf(ledger_log.entry(connection, single.id, 0))
     assert leaf.record_type == "oracle_reading"
     reading, signature = parse_submission(
-        {"reading": {k: leaf.record[k] for k in ("source", "metric", "value", "as_of", "nonce")},
-         "signature": leaf.record["signature"]}
-    )  # fmt: skip
+        {
+            "reading": {k: leaf.record[k] for k in ("source", "metric", "value", "as_of", "nonce")},
+            "signature": leaf.record["signature"],
+        }
+    )
     verify_signature(KEYS["bi"].public_key(), reading, signature)
     assert reading.payload()["value"] == "108.50"  # the text as signed, not 108.5
 
@@ -143,8 +147,12 @@ def test_a_metric_rule_must_name_sources_that_may_report_it(engine: Engine, tena
 def test_the_median_of_several_sources_or_a_flag_when_they_disagree(
     engine: Engine, tenant: Tenant
 ) -> None:
-    rule = {"rule": "median", "sources": ["bi", "crm", "warehouse"], "min_sources": 2,
-            "tolerance": "2"}  # fmt: skip
+    rule = {
+        "rule": "median",
+        "sources": ["bi", "crm", "warehouse"],
+        "min_sources": 2,
+        "tolerance": "2",
+    }
     register(engine, tenant, "bi", "crm", "warehouse", rule=rule)
     day = NOW - timedelta(days=1)
     submit(engine, tenant, signed("bi", "107", day, "n-bi-00001"))
@@ -177,11 +185,16 @@ def test_gain_share_is_rated_from_the_oracle_with_the_readings_leaves(
         "currency": "USD",
         "term": {"start": "2026-01-01", "end": "2027-01-01"},
         "components": [
-            {"id": "nrr", "type": "gain_share", "metric": "nrr",
-             "baseline": {"as_of": "2026-01-01T00:00:00Z"}, "value_per_unit": "10000.00",
-             "tiers": [{"threshold": 5, "percent": 5}, {"threshold": 10, "percent": 10}]},
+            {
+                "id": "nrr",
+                "type": "gain_share",
+                "metric": "nrr",
+                "baseline": {"as_of": "2026-01-01T00:00:00Z"},
+                "value_per_unit": "10000.00",
+                "tiers": [{"threshold": 5, "percent": 5}, {"threshold": 10, "percent": 10}],
+            },
         ],
-    }  # fmt: skip
+    }
     with write(engine) as connection:
         tenant_lock(connection, single.id)
         catalog = load_catalog(connection, single.id)

@@ -78,9 +78,15 @@ def test_the_monthly_tier_is_filled_from_the_hourly_rollups_on_upgrade(
                     " sum_micros, min_micros, max_micros, latest_ts_us, latest_seq, latest_micros)"
                     " VALUES (1, 1, 1, '{}', :hour, :count, :total, 1, 50, :ts, :seq, :latest)"
                 ),
-                {"hour": hour + offset, "count": count, "total": total, "ts": hour + offset,
-                 "seq": offset, "latest": latest},
-            )  # fmt: skip
+                {
+                    "hour": hour + offset,
+                    "count": count,
+                    "total": total,
+                    "ts": hour + offset,
+                    "seq": offset,
+                    "latest": latest,
+                },
+            )
     upgrade(engine, "0003")
     with engine.connect() as connection:
         rows = connection.execute(

@@ -53,8 +53,11 @@ def test_a_repeated_signal_updates_its_alert_and_a_gone_one_clears_it(
     )
     [alert] = queue(engine, tenant)
     assert (alert.times_seen, alert.numbers, alert.opened_us, alert.updated_us) == (
-        2, {"actual": 30}, HOUR, 2 * HOUR,
-    )  # fmt: skip
+        2,
+        {"actual": 30},
+        HOUR,
+        2 * HOUR,
+    )
     # A type this evaluation did not check stays as it is.
     other = Signal("surge", "calls", "info", "up", {})
     evaluate(engine, tenant, acme, [decline(30), other], 3 * HOUR)
@@ -65,13 +68,18 @@ def test_a_repeated_signal_updates_its_alert_and_a_gone_one_clears_it(
     assert evaluate(engine, tenant, acme, [], 5 * HOUR) == Reconciled(cleared=1)
     [resolved] = queue(engine, tenant, "resolved")
     assert (resolved.type, resolved.resolution, resolved.resolved_us) == (
-        "decline", "cleared", 5 * HOUR,
-    )  # fmt: skip
+        "decline",
+        "cleared",
+        5 * HOUR,
+    )
     # The condition coming back opens a new alert; the resolved one stays on record.
     assert evaluate(engine, tenant, acme, [decline(20)], 6 * HOUR) == Reconciled(opened=1)
     with read(engine) as connection:
-        total = connection.execute(select(func.count()).select_from(success_alerts).where(
-            success_alerts.c.tenant_id == tenant.id)).scalar_one()  # fmt: skip
+        total = connection.execute(
+            select(func.count())
+            .select_from(success_alerts)
+            .where(success_alerts.c.tenant_id == tenant.id)
+        ).scalar_one()
     assert total == 3
 
 
@@ -92,8 +100,11 @@ def test_snoozed_alerts_leave_the_queue_until_their_time_and_keep_being_updated(
     assert evaluate(engine, tenant, acme, [decline(33)], 12 * HOUR) == Reconciled(reopened=1)
     [again] = queue(engine, tenant)
     assert (again.id, again.status, again.snoozed_until_us, again.times_seen) == (
-        alert.id, "open", None, 3,
-    )  # fmt: skip
+        alert.id,
+        "open",
+        None,
+        3,
+    )
 
 
 def test_bad_snoozes_are_refused(engine: Engine, tenant: Tenant, acme: int) -> None:
@@ -116,10 +127,18 @@ def test_the_store_itself_refuses_a_second_live_alert_for_the_same_key(
 ) -> None:
     evaluate(engine, tenant, acme, [decline(40)], HOUR)
     row = {
-        "tenant_id": tenant.id, "account_id": acme, "type": "decline", "reason": "calls",
-        "status": "open", "severity": "warning", "message": "", "numbers": "{}",
-        "opened_us": 1, "updated_us": 1, "times_seen": 1,
-    }  # fmt: skip
+        "tenant_id": tenant.id,
+        "account_id": acme,
+        "type": "decline",
+        "reason": "calls",
+        "status": "open",
+        "severity": "warning",
+        "message": "",
+        "numbers": "{}",
+        "opened_us": 1,
+        "updated_us": 1,
+        "times_seen": 1,
+    }
     with pytest.raises(IntegrityError), write(engine) as connection:
         connection.execute(success_alerts.insert().values(**row))
     with write(engine) as connection:  # a resolved one beside it is fine

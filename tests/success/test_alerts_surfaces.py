@@ -54,8 +54,9 @@ def test_the_queue_and_a_snooze_over_http(
     assert snoozed.status_code == 200, snoozed.text
     assert snoozed.json()["status"] == "snoozed"
     assert [a["id"] for a in http.get("/v1/alerts").json()["alerts"]].count(acme["id"]) == 0
-    assert [a["id"] for a in http.get("/v1/alerts", params={"status": "snoozed"}).json()[
-        "alerts"]] == [acme["id"]]  # fmt: skip
+    assert [
+        a["id"] for a in http.get("/v1/alerts", params={"status": "snoozed"}).json()["alerts"]
+    ] == [acme["id"]]
     refusals = {
         "past": http.post(
             f"/v1/alerts/{acme['id']}/snooze", json={"until": "2020-01-01T00:00:00Z"}
@@ -65,8 +66,11 @@ def test_the_queue_and_a_snooze_over_http(
         "status": http.get("/v1/alerts", params={"status": "closed"}),
     }
     assert {k: r.status_code for k, r in refusals.items()} == {
-        "past": 422, "missing": 422, "unknown": 404, "status": 422,
-    }  # fmt: skip
+        "past": 422,
+        "missing": 422,
+        "unknown": 404,
+        "status": 422,
+    }
     assert refusals["past"].json()["detail"].startswith("until:")
 
 
@@ -102,8 +106,12 @@ def test_the_command_line_lists_snoozes_and_sets_rules(
     assert cli(engine, tenant, "success", "snooze", "999999", "--until", until).exit_code == 3
     rules = tmp_path / "rules.yaml"
     rules.write_text("surge:\n  enabled: false\n")
-    assert orjson.loads(cli(engine, tenant, "success", "settings", "alerts", "--set",
-                            str(rules)).stdout)["surge"]["enabled"] is False  # fmt: skip
+    assert (
+        orjson.loads(
+            cli(engine, tenant, "success", "settings", "alerts", "--set", str(rules)).stdout
+        )["surge"]["enabled"]
+        is False
+    )
     rules.write_text("surge:\n  days: 0\n")
     refused = cli(engine, tenant, "success", "settings", "alerts", "--set", str(rules))
     assert refused.exit_code == 2 and "surge.days" in refused.output

@@ -28,10 +28,15 @@ def calls(account: str, per_order: int, noise: bool = False) -> list[dict[str, A
         day = LAST - timedelta(days=back)
         count = per_order * orders(back) + ((back * 7) % 3 if noise else 0)
         found.extend(
-            {"id": f"{account}-{day}-{n}", "account": account, "type": "api.call",
-             "timestamp": f"{day}T{n % 24:02d}:00:00Z", "properties": {"region": "eu"}}
+            {
+                "id": f"{account}-{day}-{n}",
+                "account": account,
+                "type": "api.call",
+                "timestamp": f"{day}T{n % 24:02d}:00:00Z",
+                "properties": {"region": "eu"},
+            }
             for n in range(count)
-        )  # fmt: skip
+        )
     return found
 
 

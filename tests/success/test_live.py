@@ -32,8 +32,13 @@ def beat(priced: Priced, now: datetime = NOW) -> Any:
 
 
 def one_event(account: str, n: int) -> dict[str, Any]:
-    return {"id": f"live-{account}-{n}", "account": account, "type": "api.call",
-            "timestamp": NOW.isoformat(), "properties": {"region": "eu"}}  # fmt: skip
+    return {
+        "id": f"live-{account}-{n}",
+        "account": account,
+        "type": "api.call",
+        "timestamp": NOW.isoformat(),
+        "properties": {"region": "eu"},
+    }
 
 
 def test_every_account_once_a_day_and_in_between_those_with_new_usage(priced: Priced) -> None:

@@ -30,9 +30,13 @@ COMMITTED: list[dict[str, Any]] = [
     {"id": "platform", "type": "flat", "amount": "100.00"},
     {"id": "api", "type": "per_unit", "meter": "calls", "unit_price": "0.002"},
     {"id": "minimum", "type": "commitment", "minimum": "10.00", "applies_to": ["api"]},
-    {"id": "wallet", "type": "prepaid_credits", "applies_to": ["api"],
-     "grants": [{"id": "welcome", "amount": "5.00", "granted": "2026-11-01T00:00:00Z"}]},
-]  # fmt: skip
+    {
+        "id": "wallet",
+        "type": "prepaid_credits",
+        "applies_to": ["api"],
+        "grants": [{"id": "welcome", "amount": "5.00", "granted": "2026-11-01T00:00:00Z"}],
+    },
+]
 
 
 def measured(priced: Priced, account: str = "acme", now: datetime = NOW) -> Utilization:
@@ -45,9 +49,11 @@ def test_usage_commitment_pace_and_credit_runway(priced: Priced) -> None:
     priced.ingest([call(i) for i in range(1000)])
     with write(priced.engine) as connection:
         update_account(
-            connection, priced.tenant.id, "acme",
+            connection,
+            priced.tenant.id,
+            "acme",
             AccountPatch(attributes={"reported_volume.calls": 10_000}),
-        )  # fmt: skip
+        )
     found = measured(priced)
     assert (found.contract, found.currency, found.elapsed) == ("acme-2026", "USD", Decimal("0.5"))
     [calls] = found.meters  # no payments or logins were sent, so only calls shows
@@ -151,7 +157,7 @@ def test_over_http_for_the_vendor_and_the_accounts_own_key_and_on_the_command_li
     as_json = CliRunner().invoke(app, [*base, "--at", "2026-11-16T00:00:00Z", "--json"])
     assert orjson.loads(as_json.stdout) == body
     unknown = CliRunner().invoke(
-        app, ["--database-url", url, "success", "utilization", "nobody", "--tenant",
-              priced.tenant.slug],
-    )  # fmt: skip
+        app,
+        ["--database-url", url, "success", "utilization", "nobody", "--tenant", priced.tenant.slug],
+    )
     assert unknown.exit_code == 2 and "account" in unknown.output

@@ -242,9 +242,15 @@ def test_band_chart_puts_larger_values_higher() -> None:
 
 def test_band_chart_scale_label_shows_the_maximum_above_the_plot() -> None:
     svg = band_chart(
-        [7.0, 12.5], [5.0, 5.0], [1234.0, 9.0], [8.0, 8.0], width=200, height=100, title="t",
+        [7.0, 12.5],
+        [5.0, 5.0],
+        [1234.0, 9.0],
+        [8.0, 8.0],
+        width=200,
+        height=100,
+        title="t",
         scale_label=True,
-    )  # fmt: skip
+    )
     root = parse(svg)
     assert root.findtext(f"{SVG}text") == "max 1,234"
     assert min(float(mark.attrib["cy"]) for mark in marks(root)) >= 14

@@ -48,10 +48,15 @@ def calls(account: str, days: int, level: float = 1.0, stop: int = 0) -> list[di
         day = LAST - timedelta(days=back)
         count = weekly(day) if back >= stop else max(1, round(weekly(day) * level))
         found.extend(
-            {"id": f"{account}-{day}-{n}", "account": account, "type": "api.call",
-             "timestamp": f"{day}T{n % 24:02d}:00:00Z", "properties": {}}
+            {
+                "id": f"{account}-{day}-{n}",
+                "account": account,
+                "type": "api.call",
+                "timestamp": f"{day}T{n % 24:02d}:00:00Z",
+                "properties": {},
+            }
             for n in range(count)
-        )  # fmt: skip
+        )
     return found
 
 

@@ -144,12 +144,18 @@ def _print(answer: dict[str, Any], as_json: bool) -> None:
     print_table(
         ["seq", "step", "party", "at", "leaf_index", "text"],
         [
-            (s["seq"], s["resolution"] if "resolution" in s else s["step"], s["party"], s["at"],
-             s["leaf_index"], s["text"])
+            (
+                s["seq"],
+                s["resolution"] if "resolution" in s else s["step"],
+                s["party"],
+                s["at"],
+                s["leaf_index"],
+                s["text"],
+            )
             for s in answer["steps"]
         ],
         numeric={"seq", "leaf_index"},
-    )  # fmt: skip
+    )
     plan = answer["success_plan"]
     say(
         f"success plan when opened: {plan['due']} customer actions due, "

@@ -91,19 +91,29 @@ def list_definitions(
         print_json({"definitions": [definition_json(d) for d in found]})
         return
     print_table(
-        ["contract", "outcome", "version", "criteria", "verification_days", "dispute_days",
-         "leaf_index"],
+        [
+            "contract",
+            "outcome",
+            "version",
+            "criteria",
+            "verification_days",
+            "dispute_days",
+            "leaf_index",
+        ],
         [
             (
-                d.contract, d.outcome, d.version,
+                d.contract,
+                d.outcome,
+                d.version,
                 ", ".join(c.name for c in d.definition.criteria),
-                d.definition.verification_window_days, d.definition.dispute_window_days,
+                d.definition.verification_window_days,
+                d.definition.dispute_window_days,
                 d.leaf_index,
             )
             for d in found
         ],
         numeric={"version", "verification_days", "dispute_days", "leaf_index"},
-    )  # fmt: skip
+    )
 
 
 @dataclass(slots=True)

@@ -111,30 +111,56 @@ def history(
         print_json({"account": account, "action": action, "versions": versions})
         return
     print_table(
-        ["version", "changed_at", "changed_by", "status", "due", "owner", "done_at", "evidence",
-         "leaf_index"],
         [
-            (v["version"], v["changed_at"], v["changed_by"], v["status"], v["due"], v["owner"],
-             v["done_at"], v["evidence"], v["leaf_index"])
+            "version",
+            "changed_at",
+            "changed_by",
+            "status",
+            "due",
+            "owner",
+            "done_at",
+            "evidence",
+            "leaf_index",
+        ],
+        [
+            (
+                v["version"],
+                v["changed_at"],
+                v["changed_by"],
+                v["status"],
+                v["due"],
+                v["owner"],
+                v["done_at"],
+                v["evidence"],
+                v["leaf_index"],
+            )
             for v in versions
         ],
         title=f"{account}/{action}",
         numeric={"version", "leaf_index"},
-    )  # fmt: skip
+    )
 
 
 def _print_actions(actions: list[dict[str, Any]], title: str) -> None:
     print_table(
-        ["action", "title", "owner", "due", "status", "missed", "done_at", "version",
-         "leaf_index"],
+        ["action", "title", "owner", "due", "status", "missed", "done_at", "version", "leaf_index"],
         [
-            (a["key"], a["title"], a["owner"], a["due"], a["status"], a["missed"], a["done_at"],
-             a["version"], a["leaf_index"])
+            (
+                a["key"],
+                a["title"],
+                a["owner"],
+                a["due"],
+                a["status"],
+                a["missed"],
+                a["done_at"],
+                a["version"],
+                a["leaf_index"],
+            )
             for a in actions
         ],
         title=title,
         numeric={"version", "leaf_index"},
-    )  # fmt: skip
+    )
 
 
 def _text(path: Path) -> str:

@@ -62,32 +62,51 @@ def show_utilization(
     print_table(
         ["meter", "to_date", "per_day", "projected", "reported", "share"],
         [
-            (m.meter, m.to_date, m.run_rate_per_day, m.projected, m.reported_total,
-             m.share_of_wallet)
+            (
+                m.meter,
+                m.to_date,
+                m.run_rate_per_day,
+                m.projected,
+                m.reported_total,
+                m.share_of_wallet,
+            )
             for m in found.meters
         ],
         numeric={"to_date", "per_day", "projected", "reported", "share"},
-    )  # fmt: skip
+    )
     if found.commitments:
         print_table(
             ["commitment", "minimum", "to_date", "utilization", "pace", "projected", "difference"],
             [
-                (c.component, c.minimum, c.committed_to_date, c.utilization, c.pace, c.projected,
-                 c.projected_difference)
+                (
+                    c.component,
+                    c.minimum,
+                    c.committed_to_date,
+                    c.utilization,
+                    c.pace,
+                    c.projected,
+                    c.projected_difference,
+                )
                 for c in found.commitments
             ],
             numeric={"minimum", "to_date", "utilization", "pace", "projected", "difference"},
-        )  # fmt: skip
+        )
     if found.credits:
         print_table(
             ["wallet", "balance", "burn_per_day", "days_left", "runs_out", "before_period_end"],
             [
-                (c.component, c.balance, c.burn_per_day, c.days_left,
-                 None if c.runs_out is None else format_rfc3339(c.runs_out), c.before_period_end)
+                (
+                    c.component,
+                    c.balance,
+                    c.burn_per_day,
+                    c.days_left,
+                    None if c.runs_out is None else format_rfc3339(c.runs_out),
+                    c.before_period_end,
+                )
                 for c in found.credits
             ],
             numeric={"balance", "burn_per_day", "days_left"},
-        )  # fmt: skip
+        )
 
 
 @app.command("alerts")
@@ -113,12 +132,20 @@ def list_alerts(
     print_table(
         ["id", "account", "severity", "type", "reason", "seen", "updated", "message"],
         [
-            (a.id, a.account, a.severity, a.type, a.reason, a.times_seen,
-             format_micros(a.updated_us), a.message)
+            (
+                a.id,
+                a.account,
+                a.severity,
+                a.type,
+                a.reason,
+                a.times_seen,
+                format_micros(a.updated_us),
+                a.message,
+            )
             for a in found
         ],
         numeric={"id", "seen"},
-    )  # fmt: skip
+    )
 
 
 @app.command("snooze")
@@ -234,19 +261,18 @@ def show_health(
         return
     print_table(
         ["account", "score", "band", "trend", "scorecard"],
-        [
-            (r["account"], r["score"], r["band"], _trend(r["trend"]), r["scorecard"])
-            for r in rows
-        ],
+        [(r["account"], r["score"], r["band"], _trend(r["trend"]), r["scorecard"]) for r in rows],
         numeric={"score"},
-    )  # fmt: skip
+    )
     if account is not None:
         print_table(
             ["measure", "raw", "points", "weight", "effective_weight"],
-            [(m["key"], m["raw"], m["points"], m["weight"], m["effective_weight"])
-             for m in rows[0]["measures"]],
+            [
+                (m["key"], m["raw"], m["points"], m["weight"], m["effective_weight"])
+                for m in rows[0]["measures"]
+            ],
             numeric={"raw", "points", "weight", "effective_weight"},
-        )  # fmt: skip
+        )
 
 
 @app.command("seasonality")
@@ -367,10 +393,18 @@ def show_drivers(
     say(analysis.summary)
     print_table(
         ["driver", "share", "of_explained", "coefficient", "p_value"],
-        [(d.name, round(d.share, 4), round(d.share_of_explained, 4), round(d.coefficient, 6),
-          round(d.p_value, 6)) for d in analysis.drivers],
+        [
+            (
+                d.name,
+                round(d.share, 4),
+                round(d.share_of_explained, 4),
+                round(d.coefficient, 6),
+                round(d.p_value, 6),
+            )
+            for d in analysis.drivers
+        ],
         numeric={"share", "of_explained", "coefficient", "p_value"},
-    )  # fmt: skip
+    )
 
 
 # Defined in its own module (the replay and its labels); listed last in `valueproof success`.

@@ -44,9 +44,14 @@ def outcome_usage(
     start_us = to_micros(period.start)
     end_us = to_micros(min(period.end, now + _INSTANT))
     found = billable_outcomes(
-        connection, tenant_id, account_id, document.contract, start_us, end_us,
+        connection,
+        tenant_id,
+        account_id,
+        document.contract,
+        start_us,
+        end_us,
         to_micros(period.end),
-    )  # fmt: skip
+    )
     earlier: dict[str, list[VoidedOutcome]] = {}
     for voided in voided_between(
         connection, tenant_id, account_id, document.contract, start_us, end_us
@@ -57,9 +62,16 @@ def outcome_usage(
     for key in sorted(keys):
         count, first, last = found.get(key, (0, 0, 0))
         credits = _credits(
-            connection, tenant_id, account_id, history, document.contract, key,
-            earlier.get(key, []), start_us, end_us,
-        )  # fmt: skip
+            connection,
+            tenant_id,
+            account_id,
+            history,
+            document.contract,
+            key,
+            earlier.get(key, []),
+            start_us,
+            end_us,
+        )
         leaves = ((first, last),) if count else ()
         usage[key] = OutcomeUsage(key, count, leaves, credits)
     return usage
@@ -98,9 +110,15 @@ def _credits(
             connection, tenant_id, account_id, contract, *span, end_us
         ).get(outcome, (0, 0, 0))[0]
         credit = OutcomeCredit(
-            earlier.start, earlier.end, billed, standing, component.unit_price,
-            component.max_count, component.max_amount, leaf_ranges((n, n) for n in leaves),
-        )  # fmt: skip
+            earlier.start,
+            earlier.end,
+            billed,
+            standing,
+            component.unit_price,
+            component.max_count,
+            component.max_amount,
+            leaf_ranges((n, n) for n in leaves),
+        )
         credits.append(credit)
     return tuple(credits)
 
@@ -114,6 +132,9 @@ def _component(document: ContractDocument, outcome: str) -> PerOutcome | None:
 
 def _period_of(document: ContractDocument, moment: datetime) -> BillingPeriod | None:
     return billing_period_at(
-        document.term.start, document.term.end, document.billing.period,
-        document.billing.anchor_day, moment,
-    )  # fmt: skip
+        document.term.start,
+        document.term.end,
+        document.billing.period,
+        document.billing.anchor_day,
+        moment,
+    )

@@ -70,9 +70,16 @@ def rate(terms: CompiledContract, version: int, version_leaf: int, inputs: Ratin
         reduction = adjustments.invoice_cap(total(lines), document.invoice_maximum)
         if reduction:
             lines.append(
-                _line(money, document, "invoice_maximum", "cap", "Invoice maximum", -reduction,
-                      {"maximum": document.invoice_maximum})
-            )  # fmt: skip
+                _line(
+                    money,
+                    document,
+                    "invoice_maximum",
+                    "cap",
+                    "Invoice maximum",
+                    -reduction,
+                    {"maximum": document.invoice_maximum},
+                )
+            )
     return Charges(
         contract=document.contract,
         version=version,
@@ -152,9 +159,16 @@ def _true_up(
         "applies_to": targets,
     }
     return [
-        _line(money, document, component.id, "true_up", component.description or
-              "Minimum commitment true-up", true_up.shortfall, detail)
-    ]  # fmt: skip
+        _line(
+            money,
+            document,
+            component.id,
+            "true_up",
+            component.description or "Minimum commitment true-up",
+            true_up.shortfall,
+            detail,
+        )
+    ]
 
 
 def _fraction(period: BillingPeriod) -> Decimal:
@@ -192,9 +206,16 @@ def _credits(
         "applies_to": targets,
     }
     return [
-        _line(money, document, component.id, "credit", component.description or
-              "Prepaid credit drawn", -now.covered, detail)
-    ]  # fmt: skip
+        _line(
+            money,
+            document,
+            component.id,
+            "credit",
+            component.description or "Prepaid credit drawn",
+            -now.covered,
+            detail,
+        )
+    ]
 
 
 def _discounts(
@@ -205,8 +226,9 @@ def _discounts(
     for discount in document.discounts:
         if f"discount:{discount.id}" not in applying:
             continue
-        chosen = [ln for ln in lines if discount.applies_to is None or ln.component in
-                  discount.applies_to]  # fmt: skip
+        chosen = [
+            ln for ln in lines if discount.applies_to is None or ln.component in discount.applies_to
+        ]
         base = max(ZERO, total(chosen))
         if discount.percent is not None:
             exact = adjustments.percent_discount(base, discount.percent)
@@ -220,9 +242,10 @@ def _discounts(
             "applies_to": discount.applies_to,
         }
         found.append(
-            _line(money, document, discount.id, "discount", f"Discount {discount.id}", -exact,
-                  detail)
-        )  # fmt: skip
+            _line(
+                money, document, discount.id, "discount", f"Discount {discount.id}", -exact, detail
+            )
+        )
     return found
 
 

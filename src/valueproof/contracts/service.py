@@ -326,10 +326,14 @@ def rate_accounts(
             if key in _per_transaction(document):
                 found = tuple(
                     transactions(
-                        connection, tenant_id, _meter(catalog, key), account_id, start_hour,
+                        connection,
+                        tenant_id,
+                        _meter(catalog, key),
+                        account_id,
+                        start_hour,
                         end_hour,
                     )
-                )  # fmt: skip
+                )
             usage[key] = MeterUsage(key, groups, found)
         readings, flags = _readings(connection, tenant_id, document, period, now)
         inputs = RatingInput(

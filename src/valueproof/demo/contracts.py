@@ -53,25 +53,48 @@ def _messaging(size: str) -> list[dict[str, Any]]:
     ]
     whatsapp = 'group.channel == "whatsapp"'
     return [
-        {"id": "messages", "type": "volume", "meter": "messages", "tiers": tiers,
-         "filter": f"!({whatsapp})"},
-        {"id": "whatsapp", "type": "per_unit", "meter": "messages", "unit_price": "0.0140",
-         "filter": whatsapp},
-    ]  # fmt: skip
+        {
+            "id": "messages",
+            "type": "volume",
+            "meter": "messages",
+            "tiers": tiers,
+            "filter": f"!({whatsapp})",
+        },
+        {
+            "id": "whatsapp",
+            "type": "per_unit",
+            "meter": "messages",
+            "unit_price": "0.0140",
+            "filter": whatsapp,
+        },
+    ]
 
 
 def _logistics(size: str) -> list[dict[str, Any]]:
     components: list[dict[str, Any]] = [
-        {"id": "truckload", "type": "per_unit", "meter": "shipments", "unit_price": "450.00",
-         "filter": 'group.mode == "TL"'},
-        {"id": "less_than_truckload", "type": "per_unit", "meter": "shipments",
-         "unit_price": "120.00", "filter": 'group.mode == "LTL"'},
-    ]  # fmt: skip
+        {
+            "id": "truckload",
+            "type": "per_unit",
+            "meter": "shipments",
+            "unit_price": "450.00",
+            "filter": 'group.mode == "TL"',
+        },
+        {
+            "id": "less_than_truckload",
+            "type": "per_unit",
+            "meter": "shipments",
+            "unit_price": "120.00",
+            "filter": 'group.mode == "LTL"',
+        },
+    ]
     if size == "mid":
         components.append(
-            {"id": "prepaid", "type": "prepaid_credits",
-             "recurring": {"amount": "1500.00", "rollover_cap": "3000.00"}}
-        )  # fmt: skip
+            {
+                "id": "prepaid",
+                "type": "prepaid_credits",
+                "recurring": {"amount": "1500.00", "rollover_cap": "3000.00"},
+            }
+        )
     return components
 
 

@@ -154,9 +154,22 @@ def _values(tenant_id: int, key: BucketKey, b: Bucket) -> tuple[Any, ...]:
     meter_id, account_id, dims, when = key
     high, low = sums.split(b.sum_micros)
     return (
-        tenant_id, meter_id, account_id, dims, when, b.event_count, high, low, b.min_micros,
-        b.max_micros, b.latest_ts_us, b.latest_seq, b.latest_micros, b.first_leaf, b.last_leaf,
-    )  # fmt: skip
+        tenant_id,
+        meter_id,
+        account_id,
+        dims,
+        when,
+        b.event_count,
+        high,
+        low,
+        b.min_micros,
+        b.max_micros,
+        b.latest_ts_us,
+        b.latest_seq,
+        b.latest_micros,
+        b.first_leaf,
+        b.last_leaf,
+    )
 
 
 def by_month(buckets: Mapping[BucketKey, Bucket]) -> dict[BucketKey, Bucket]:
@@ -271,11 +284,17 @@ def _refold_month(connection: Connection, tenant_id: int, key: BucketKey) -> Non
     for row in rows:
         whole.merge(
             Bucket(
-                row.event_count, sums.join(row.sum_high, row.sum_low), row.min_micros,
-                row.max_micros, row.latest_ts_us, row.latest_seq, row.latest_micros,
-                row.first_leaf, row.last_leaf,
+                row.event_count,
+                sums.join(row.sum_high, row.sum_low),
+                row.min_micros,
+                row.max_micros,
+                row.latest_ts_us,
+                row.latest_seq,
+                row.latest_micros,
+                row.first_leaf,
+                row.last_leaf,
             )
-        )  # fmt: skip
+        )
     if whole.event_count:
         marks = ", ".join([placeholder(connection)] * 15)
         connection.exec_driver_sql(

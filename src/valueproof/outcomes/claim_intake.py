@@ -115,9 +115,16 @@ def _envelope(item: Any) -> tuple[_Item | None, str | None, list[FieldError]]:
     except CanonicalizationError as error:
         return None, claim_id, [FieldError("attributes", f"not canonical JSON: {error}")]
     parsed = _Item(
-        item["id"], item["account"], item["contract"], item["outcome"], occurred, occurred_us,
-        item["attributes"], digest, attributes_json,
-    )  # fmt: skip
+        item["id"],
+        item["account"],
+        item["contract"],
+        item["outcome"],
+        occurred,
+        occurred_us,
+        item["attributes"],
+        digest,
+        attributes_json,
+    )
     return parsed, claim_id, []
 
 
@@ -255,10 +262,19 @@ class _Batch:
             if verdict.accepted and key_hash is not None:
                 keys.setdefault(scope, item.id)
             stored = StoredClaim(
-                item.id, item.account, item.contract, item.outcome, pending.version,
-                item.occurred_us, submitted_us, item.attributes,
-                salts.take(), verdict.accepted, verdict.reasons, -1,
-            )  # fmt: skip
+                item.id,
+                item.account,
+                item.contract,
+                item.outcome,
+                pending.version,
+                item.occurred_us,
+                submitted_us,
+                item.attributes,
+                salts.take(),
+                verdict.accepted,
+                verdict.reasons,
+                -1,
+            )
             self.leaves.append(verdict_leaf(stored))
             self.rows.append(_row(self.tenant_id, pending.account_id, stored, item, key_hash))
             self.verdicts.append(verdict)
@@ -279,9 +295,14 @@ class _Batch:
                 zip(self.pending, self.verdicts, strict=True)
             ):
                 results[pending.index] = ClaimResult(
-                    pending.index, pending.item.id, "accepted", (), verdict.accepted,
-                    verdict.reasons, first + offset,
-                )  # fmt: skip
+                    pending.index,
+                    pending.item.id,
+                    "accepted",
+                    (),
+                    verdict.accepted,
+                    verdict.reasons,
+                    first + offset,
+                )
         for index, original in self.repeats:
             results[index] = replace(results[original], index=index, status="duplicate")
         return results
@@ -295,9 +316,14 @@ class _Batch:
                 error = FieldError("id", "a claim with this id and other content is on record")
                 return ClaimResult(index, item.id, "conflict", (error,))
             return ClaimResult(
-                index, item.id, "duplicate", (), row.accepted, reasons_of_text(row.reasons),
+                index,
+                item.id,
+                "duplicate",
+                (),
+                row.accepted,
+                reasons_of_text(row.reasons),
                 row.leaf_index,
-            )  # fmt: skip
+            )
         seen = self.taken.get(item.id)
         if seen is None:
             return None
@@ -327,10 +353,16 @@ class _Batch:
         examined: dict[int, Examined] = {}
         for group in groups.values():
             claims = [
-                Claim(p.item.id, p.item.account, p.item.outcome, p.item.occurred_at,
-                      p.item.attributes, self.now)
+                Claim(
+                    p.item.id,
+                    p.item.account,
+                    p.item.outcome,
+                    p.item.occurred_at,
+                    p.item.attributes,
+                    self.now,
+                )
                 for p in group
-            ]  # fmt: skip
+            ]
             found = examine(
                 group[0].compiled, claims, known_sets=[p.check is not None for p in group]
             )
@@ -412,21 +444,43 @@ def _on_record(connection: Connection, tenant_id: int, ids: Sequence[str]) -> di
 
 # The columns a new claim's row sets, in `_row`'s order, then its leaf index (voided_us: null).
 _COLUMNS = (
-    "tenant_id", "claim_id", "account_id", "contract", "outcome", "definition_version",
-    "occurred_at_us", "submitted_at_us", "attributes", "salts", "content_sha256", "accepted",
-    "reasons", "dedupe_key_hash", "leaf_index",
-)  # fmt: skip
+    "tenant_id",
+    "claim_id",
+    "account_id",
+    "contract",
+    "outcome",
+    "definition_version",
+    "occurred_at_us",
+    "submitted_at_us",
+    "attributes",
+    "salts",
+    "content_sha256",
+    "accepted",
+    "reasons",
+    "dedupe_key_hash",
+    "leaf_index",
+)
 
 
 def _row(
     tenant_id: int, account_id: int, stored: StoredClaim, item: _Item, key_hash: str | None
 ) -> tuple[Any, ...]:
     return (
-        tenant_id, item.id, account_id, item.contract, item.outcome, stored.definition_version,
-        stored.occurred_at_us, stored.submitted_at_us, item.attributes_json,
-        orjson.dumps(stored.salts).decode(), item.content_sha256, stored.accepted,
-        reasons_text(stored.reasons), key_hash,
-    )  # fmt: skip
+        tenant_id,
+        item.id,
+        account_id,
+        item.contract,
+        item.outcome,
+        stored.definition_version,
+        stored.occurred_at_us,
+        stored.submitted_at_us,
+        item.attributes_json,
+        orjson.dumps(stored.salts).decode(),
+        item.content_sha256,
+        stored.accepted,
+        reasons_text(stored.reasons),
+        key_hash,
+    )
 
 
 def _key_hash(dedupe_key: str) -> str:

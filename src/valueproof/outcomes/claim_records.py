@@ -176,10 +176,19 @@ def claim_rows(tenant_id: int) -> Select[Any]:
 
 def claim_of_row(row: Row[Any]) -> StoredClaim:
     return StoredClaim(
-        row.claim_id, row.external_id, row.contract, row.outcome, row.definition_version,
-        row.occurred_at_us, row.submitted_at_us, orjson.loads(row.attributes),
-        orjson.loads(row.salts), bool(row.accepted), reasons_of_text(row.reasons), row.leaf_index,
-    )  # fmt: skip
+        row.claim_id,
+        row.external_id,
+        row.contract,
+        row.outcome,
+        row.definition_version,
+        row.occurred_at_us,
+        row.submitted_at_us,
+        orjson.loads(row.attributes),
+        orjson.loads(row.salts),
+        bool(row.accepted),
+        reasons_of_text(row.reasons),
+        row.leaf_index,
+    )
 
 
 def stored_claim(connection: Connection, tenant_id: int, claim_id: str) -> StoredClaim:

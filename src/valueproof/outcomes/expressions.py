@@ -82,22 +82,60 @@ FUNCTIONS: dict[str, Callable[[str], str]] = {
 # operators are named `_+_`, `@in`...); anything else is refused when a definition is read.
 CEL_BUILTINS = frozenset(
     {
-        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
-        "string", "bytes", "timestamp", "duration", "dyn", "type", "getFullYear", "getMonth",
-        "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
-        "getSeconds", "getMilliseconds",
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "timestamp",
+        "duration",
+        "dyn",
+        "type",
+        "getFullYear",
+        "getMonth",
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
     }
-)  # fmt: skip
+)
 TYPE_NAMES = frozenset(
     {"int", "uint", "double", "string", "bytes", "bool", "list", "map", "null_type", "type"}
 )
 RESERVED = frozenset(
     {
-        "as", "break", "const", "continue", "else", "false", "for", "function", "if", "import",
-        "in", "let", "loop", "package", "namespace", "null", "return", "true", "var", "void",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "false",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "null",
+        "return",
+        "true",
+        "var",
+        "void",
         "while",
     }
-)  # fmt: skip
+)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -337,11 +337,15 @@ def stored_readings(
         query = query.where(oracle_readings.c.as_of_us < to_micros(end))
     return [
         StoredReading(
-            row.key, row.metric, Decimal(row.value), from_micros(row.as_of_us), row.nonce,
+            row.key,
+            row.metric,
+            Decimal(row.value),
+            from_micros(row.as_of_us),
+            row.nonce,
             row.leaf_index,
         )
         for row in connection.execute(query)
-    ]  # fmt: skip
+    ]
 
 
 def metric_value(

@@ -59,8 +59,12 @@ oracle_readings = Table(
     UniqueConstraint("tenant_id", "source_id", "nonce"),
     UniqueConstraint("tenant_id", "leaf_index"),
 )
-Index("ix_oracle_readings_metric", oracle_readings.c.tenant_id, oracle_readings.c.metric,
-      oracle_readings.c.as_of_us)  # fmt: skip
+Index(
+    "ix_oracle_readings_metric",
+    oracle_readings.c.tenant_id,
+    oracle_readings.c.metric,
+    oracle_readings.c.as_of_us,
+)
 
 # Each version of an outcome definition, one per change of the document, each a ledger leaf.
 outcome_definitions = Table(
@@ -104,13 +108,25 @@ outcome_claims = Table(
     UniqueConstraint("tenant_id", "claim_id"),
     UniqueConstraint("tenant_id", "leaf_index"),
 )
-Index("ix_outcome_claims_rating", outcome_claims.c.tenant_id, outcome_claims.c.account_id,
-      outcome_claims.c.outcome, outcome_claims.c.occurred_at_us)  # fmt: skip
+Index(
+    "ix_outcome_claims_rating",
+    outcome_claims.c.tenant_id,
+    outcome_claims.c.account_id,
+    outcome_claims.c.outcome,
+    outcome_claims.c.occurred_at_us,
+)
 # Covering the dedupe lookup of ingestion (the first accepted claim with a key): without
 # `accepted`, `leaf_index` and `claim_id` it visited every earlier claim with the key.
-Index("ix_outcome_claims_dedupe_first", outcome_claims.c.tenant_id, outcome_claims.c.contract,
-      outcome_claims.c.outcome, outcome_claims.c.dedupe_key_hash, outcome_claims.c.accepted,
-      outcome_claims.c.leaf_index, outcome_claims.c.claim_id)  # fmt: skip
+Index(
+    "ix_outcome_claims_dedupe_first",
+    outcome_claims.c.tenant_id,
+    outcome_claims.c.contract,
+    outcome_claims.c.outcome,
+    outcome_claims.c.dedupe_key_hash,
+    outcome_claims.c.accepted,
+    outcome_claims.c.leaf_index,
+    outcome_claims.c.claim_id,
+)
 
 # A customer account's known-set secret, encrypted: AES-256-GCM under a key derived with scrypt
 # from the operator's passphrase (outcomes.knownset_store). Never stored or returned in clear.

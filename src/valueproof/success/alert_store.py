@@ -97,11 +97,16 @@ def reconcile(
         if row is None:
             connection.execute(
                 insert(success_alerts).values(
-                    tenant_id=tenant_id, account_id=account_id, type=signal.type,
-                    reason=signal.reason, status="open", opened_us=now_us, times_seen=1,
+                    tenant_id=tenant_id,
+                    account_id=account_id,
+                    type=signal.type,
+                    reason=signal.reason,
+                    status="open",
+                    opened_us=now_us,
+                    times_seen=1,
                     **values,
                 )
-            )  # fmt: skip
+            )
             opened += 1
             continue
         if row.status == "snoozed" and (row.snoozed_until_us or 0) <= now_us:
@@ -119,9 +124,10 @@ def reconcile(
             connection.execute(
                 update(success_alerts)
                 .where(t.id == row.id)
-                .values(status="resolved", resolution="cleared", resolved_us=now_us,
-                        updated_us=now_us)
-            )  # fmt: skip
+                .values(
+                    status="resolved", resolution="cleared", resolved_us=now_us, updated_us=now_us
+                )
+            )
             cleared += 1
     return Reconciled(opened, updated, reopened, cleared)
 
@@ -199,10 +205,21 @@ def _one(connection: Connection, tenant_id: int, alert_id: int) -> StoredAlert:
 
 def _stored(row: Row[Any]) -> StoredAlert:
     return StoredAlert(
-        row.id, row.external_id, row.type, row.reason, row.status, row.severity, row.message,
-        orjson.loads(row.numbers), row.opened_us, row.updated_us, row.times_seen,
-        row.snoozed_until_us, row.resolved_us, row.resolution,
-    )  # fmt: skip
+        row.id,
+        row.external_id,
+        row.type,
+        row.reason,
+        row.status,
+        row.severity,
+        row.message,
+        orjson.loads(row.numbers),
+        row.opened_us,
+        row.updated_us,
+        row.times_seen,
+        row.snoozed_until_us,
+        row.resolved_us,
+        row.resolution,
+    )
 
 
 def alert_json(alert: StoredAlert) -> dict[str, Any]:

@@ -62,10 +62,11 @@ def record_engagement(
         raise InvalidInput("note", f"{len(note)} characters; at most {_MAX_NOTE}")
     created = connection.execute(
         insert(success_engagements)
-        .values(tenant_id=tenant_id, account_id=account_id, at_us=at_us, kind=kind, by=by,
-                note=note)
+        .values(
+            tenant_id=tenant_id, account_id=account_id, at_us=at_us, kind=kind, by=by, note=note
+        )
         .returning(success_engagements.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     return Engagement(int(created), at_us, kind, by, note)
 
 
@@ -149,11 +150,16 @@ def put_driver_series(
         connection.execute(
             insert(success_drivers),
             [
-                {"tenant_id": tenant_id, "account_id": account_id, "driver": driver, "day": d,
-                 "value": v}
+                {
+                    "tenant_id": tenant_id,
+                    "account_id": account_id,
+                    "driver": driver,
+                    "day": d,
+                    "value": v,
+                }
                 for d, v in sorted(rows.items())
             ],
-        )  # fmt: skip
+        )
     return len(rows)
 
 

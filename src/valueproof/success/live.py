@@ -71,7 +71,9 @@ def _store(
     connection.execute(delete(success_settings).where(t.tenant_id == tenant_id, t.key == MARKER))
     connection.execute(
         insert(success_settings).values(
-            tenant_id=tenant_id, key=MARKER, document=orjson.dumps(document).decode(),
+            tenant_id=tenant_id,
+            key=MARKER,
+            document=orjson.dumps(document).decode(),
             updated_us=int(now.timestamp() * 1_000_000),
         )
-    )  # fmt: skip
+    )

@@ -214,9 +214,14 @@ def next_action(before: Action | None, document: ActionDocument, now_us: int) ->
         kept = before.done_at_us if before is not None and before.status == "done" else None
         done_at = now_us if kept is None else kept
     return Action(
-        document.key, document.title, document.owner, document.due, document.status,
-        tuple(document.evidence), done_at,
-    )  # fmt: skip
+        document.key,
+        document.title,
+        document.owner,
+        document.due,
+        document.status,
+        tuple(document.evidence),
+        done_at,
+    )
 
 
 def deadline_us(due: date) -> int:
@@ -266,10 +271,14 @@ def _record(action: Action) -> dict[str, Any]:
 def _action_of(record: dict[str, Any]) -> Action:
     done_at = record["done_at"]
     return Action(
-        record["key"], record["title"], record["owner"], date.fromisoformat(record["due"]),
-        record["status"], tuple(record["evidence"]),
+        record["key"],
+        record["title"],
+        record["owner"],
+        date.fromisoformat(record["due"]),
+        record["status"],
+        tuple(record["evidence"]),
         None if done_at is None else to_micros(parse_rfc3339(done_at)),
-    )  # fmt: skip
+    )
 
 
 def action_leaf(stored: StoredAction) -> bytes:
@@ -300,9 +309,13 @@ def action_rows(tenant_id: int) -> Select[Any]:
 def stored_action(row: Row[Any]) -> StoredAction:
     """A row of `action_rows` as a StoredAction."""
     return StoredAction(
-        row.external_id, _action_of(orjson.loads(row.document)), row.version, row.changed_by,
-        row.changed_us, row.leaf_index,
-    )  # fmt: skip
+        row.external_id,
+        _action_of(orjson.loads(row.document)),
+        row.version,
+        row.changed_by,
+        row.changed_us,
+        row.leaf_index,
+    )
 
 
 def latest_action(
@@ -337,9 +350,13 @@ def put_action(
     if latest is not None and action == latest.action:
         return latest
     stored = StoredAction(
-        _external_id(connection, tenant_id, account_id), action,
-        1 if latest is None else latest.version + 1, party, now_us, -1,
-    )  # fmt: skip
+        _external_id(connection, tenant_id, account_id),
+        action,
+        1 if latest is None else latest.version + 1,
+        party,
+        now_us,
+        -1,
+    )
     leaf_index = ledger_log.append(connection, tenant_id, [action_leaf(stored)], now_us)
     connection.execute(
         insert(success_plan_actions).values(

@@ -78,7 +78,10 @@ def profiles_of(connection: Connection, tenant_id: int, account_id: int) -> list
         .order_by(t.meter)
     )
     return [
-        {"meter": row.meter, "computed": format_micros(row.computed_us),
-         **orjson.loads(row.document)}
+        {
+            "meter": row.meter,
+            "computed": format_micros(row.computed_us),
+            **orjson.loads(row.document),
+        }
         for row in rows
-    ]  # fmt: skip
+    ]

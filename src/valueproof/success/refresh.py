@@ -109,8 +109,9 @@ def refresh(
     first = last - timedelta(days=HISTORY_DAYS - 1)
     rules: AlertRules = load_setting(connection, tenant_id, "alerts", parse_rules)
     signals: dict[int, list[Signal]] = {account: [] for account in ids}
-    checked: dict[int, set[str]] = {account: {"quiet", "commitment_at_risk", "credit_runout"}
-                                     for account in ids}  # fmt: skip
+    checked: dict[int, set[str]] = {
+        account: {"quiet", "commitment_at_risk", "credit_runout"} for account in ids
+    }
     active = np.zeros((len(ids), HISTORY_DAYS), dtype=bool)
     ratio = np.full(len(ids), np.nan)
     catalog = load_catalog(connection, tenant_id)
@@ -362,8 +363,9 @@ def _health(
     accepted, decided = _outcomes(connection, tenant_id, now_us, few)
     planned = _planned(connection, tenant_id, few)
     acceptance = [accepted.get(a, 0) / decided[a] if decided.get(a) else np.nan for a in ids]
-    adherence = [_adherence(connection, tenant_id, a, now_us) if a in planned else np.nan
-                 for a in ids]  # fmt: skip
+    adherence = [
+        _adherence(connection, tenant_id, a, now_us) if a in planned else np.nan for a in ids
+    ]
     values = {
         "plan_adherence": np.array(adherence, dtype=np.float64),
         "usage_vs_baseline": ratio,
@@ -446,22 +448,31 @@ def _store_health(
                 "breakdown": orjson.dumps(
                     {
                         "measures": [
-                            {"key": m.key, "raw": m.raw, "points": m.points,
-                             "weight": m.weight, "effective_weight": m.effective_weight}
+                            {
+                                "key": m.key,
+                                "raw": m.raw,
+                                "points": m.points,
+                                "weight": m.weight,
+                                "effective_weight": m.effective_weight,
+                            }
                             for m in score.measures
                         ],
-                        "trend": None if score.trend is None else {
-                            "previous": score.trend.previous, "delta": score.trend.delta,
+                        "trend": None
+                        if score.trend is None
+                        else {
+                            "previous": score.trend.previous,
+                            "delta": score.trend.delta,
                             "direction": score.trend.direction,
                         },
                         "reason": score.reason,
                     }
                 ).decode(),
             }
-        )  # fmt: skip
+        )
     t = success_health.c
     connection.execute(
-        delete(success_health).where(t.tenant_id == tenant_id, t.scored_us == now_us,
-                                     t.account_id.in_(list(ids)))
-    )  # fmt: skip
+        delete(success_health).where(
+            t.tenant_id == tenant_id, t.scored_us == now_us, t.account_id.in_(list(ids))
+        )
+    )
     connection.execute(insert(success_health), rows)

@@ -65,10 +65,11 @@ def segment_accounts(
     people = {
         int(row.id): row
         for row in connection.execute(
-            select(accounts.c.id, accounts.c.external_id, accounts.c.name,
-                   accounts.c.attributes).where(accounts.c.tenant_id == tenant_id)
+            select(
+                accounts.c.id, accounts.c.external_id, accounts.c.name, accounts.c.attributes
+            ).where(accounts.c.tenant_id == tenant_id)
         )
-    }  # fmt: skip
+    }
     ids = sorted(people)
     last = now.astimezone(UTC).date() - timedelta(days=1)
     usage = _usage(connection, tenant_id, meter, ids, last)
@@ -85,8 +86,9 @@ def segment_accounts(
         for external_id, label, words in zip(
             found.accounts, found.labels.tolist(), found.descriptions, strict=True
         ):
-            rows.append(_row(tenant_id, by_id[external_id], "usage", f"usage-{label + 1}",
-                             words, now_us))  # fmt: skip
+            rows.append(
+                _row(tenant_id, by_id[external_id], "usage", f"usage-{label + 1}", words, now_us)
+            )
     rules = load_setting(connection, tenant_id, "segments", SEGMENTS)
     if rules is not None:
         compiled = compile_segment_rules(rules)
@@ -155,9 +157,12 @@ def _usage(
         return None
     keep = np.flatnonzero(best.values.any(axis=1))
     return DailyUsage(
-        best.meter, best.first, best.last, tuple(best.accounts[i] for i in keep),
+        best.meter,
+        best.first,
+        best.last,
+        tuple(best.accounts[i] for i in keep),
         best.values[keep],
-    )  # fmt: skip
+    )
 
 
 def _features(usage: DailyUsage, names: list[str]) -> pd.DataFrame | None:
@@ -175,8 +180,11 @@ def _features(usage: DailyUsage, names: list[str]) -> pd.DataFrame | None:
 
 
 def _account_context(person: Any) -> dict[str, Any]:
-    return {"id": person.external_id, "name": person.name,
-            "attributes": orjson.loads(person.attributes)}  # fmt: skip
+    return {
+        "id": person.external_id,
+        "name": person.name,
+        "attributes": orjson.loads(person.attributes),
+    }
 
 
 def _row(

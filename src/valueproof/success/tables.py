@@ -50,12 +50,22 @@ success_alerts = Table(
     Column("resolved_us", BigInteger, nullable=True),
     Column("resolution", String(40), nullable=True),  # cleared | dismissed
 )
-Index("uq_success_alerts_live", success_alerts.c.tenant_id, success_alerts.c.account_id,
-      success_alerts.c.type, success_alerts.c.reason, unique=True,
-      sqlite_where=text("status != 'resolved'"),
-      postgresql_where=text("status != 'resolved'"))  # fmt: skip
-Index("ix_success_alerts_queue", success_alerts.c.tenant_id, success_alerts.c.status,
-      success_alerts.c.updated_us)  # fmt: skip
+Index(
+    "uq_success_alerts_live",
+    success_alerts.c.tenant_id,
+    success_alerts.c.account_id,
+    success_alerts.c.type,
+    success_alerts.c.reason,
+    unique=True,
+    sqlite_where=text("status != 'resolved'"),
+    postgresql_where=text("status != 'resolved'"),
+)
+Index(
+    "ix_success_alerts_queue",
+    success_alerts.c.tenant_id,
+    success_alerts.c.status,
+    success_alerts.c.updated_us,
+)
 
 # Each health score computed, so a score's trend against the previous one can be shown.
 success_health = Table(
@@ -108,8 +118,12 @@ success_engagements = Table(
     Column("by", String(200), nullable=False),
     Column("note", Text, nullable=False),
 )
-Index("ix_success_engagements_account", success_engagements.c.tenant_id,
-      success_engagements.c.account_id, success_engagements.c.at_us)  # fmt: skip
+Index(
+    "ix_success_engagements_account",
+    success_engagements.c.tenant_id,
+    success_engagements.c.account_id,
+    success_engagements.c.at_us,
+)
 
 # Driver series the vendor supplies per account (e.g. the customer's own order volume), daily.
 success_drivers = Table(

@@ -283,30 +283,46 @@ def utilization_json(found: Utilization) -> dict[str, Any]:
     return {
         "account": found.account,
         "as_of": format_rfc3339(found.as_of),
-        "period": {"start": format_rfc3339(found.period.start),
-                   "end": format_rfc3339(found.period.end)},
+        "period": {
+            "start": format_rfc3339(found.period.start),
+            "end": format_rfc3339(found.period.end),
+        },
         "elapsed": str(found.elapsed),
         "contract": found.contract,
         "currency": found.currency,
         "meters": [
-            {"meter": m.meter, "unit": m.unit, "to_date": str(m.to_date),
-             "run_rate_per_day": _text(m.run_rate_per_day), "projected": str(m.projected),
-             "reported_total": _text(m.reported_total),
-             "share_of_wallet": _text(m.share_of_wallet)}
+            {
+                "meter": m.meter,
+                "unit": m.unit,
+                "to_date": str(m.to_date),
+                "run_rate_per_day": _text(m.run_rate_per_day),
+                "projected": str(m.projected),
+                "reported_total": _text(m.reported_total),
+                "share_of_wallet": _text(m.share_of_wallet),
+            }
             for m in found.meters
         ],
         "commitments": [
-            {"component": c.component, "minimum": str(c.minimum),
-             "committed_to_date": str(c.committed_to_date), "utilization": str(c.utilization),
-             "pace": str(c.pace), "projected": str(c.projected),
-             "projected_difference": str(c.projected_difference)}
+            {
+                "component": c.component,
+                "minimum": str(c.minimum),
+                "committed_to_date": str(c.committed_to_date),
+                "utilization": str(c.utilization),
+                "pace": str(c.pace),
+                "projected": str(c.projected),
+                "projected_difference": str(c.projected_difference),
+            }
             for c in found.commitments
         ],
         "credits": [
-            {"component": c.component, "balance": str(c.balance),
-             "burn_per_day": str(c.burn_per_day), "days_left": _text(c.days_left),
-             "runs_out": None if c.runs_out is None else format_rfc3339(c.runs_out),
-             "before_period_end": c.before_period_end}
+            {
+                "component": c.component,
+                "balance": str(c.balance),
+                "burn_per_day": str(c.burn_per_day),
+                "days_left": _text(c.days_left),
+                "runs_out": None if c.runs_out is None else format_rfc3339(c.runs_out),
+                "before_period_end": c.before_period_end,
+            }
             for c in found.credits
         ],
-    }  # fmt: skip
+    }

@@ -74,11 +74,15 @@ def list_segments(
         rows = connection.execute(query).all()
     return {
         "segments": [
-            {"account": r.external_id, "kind": r.kind, "segment": r.segment,
-             "explanation": r.explanation}
+            {
+                "account": r.external_id,
+                "kind": r.kind,
+                "segment": r.segment,
+                "explanation": r.explanation,
+            }
             for r in rows
         ]
-    }  # fmt: skip
+    }
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
