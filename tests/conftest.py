@@ -22,6 +22,7 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine
 
 from valueproof.config import Settings
@@ -31,6 +32,11 @@ from valueproof.server import create_app
 from valueproof.store import connect_engine, upgrade, write
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant, create_tenant
+
+# No timing assertions in the suite: hypothesis's per-example deadline and its too-slow health
+# check are both, and a loaded CI machine fails them at random.
+settings.register_profile("valueproof", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("valueproof")
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER_PASSPHRASE = "correct horse battery staple"  # opens the test tenants' signing keys

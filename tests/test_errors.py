@@ -76,3 +76,27 @@ def test_every_error_lives_in_its_packages_errors_module_and_follows_the_naming_
     # valueproof/errors.py: an InvalidInput is named for what went wrong, never "...Error".
     invalid_inputs = [e.__qualname__ for e in errors if issubclass(e, InvalidInput)]
     assert [name for name in invalid_inputs if name.endswith("Error")] == []
+
+
+def test_a_field_left_out_is_called_missing_and_validators_lose_pydantics_prefix() -> None:
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    from valueproof.errors import validation_reason
+
+    class Lead(BaseModel):
+        email: str
+        score: int
+
+        @field_validator("score")
+        @classmethod
+        def _positive(cls, value: int) -> int:
+            if value < 0:
+                raise ValueError("must be at least 0")
+            return value
+
+    with pytest.raises(ValidationError) as missing:
+        Lead.model_validate({"score": 1})
+    assert [validation_reason(e) for e in missing.value.errors()] == ["is missing"]
+    with pytest.raises(ValidationError) as negative:
+        Lead.model_validate({"email": "a@b.c", "score": -1})
+    assert [validation_reason(e) for e in negative.value.errors()] == ["must be at least 0"]

@@ -16,7 +16,8 @@ refused: the ledger's verification failures (`LedgerError`, `ProofError`, `LogFe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class ValueproofError(Exception):
@@ -107,6 +108,17 @@ class Forbidden(ValueproofError):
 
     status = 403
     title = "Forbidden"
+
+
+MISSING = "is missing"
+
+
+def validation_reason(error: Mapping[str, Any]) -> str:
+    """One pydantic error's reason in our words: a field left out "is missing" (pydantic says
+    "Field required"), and a validator's message without pydantic's "Value error, " prefix."""
+    if error.get("type") == "missing":
+        return MISSING
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def field_path(location: tuple[int | str, ...] | list[int | str]) -> str:

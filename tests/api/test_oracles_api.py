@@ -247,7 +247,7 @@ def test_each_refused_reading_names_its_field_and_never_blocks_the_others(
         ("duplicate", []),
     ]
     reasons = [r["errors"][0]["reason"] for r in body["results"][1:9]]
-    assert reasons[0] == "is required"
+    assert reasons[0] == "is missing"
     assert "does not verify" in reasons[1] and "does not verify" in reasons[2]
     assert "stale" in reasons[3] and "future" in reasons[4]
     assert "no source 'nobody'" in reasons[5]

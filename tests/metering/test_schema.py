@@ -52,13 +52,13 @@ def test_valid_event_is_normalized() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "reason"),
     [
-        ({"id": None}, "id", "is required"),
+        ({"id": None}, "id", "is missing"),
         ({"id": ""}, "id", "non-empty string"),
         ({"account": 7}, "account", "non-empty string"),
         ({"type": "nope"}, "type", "unknown event type 'nope'"),
         ({"timestamp": "2026-01-01"}, "timestamp", "RFC 3339"),
         ({"timestamp": "2027-02-01T00:00:00Z"}, "timestamp", "in the future"),
-        ({"properties": {"mode": "TL"}}, "properties.kg", "is required"),
+        ({"properties": {"mode": "TL"}}, "properties.kg", "is missing"),
         ({"properties": {"mode": 3, "kg": 1}}, "properties.mode", "must be a string"),
         ({"properties": {"mode": "TL", "kg": "9"}}, "properties.kg", "must be a number"),
         ({"properties": {"mode": "TL", "kg": 1, "pallets": 1.5}}, "properties.pallets", "integer"),
@@ -218,7 +218,7 @@ def test_csv_whole_numbers_keep_every_digit() -> None:
 
 def test_value_required_by_a_meter() -> None:
     limits = Limits(now_us=NOW, max_future_us=0, value_required_by={"ship": "revenue"})
-    assert errors_of(GOOD, limits) == [FieldError("value", "is required by meter 'revenue'")]
+    assert errors_of(GOOD, limits) == [FieldError("value", "is missing; meter 'revenue' reads it")]
 
 
 def test_a_void_need_not_repeat_the_properties() -> None:

@@ -267,7 +267,7 @@ def test_document_errors_name_the_field(changes: dict[str, Any], field: str) -> 
 def test_required_fields_and_documents() -> None:
     data = document()
     del data["dedupe_key"]
-    assert ("dedupe_key", "Field required") in problems_of(data)
+    assert ("dedupe_key", "is missing") in problems_of(data)
     assert problems_of([1, 2])[0][0] == "(document)"
     with pytest.raises(DefinitionInvalid, match="not valid YAML"):
         read_definition("contract: [unclosed")

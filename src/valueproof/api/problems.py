@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from valueproof.errors import InvalidInput, ValueproofError
+from valueproof.errors import InvalidInput, ValueproofError, validation_reason
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -45,7 +45,7 @@ def install(app: FastAPI) -> None:
         errors = [
             {
                 "field": ".".join(str(part) for part in item["loc"] if part != "body") or "(body)",
-                "reason": item["msg"],
+                "reason": validation_reason(item),
             }
             for item in error.errors()
         ]

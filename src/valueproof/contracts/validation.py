@@ -33,7 +33,7 @@ from valueproof.contracts.document import (
 )
 from valueproof.contracts.errors import ContractInvalid
 from valueproof.documents import load_document
-from valueproof.errors import DocumentUnreadable, field_path
+from valueproof.errors import DocumentUnreadable, field_path, validation_reason
 from valueproof.money import currency
 from valueproof.outcomes.cel_types import (
     BOOL,
@@ -68,7 +68,7 @@ def parse_contract(data: Any) -> ContractDocument:
     except ValidationError as error:
         raise ContractInvalid(
             [
-                (field_path(_location(e["loc"])) or "(document)", _message(e["msg"]))
+                (field_path(_location(e["loc"])) or "(document)", validation_reason(e))
                 for e in error.errors()
             ]
         ) from None
@@ -140,10 +140,6 @@ def _condition_problems(document: ContractDocument) -> list[tuple[str, str]]:
             continue
         problems += [(path, clash) for clash in type_problems(source, _SCHEMAS[variables], BOOL)]
     return problems
-
-
-def _message(text: str) -> str:
-    return text.removeprefix("Value error, ")
 
 
 def _location(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:

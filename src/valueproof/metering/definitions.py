@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from valueproof.errors import InvalidInput, field_path
+from valueproof.errors import InvalidInput, field_path, validation_reason
 
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]{0,199}$"
 _KEY = re.compile(KEY_PATTERN)
@@ -151,7 +151,7 @@ def parse_document(model: type[BaseModel], data: Any, where: str = "") -> Any:
     except ValidationError as error:
         first = error.errors()[0]
         path = field_path(first["loc"]) or "(document)"
-        raise InvalidInput(f"{where}{path}" if where else path, first["msg"]) from None
+        raise InvalidInput(f"{where}{path}" if where else path, validation_reason(first)) from None
 
 
 def is_key(text: str) -> bool:

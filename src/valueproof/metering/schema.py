@@ -142,7 +142,7 @@ def validate_event(
 def _text(raw: dict[str, Any], field: str, errors: list[FieldError]) -> str | None:
     value = raw.get(field)
     if value is None:
-        errors.append(FieldError(field, "is required"))
+        errors.append(FieldError(field, "is missing"))
         return None
     if not isinstance(value, str) or not value:
         errors.append(FieldError(field, "must be a non-empty string"))
@@ -158,7 +158,7 @@ def _text(raw: dict[str, Any], field: str, errors: list[FieldError]) -> str | No
 
 def _timestamp(value: Any, limits: Limits, errors: list[FieldError]) -> int | None:
     if value is None:
-        errors.append(FieldError("timestamp", "is required"))
+        errors.append(FieldError("timestamp", "is missing"))
         return None
     if not isinstance(value, str):
         errors.append(FieldError("timestamp", "must be an RFC 3339 string"))
@@ -189,7 +189,7 @@ def _check_properties(
     for name, spec in event_type.properties.items():
         if name not in properties or properties[name] is None:
             if spec.required:
-                errors.append(FieldError(f"properties.{name}", "is required"))
+                errors.append(FieldError(f"properties.{name}", "is missing"))
             checked.pop(name, None)
             continue
         value = properties[name]
@@ -296,7 +296,7 @@ def _value(
     if value is None:
         needed_by = (limits.value_required_by or {}).get(type_key or "")
         if needed_by is not None and raw.get("voids") is None:
-            errors.append(FieldError("value", f"is required by meter {needed_by!r}"))
+            errors.append(FieldError("value", f"is missing; meter {needed_by!r} reads it"))
         return None
     try:
         micros = to_micros(value)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import load_document
-from valueproof.errors import DocumentUnreadable, field_path
+from valueproof.errors import DocumentUnreadable, field_path, validation_reason
 from valueproof.metering.definitions import KEY_PATTERN
 from valueproof.outcomes.cel_types import (
     BOOL,
@@ -183,8 +183,7 @@ def parse_definition(data: Any) -> OutcomeDefinition:
         definition = OutcomeDefinition.model_validate(data)
     except ValidationError as error:
         problems = [
-            (field_path(e["loc"]) or "(document)", e["msg"].removeprefix("Value error, "))
-            for e in error.errors()
+            (field_path(e["loc"]) or "(document)", validation_reason(e)) for e in error.errors()
         ]
         raise DefinitionInvalid(problems) from None
     compile_definition(definition)

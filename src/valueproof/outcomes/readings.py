@@ -207,7 +207,7 @@ def _object(value: Any, field: str, prefix: str, names: tuple[str, ...]) -> dict
         raise ReadingRefused(field, f"must be a JSON object, not {_json_kind(value)}")
     for name in names:
         if name not in value:
-            raise ReadingRefused(prefix + name, "is required")
+            raise ReadingRefused(prefix + name, "is missing")
     extra = sorted(str(name) for name in value if name not in names)
     if extra:
         raise ReadingRefused(

@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from valueproof.errors import InvalidInput, field_path
+from valueproof.errors import InvalidInput, field_path, validation_reason
 
 __all__ = [
     "TYPES",
@@ -110,7 +110,9 @@ def parse_rules(data: Any) -> AlertRules:
         return AlertRules.model_validate(data if data is not None else {})
     except ValidationError as error:
         first = error.errors()[0]
-        raise InvalidInput(field_path(first["loc"]) or "(document)", first["msg"]) from None
+        raise InvalidInput(
+            field_path(first["loc"]) or "(document)", validation_reason(first)
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,13 @@ from pydantic import (
 from sqlalchemy import Connection, Row, Select, func, insert, select
 
 from valueproof.documents import load_document
-from valueproof.errors import DocumentUnreadable, InvalidInput, NotFound, field_path
+from valueproof.errors import (
+    DocumentUnreadable,
+    InvalidInput,
+    NotFound,
+    field_path,
+    validation_reason,
+)
 from valueproof.ledger import log as ledger_log
 from valueproof.ledger.canonical import canonical_json
 from valueproof.ledger.leaves import leaf_bytes
@@ -169,7 +175,7 @@ def parse_action(data: Any) -> ActionDocument:
         return ActionDocument.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        reason = first["msg"].removeprefix("Value error, ")
+        reason = validation_reason(first)
         raise InvalidInput(field_path(first["loc"]) or "(document)", reason) from None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import load_document
-from valueproof.errors import DocumentUnreadable, field_path
+from valueproof.errors import DocumentUnreadable, field_path, validation_reason
 from valueproof.success.errors import ScorecardInvalid
 
 __all__ = [
@@ -134,8 +134,7 @@ def parse_scorecard(data: Any) -> Scorecard:
         scorecard = Scorecard.model_validate(data)
     except ValidationError as error:
         problems = [
-            (field_path(e["loc"]) or "(document)", e["msg"].removeprefix("Value error, "))
-            for e in error.errors()
+            (field_path(e["loc"]) or "(document)", validation_reason(e)) for e in error.errors()
         ]
         raise ScorecardInvalid(problems) from None
     problems = _structure_problems("", scorecard.measures, scorecard.bands)

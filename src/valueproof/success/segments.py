@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from valueproof.documents import load_document
-from valueproof.errors import DocumentUnreadable, field_path
+from valueproof.errors import DocumentUnreadable, field_path, validation_reason
 from valueproof.outcomes.expressions import CEL_BUILTINS, CEL_ERRORS, TYPE_NAMES, binders
 from valueproof.success.errors import SegmentsInvalid
 
@@ -92,8 +92,7 @@ def parse_segment_rules(data: Any) -> SegmentRules:
         rules = SegmentRules.model_validate(data)
     except ValidationError as error:
         problems = [
-            (field_path(e["loc"]) or "(document)", e["msg"].removeprefix("Value error, "))
-            for e in error.errors()
+            (field_path(e["loc"]) or "(document)", validation_reason(e)) for e in error.errors()
         ]
         raise SegmentsInvalid(problems) from None
     compile_segment_rules(rules)
