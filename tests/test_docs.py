@@ -1,0 +1,198 @@
+"""Every shell example in docs/*.md runs as written, in the order the page gives it.
+
+Each page is one reader's session: a scratch folder holding the sample files of `docs/examples/`
+(the files the page names), a scratch SQLite database, and one bash shell, so `KEY=$(...)` on one
+line is `$KEY` on a later one. A command passes when it exits 0, or, when the page shows it
+answering `error: ...`, when it fails with that error. `valueproof serve` is started on a
+loopback port instead of the address the page gives, and the page's example hosts
+(`https://billing.example.com`, `https://vendor.example`) are that server; `SETUP` says what a
+page assumes its reader already has.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
+BIN = Path(sys.executable).parent
+HOSTS = ("https://billing.example.com", "https://vendor.example", "http://127.0.0.1:8000")
+LEFT_OUT = ("valueproof serve", "pip install")  # runs until stopped; installs from PyPI
+PASSPHRASE = "docs-example-passphrase"
+
+# What a page assumes its reader has done before its first example (the setup is itself
+# made of documented commands).
+SETUP = {
+    "backtest.md": ["valueproof demo seed --scale 0.05"],
+    "contracts.md": [
+        "valueproof tenant create acme",
+        "valueproof meters apply examples-meters.yaml --tenant acme",
+    ],
+    "ledger.md": ["valueproof tenant create acme", "valueproof ingest usage.jsonl --tenant acme"],
+    "oracles.md": ["valueproof tenant create acme"],
+    "outcomes.md": ["valueproof tenant create acme"],
+    "verify.md": [
+        "valueproof tenant create acme",
+        "VKEY=$(valueproof ledger keygen --tenant acme)",
+        "valueproof ingest usage.jsonl --tenant acme",
+        "KEY=$(valueproof apikey create --tenant acme --scopes read)",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One command of a page, with the answer the page shows for it."""
+
+    page: str
+    line: int
+    command: str
+    shown: str
+
+    @property
+    def shows_an_error(self) -> bool:
+        return self.shown.startswith("error:")
+
+
+def examples(page: Path) -> list[Example]:
+    """The commands of a page's ```console blocks (after `$ `) and ```sh blocks, in order."""
+    found = []
+    lines = page.read_text(encoding="utf-8").splitlines()
+    number = 0
+    while number < len(lines):
+        fence = lines[number].strip()
+        number += 1
+        if fence not in ("```console", "```sh"):
+            continue
+        body = []
+        while number < len(lines) and lines[number].strip() != "```":
+            body.append((number + 1, lines[number]))
+            number += 1
+        found.extend(_block(page.name, body, prompt=fence == "```console"))
+    return found
+
+
+def _block(page: str, body: list[tuple[int, str]], *, prompt: bool) -> Iterator[Example]:
+    command: list[str] = []
+    shown: list[str] = []
+    start = 0
+    for number, text in body:
+        if command and command[-1].endswith("\\"):
+            command.append(text)
+            continue
+        if prompt:
+            starts = text.startswith("$ ")
+        else:
+            starts = bool(text.strip()) and not text.lstrip().startswith("#")
+        if starts:
+            if command:
+                yield Example(page, start, "\n".join(command), "\n".join(shown).strip())
+            command, shown, start = [text[2:] if prompt else text], [], number
+        else:
+            shown.append(text)
+    if command:
+        yield Example(page, start, "\n".join(command), "\n".join(shown).strip())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def _server(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "valueproof"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError("valueproof serve did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+PAGES = sorted(page for page in DOCS.glob("*.md") if examples(page))
+
+
+def test_every_page_with_commands_is_run() -> None:
+    names = {page.name for page in PAGES}
+    assert {"cli.md", "contracts.md", "ledger.md", "oracles.md", "verify.md"} <= names
+    assert set(SETUP) <= names
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_the_page_runs_as_written(page: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "reader"
+    shutil.copytree(EXAMPLES, folder)
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "VALUEPROOF_DATABASE_URL": f"sqlite:///{tmp_path / 'docs.db'}",
+        "VALUEPROOF_LEDGER_PASSPHRASE": PASSPHRASE,
+        "VALUEPROOF_LEDGER_ORIGIN": "vendor.example",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    steps = [Example(page.name, 0, line, "") for line in SETUP.get(page.name, [])]
+    steps += [step for step in examples(page) if not step.command.startswith(LEFT_OUT)]
+    subprocess.run([str(BIN / "valueproof"), "db", "upgrade"], env=env, check=True, cwd=folder)
+    with _server(folder, env) as url:
+        failures = _run(steps, folder, env, url)
+    assert not failures, "\n\n".join(failures)
+
+
+def _run(steps: list[Example], folder: Path, env: dict[str, str], url: str) -> list[str]:
+    """Run the steps in one bash shell; a failure message for each step that did not pass."""
+    script = ["set -u"]
+    for index, step in enumerate(steps):
+        command = step.command
+        for host in HOSTS:
+            command = command.replace(host, url)
+        script.append(f"{{ {command}\n}} >out.{index} 2>err.{index}; echo $? >rc.{index}")
+    subprocess.run(
+        ["bash", "-c", "\n".join(script)], cwd=folder, env=env, stdin=subprocess.DEVNULL, timeout=600
+    )
+    failures = []
+    for index, step in enumerate(steps):
+        where = f"{step.page}:{step.line}" if step.line else f"{step.page} (setup)"
+        code = (folder / f"rc.{index}").read_text().strip()
+        out = (folder / f"out.{index}").read_text()
+        err = (folder / f"err.{index}").read_text()
+        said = f"{where}: $ {step.command}\nexit {code}\n{out}{err}"
+        if step.shows_an_error:
+            first = re.sub(r"\s+", " ", step.shown.splitlines()[0])
+            if code == "0" or first not in re.sub(r"\s+", " ", err):
+                failures.append(f"{said}\n(the page shows: {first})")
+        elif code != "0":
+            failures.append(said)
+    return failures
