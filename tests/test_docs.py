@@ -67,6 +67,13 @@ class Example:
     def shows_an_error(self) -> bool:
         return self.shown.startswith("error:")
 
+    @property
+    def shows_a_status(self) -> str | None:
+        """The exit status an `echo $?` step shows for the step before it."""
+        if self.command.strip() == "echo $?" and self.shown.isdigit():
+            return self.shown
+        return None
+
 
 def examples(page: Path) -> list[Example]:
     """The commands of a page's ```console blocks (after `$ `) and ```sh blocks, in order."""
@@ -178,7 +185,10 @@ def _run(steps: list[Example], folder: Path, env: dict[str, str], url: str) -> l
         command = step.command
         for host in HOSTS:
             command = command.replace(host, url)
-        script.append(f"{{ {command}\n}} >out.{index} 2>err.{index}; echo $? >rc.{index}")
+        # `(exit $code)` hands the step's status on, so that a page's `echo $?` shows it.
+        script.append(
+            f"{{ {command}\n}} >out.{index} 2>err.{index}; code=$?; echo $code >rc.{index}; (exit $code)"
+        )
     subprocess.run(
         ["bash", "-c", "\n".join(script)], cwd=folder, env=env, stdin=subprocess.DEVNULL, timeout=600
     )
@@ -189,10 +199,17 @@ def _run(steps: list[Example], folder: Path, env: dict[str, str], url: str) -> l
         out = (folder / f"out.{index}").read_text()
         err = (folder / f"err.{index}").read_text()
         said = f"{where}: $ {step.command}\nexit {code}\n{out}{err}"
+        following = steps[index + 1] if index + 1 < len(steps) else None
         if step.shows_an_error:
             first = re.sub(r"\s+", " ", step.shown.splitlines()[0])
             if code == "0" or first not in re.sub(r"\s+", " ", err):
                 failures.append(f"{said}\n(the page shows: {first})")
+        elif following is not None and following.shows_a_status is not None:
+            if code != following.shows_a_status:
+                failures.append(f"{said}\n(the page shows exit {following.shows_a_status})")
+        elif step.shows_a_status is not None:
+            if out.strip() != step.shown:
+                failures.append(f"{said}\n(the page shows {step.shown})")
         elif code != "0":
             failures.append(said)
     return failures
