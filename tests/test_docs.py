@@ -34,6 +34,17 @@ HOSTS = ("https://billing.example.com", "https://vendor.example", "http://127.0.
 LEFT_OUT = ("valueproof serve", "pip install")  # runs until stopped; installs from PyPI
 PASSPHRASE = "docs-example-passphrase"
 
+# What differs from one run to the next (times, key ids, keys, signatures, nonces, speed), which a
+# page may show with other values; everything else it shows must be what the command printed.
+VOLATILE = re.compile(
+    r"sqlite:///\S+"
+    r"|[A-Za-z0-9+/_-]+\.\.\.[A-Za-z0-9+/_-]+={0,2}"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+    r"|\b[0-9a-f]{8,16}\b"
+    r"|[A-Za-z0-9+/_-]{20,}={0,2}"
+    r"|\d+(\.\d+)? s \(\d+ events/s\)"
+)
+
 # What a page assumes its reader has done before its first example (the setup is itself
 # made of documented commands).
 SETUP = {
@@ -41,8 +52,14 @@ SETUP = {
     "contracts.md": [
         "valueproof tenant create acme",
         "valueproof meters apply examples-meters.yaml --tenant acme",
+        'valueproof accounts create globex --name "Globex" --tenant acme',
     ],
-    "ledger.md": ["valueproof tenant create acme", "valueproof ingest usage.jsonl --tenant acme"],
+    "ledger.md": [
+        "valueproof tenant create acme",
+        "valueproof meters apply examples-meters.yaml --tenant acme",
+        'valueproof accounts create globex --name "Globex" --tenant acme',
+        "valueproof ingest usage.jsonl --tenant acme",
+    ],
     "oracles.md": ["valueproof tenant create acme"],
     "outcomes.md": ["valueproof tenant create acme"],
     "verify.md": [
@@ -212,4 +229,22 @@ def _run(steps: list[Example], folder: Path, env: dict[str, str], url: str) -> l
                 failures.append(f"{said}\n(the page shows {step.shown})")
         elif code != "0":
             failures.append(said)
+        else:
+            missing = _not_printed(step.shown, out + err)
+            if missing:
+                failures.append(f"{said}\n(the page shows, and it did not print: {missing})")
     return failures
+
+
+def _masked(line: str) -> str:
+    line = VOLATILE.sub("~", line)
+    return re.sub(r"[ ━─]+", " ", line).strip()
+
+
+def _not_printed(shown: str, printed: str) -> str | None:
+    """The first line the page shows that the command did not print, volatile values aside."""
+    lines = {_masked(line) for line in printed.splitlines()}
+    for line in shown.splitlines():
+        if line.strip() not in ("", "...") and _masked(line) not in lines:
+            return line
+    return None
