@@ -62,11 +62,19 @@ SETUP = {
     ],
     "oracles.md": ["valueproof tenant create acme"],
     "outcomes.md": ["valueproof tenant create acme"],
+    # A log of 8 entries whose first 7 the customer verified in January (cp-january.txt).
     "verify.md": [
         "valueproof tenant create acme",
+        "valueproof meters apply examples-meters.yaml --tenant acme",
+        'valueproof accounts create globex --name "Globex" --tenant acme',
         "VKEY=$(valueproof ledger keygen --tenant acme)",
-        "valueproof ingest usage.jsonl --tenant acme",
         "KEY=$(valueproof apikey create --tenant acme --scopes read)",
+        "valueproof ingest usage.jsonl --tenant acme",
+        "valueproof ledger checkpoint --tenant acme",
+        'curl -fsS -H "Authorization: Bearer $KEY" https://vendor.example/tlog/acme/checkpoint'
+        " > cp-january.txt",
+        "valueproof contract apply globex-2026.yaml --tenant acme",
+        "valueproof ledger checkpoint --tenant acme",
     ],
 }
 
