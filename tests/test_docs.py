@@ -48,7 +48,6 @@ VOLATILE = re.compile(
 # What a page assumes its reader has done before its first example (the setup is itself
 # made of documented commands).
 SETUP = {
-    "backtest.md": ["valueproof demo seed --scale 0.05"],
     "contracts.md": [
         "valueproof tenant create acme",
         "valueproof meters apply examples-meters.yaml --tenant acme",
