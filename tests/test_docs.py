@@ -2,11 +2,13 @@
 
 Each page is one reader's session: a scratch folder holding the sample files of `docs/examples/`
 (the files the page names), a scratch SQLite database, and one bash shell, so `KEY=$(...)` on one
-line is `$KEY` on a later one. A command passes when it exits 0, or, when the page shows it
-answering `error: ...`, when it fails with that error. `valueproof serve` is started on a
-loopback port instead of the address the page gives, and the page's example hosts
-(`https://billing.example.com`, `https://vendor.example`) are that server; `SETUP` says what a
-page assumes its reader already has.
+line is `$KEY` on a later one. A command passes when it exits 0 and prints every line the page
+shows for it (volatile values such as times, key ids, keys and signatures aside; `...` stands for
+lines left out); when the page shows it answering `error: ...`, when it fails with those errors
+on stderr; and when the page's next command is `echo $?`, when it exits with the status that
+shows. `valueproof serve` is started on a loopback port instead of the address the page gives,
+and the page's example hosts (`https://billing.example.com`, `https://vendor.example`) are that
+server; `SETUP` says what a page assumes its reader already has.
 """
 
 from __future__ import annotations
@@ -211,36 +213,44 @@ def _run(steps: list[Example], folder: Path, env: dict[str, str], url: str) -> l
             command = command.replace(host, url)
         # `(exit $code)` hands the step's status on, so that a page's `echo $?` shows it.
         script.append(
-            f"{{ {command}\n}} >out.{index} 2>err.{index}; code=$?; echo $code >rc.{index}; (exit $code)"
+            f"{{ {command}\n}} >out.{index} 2>err.{index}; "
+            f"code=$?; echo $code >rc.{index}; (exit $code)"
         )
     subprocess.run(
-        ["bash", "-c", "\n".join(script)], cwd=folder, env=env, stdin=subprocess.DEVNULL, timeout=600
+        ["bash", "-c", "\n".join(script)],
+        cwd=folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
     )
     failures = []
     for index, step in enumerate(steps):
-        where = f"{step.page}:{step.line}" if step.line else f"{step.page} (setup)"
+        following = steps[index + 1] if index + 1 < len(steps) else None
+        status = following.shows_a_status if following is not None else None
         code = (folder / f"rc.{index}").read_text().strip()
         out = (folder / f"out.{index}").read_text()
         err = (folder / f"err.{index}").read_text()
-        said = f"{where}: $ {step.command}\nexit {code}\n{out}{err}"
-        following = steps[index + 1] if index + 1 < len(steps) else None
-        if step.shows_an_error:
-            first = re.sub(r"\s+", " ", step.shown.splitlines()[0])
-            if code == "0" or first not in re.sub(r"\s+", " ", err):
-                failures.append(f"{said}\n(the page shows: {first})")
-        elif following is not None and following.shows_a_status is not None:
-            if code != following.shows_a_status:
-                failures.append(f"{said}\n(the page shows exit {following.shows_a_status})")
-        elif step.shows_a_status is not None:
-            if out.strip() != step.shown:
-                failures.append(f"{said}\n(the page shows {step.shown})")
-        elif code != "0":
-            failures.append(said)
-        else:
-            missing = _not_printed(step.shown, out + err)
-            if missing:
-                failures.append(f"{said}\n(the page shows, and it did not print: {missing})")
+        problem = _problem(step, status, code, out, err)
+        if problem:
+            where = f"{step.page}:{step.line}" if step.line else f"{step.page} (setup)"
+            failures.append(f"{where}: $ {step.command}\nexit {code}\n{out}{err}\n({problem})")
     return failures
+
+
+def _problem(step: Example, status: str | None, code: str, out: str, err: str) -> str | None:
+    """Why a step that exited with `code` and printed `out` and `err` did not do what its page
+    shows (`status`: the exit status the page's next step shows for it), or None."""
+    if step.shows_a_status is not None:
+        return None if out.strip() == step.shown else f"the page shows {step.shown}"
+    if step.shows_an_error:
+        if code == "0":
+            return "the page shows an error"
+        missing = _not_printed(step.shown, err)
+    elif code != (status or "0"):
+        return f"the page shows exit {status or 0}"
+    else:
+        missing = _not_printed(step.shown, out + err)
+    return f"the page shows, and it did not print: {missing}" if missing else None
 
 
 def _masked(line: str) -> str:
@@ -255,3 +265,46 @@ def _not_printed(shown: str, printed: str) -> str | None:
         if line.strip() not in ("", "...") and _masked(line) not in lines:
             return line
     return None
+
+
+def test_a_step_passes_only_when_it_does_what_its_page_shows() -> None:
+    counts = Example("p.md", 1, "valueproof outcomes claim leads.jsonl", "accepted 60\n...")
+    assert _problem(counts, None, "0", "accepted 60\nrefused 40\n", "") is None
+    assert _problem(counts, None, "0", "accepted 61\n", "") is not None
+    assert _problem(counts, None, "1", "accepted 60\n", "") is not None
+    assert _problem(counts, "1", "1", "accepted 60\n", "") is None
+    assert _problem(counts, "1", "0", "accepted 60\n", "") is not None
+    errors = Example("p.md", 1, "valueproof contract validate x.yaml", "error: a: b\nerror: c: d")
+    assert _problem(errors, None, "2", "", "error: a: b\nerror: c: d\n") is None
+    assert _problem(errors, None, "2", "", "error: a: b\n") is not None
+    assert _problem(errors, None, "0", "", "error: a: b\nerror: c: d\n") is not None
+    status = Example("p.md", 2, "echo $?", "1")
+    assert _problem(status, None, "0", "1\n", "") is None
+    assert _problem(status, None, "0", "0\n", "") is not None
+
+
+def test_volatile_values_may_differ_and_nothing_else() -> None:
+    shown = "API key 3f9c2a7d1e0b4c65 for tenant acme, applied 2026-11-23T15:44:51.510210Z"
+    printed = "API key 0b1e4c65d2f9a7c3 for tenant acme, applied 2026-12-07T21:30:43.309649Z"
+    assert _not_printed(shown, printed) is None
+    assert _not_printed(shown, printed.replace("acme", "demo")) == shown
+    assert (
+        _not_printed('{"signature":"UQ+xkbZV...QU/fBQ=="}', '{"signature":"' + "A" * 86 + '=="}')
+        is None
+    )
+
+
+def test_a_page_is_read_as_commands_with_what_each_shows(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```console\n$ KEY=$(make key)\nkey made\n"
+        "$ curl -d x \\\n    http://h\nok\n$ echo $?\n0\n```\n",
+        encoding="utf-8",
+    )
+    found = examples(page)
+    assert [(step.command, step.shown) for step in found] == [
+        ("KEY=$(make key)", "key made"),
+        ("curl -d x \\\n    http://h", "ok"),
+        ("echo $?", "0"),
+    ]
+    assert found[2].shows_a_status == "0" and found[0].shows_a_status is None
