@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -265,6 +266,22 @@ def _not_printed(shown: str, printed: str) -> str | None:
         if line.strip() not in ("", "...") and _masked(line) not in lines:
             return line
     return None
+
+
+# The sample files a page shows whole: each must be the document the page shows.
+SHOWN_FILES = [
+    ("cli.md", "catalog.yaml"),
+    ("contracts.md", "globex-2026.yaml"),
+    ("oracles.md", "oracles.yaml"),
+    ("outcomes.md", "qualified_lead.yaml"),
+]
+
+
+@pytest.mark.parametrize(("page", "name"), SHOWN_FILES)
+def test_a_sample_file_is_the_document_its_page_shows(page: str, name: str) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    shown = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
+    assert yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8")) in shown
 
 
 def test_a_step_passes_only_when_it_does_what_its_page_shows() -> None:
