@@ -2,7 +2,7 @@
 fresh process each, from the repository root (so `examples/` resolves) with the installed
 `valueproof` command. `valueproof serve` is left out: it serves until stopped (the HTTP and
 dashboard tests start the same app on loopback), and so are the curl examples that need it
-(tests/api sends the same requests). The docs' examples are not run yet (issue 13)."""
+(tests/api sends the same requests). tests/test_docs.py runs the examples of docs/*.md."""
 
 from __future__ import annotations
 
