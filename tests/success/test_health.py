@@ -169,7 +169,7 @@ def test_rows_of_different_lengths_name_the_field(compiled):
                 ]
             },
             "measures[0].bands[1].points",
-            "required",
+            "is missing",
         ),
         (
             {

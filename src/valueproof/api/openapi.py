@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 
 from valueproof.api.problems import PROBLEM_JSON
 
-__all__ = ["CREATED", "NO_NUL", "PUBLIC_PATHS", "openapi_document"]
+__all__ = ["CREATED", "NO_NUL", "PUBLIC_PATHS", "json_body", "openapi_document"]
 
 # A PUT that creates answers 201, and 200 when it replaces or changes nothing.
 CREATED: dict[int | str, dict[str, Any]] = {
@@ -30,6 +30,13 @@ CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 NO_NUL = "^[^\\u0000]*$"  # ECMA-262 and Python alike: any text without U+0000
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A route's `openapi_extra` for a required JSON body of `schema`, for the routes that read
+    their body themselves (so FastAPI cannot see its model)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
 
 # Operations that answer without a key (their documents hold no tenant's data).
 PUBLIC_PATHS = frozenset({"/v1/contracts/schema"})

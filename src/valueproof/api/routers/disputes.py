@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from valueproof.api.auth import engine_of, principal, requires, requires_or_customer
 from valueproof.api.bodies import json_object, read_body
+from valueproof.api.openapi import json_body
 from valueproof.config import Settings
 from valueproof.errors import Forbidden, InvalidInput, NotFound
 from valueproof.ledger.publish import CheckpointPolicy
@@ -42,29 +43,24 @@ def _body(
     fields: dict[str, str], enums: dict[str, tuple[str, ...]] | None = None
 ) -> dict[str, Any]:
     """A JSON body of required texts (`enums`: those with a closed set of values)."""
-    return {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": list(fields),
-                    "properties": {
-                        name: {"enum": list(enums[name]), "description": text}
-                        if enums and name in enums
-                        else {"type": "string", "pattern": _SOME_TEXT, "description": text}
-                        for name, text in fields.items()
-                    },
-                }
-            }
-        },
-    }
+    return json_body(
+        {
+            "type": "object",
+            "required": list(fields),
+            "properties": {
+                name: {"enum": list(enums[name]), "description": text}
+                if enums and name in enums
+                else {"type": "string", "pattern": _SOME_TEXT, "description": text}
+                for name, text in fields.items()
+            },
+        }
+    )
 
 
 @router.post(
     "/v1/outcomes/claims/{claim_id}/dispute",
     status_code=201,
-    openapi_extra={"requestBody": _body({"reason": "Why the outcome should not count."})},
+    openapi_extra=_body({"reason": "Why the outcome should not count."}),
     responses={**_CONFLICT, 403: {"description": "Not the customer key of the claim's account."}},
 )
 async def open_dispute(
@@ -90,7 +86,7 @@ async def open_dispute(
 
 @router.post(
     "/v1/outcomes/claims/{claim_id}/dispute/answers",
-    openapi_extra={"requestBody": _body({"answer": "The vendor's answer."})},
+    openapi_extra=_body({"answer": "The vendor's answer."}),
     responses=_CONFLICT,
 )
 async def answer_dispute(
@@ -111,12 +107,10 @@ async def answer_dispute(
 
 @router.post(
     "/v1/outcomes/claims/{claim_id}/dispute/resolution",
-    openapi_extra={
-        "requestBody": _body(
-            {"resolution": "upheld (the outcome is voided) or rejected", "note": "Why."},
-            {"resolution": disputes.RESOLUTIONS},
-        )
-    },
+    openapi_extra=_body(
+        {"resolution": "upheld (the outcome is voided) or rejected", "note": "Why."},
+        {"resolution": disputes.RESOLUTIONS},
+    ),
     responses=_CONFLICT,
 )
 async def resolve_dispute(

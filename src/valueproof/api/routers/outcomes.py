@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
 from valueproof.api.batches import BATCH_RESPONSES, batch_answer
 from valueproof.api.bodies import batch_items, json_object, read_body
-from valueproof.api.openapi import CREATED
+from valueproof.api.openapi import CREATED, json_body
 from valueproof.config import Settings
 from valueproof.contracts.writes import submit_claims
 from valueproof.errors import InvalidInput, NotFound, PayloadTooLarge
@@ -164,26 +164,19 @@ def get_claim(
 @router.put(
     "/v1/accounts/{external_id}/known-set/secret",
     responses={409: {"description": f"{knownset_store.PASSPHRASE_SETTING} is not set."}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["secret"],
-                        "properties": {
-                            "secret": {
-                                "type": "string",
-                                "contentEncoding": "base64",
-                                "description": "The base64 text of a 16 to 1024-byte secret.",
-                            }
-                        },
-                    }
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["secret"],
+            "properties": {
+                "secret": {
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "description": "The base64 text of a 16 to 1024-byte secret.",
                 }
             },
         }
-    },
+    ),
 )
 async def put_known_set_secret(
     request: Request, external_id: str, who: Principal = Depends(requires_account(Scope.ADMIN))

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires, requires_account
 from valueproof.api.bodies import json_object, read_body
+from valueproof.api.openapi import json_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput, NotFound
 from valueproof.periods import parse_instant_field, to_micros
@@ -67,20 +68,13 @@ def list_alerts(
 @router.post(
     "/v1/alerts/{alert_id}/snooze",
     responses={409: {"description": "The alert is resolved."}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["until"],
-                        "properties": {"until": {"type": "string", "format": "date-time"}},
-                    }
-                }
-            },
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["until"],
+            "properties": {"until": {"type": "string", "format": "date-time"}},
         }
-    },
+    ),
 )
 async def snooze_alert(
     request: Request, alert_id: int, who: Principal = Depends(requires(Scope.READ))

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from valueproof.api.auth import engine_of, requires
 from valueproof.api.bodies import json_object, read_body
+from valueproof.api.openapi import json_body
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.periods import parse_instant_field, to_micros
@@ -85,10 +86,6 @@ def list_segments(
     }
 
 
-def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
 _ENGAGEMENT = {
     "type": "object",
     "required": ["kind", "by"],
@@ -122,7 +119,7 @@ _POINTS = {
 @router.post(
     "/v1/accounts/{external_id}/engagements",
     status_code=201,
-    openapi_extra=_json_body(_ENGAGEMENT),
+    openapi_extra=json_body(_ENGAGEMENT),
 )
 async def post_engagement(
     request: Request, external_id: str, who: Principal = Depends(requires(Scope.READ))
@@ -157,7 +154,7 @@ def get_engagements(
     return {"engagements": [engagement_json(item) for item in found]}
 
 
-@router.put("/v1/accounts/{external_id}/drivers/{driver}", openapi_extra=_json_body(_POINTS))
+@router.put("/v1/accounts/{external_id}/drivers/{driver}", openapi_extra=json_body(_POINTS))
 async def put_driver(
     request: Request,
     external_id: str,
