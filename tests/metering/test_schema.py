@@ -72,6 +72,12 @@ def test_valid_event_is_normalized() -> None:
         ({"id": "a\x00b"}, "id", "NUL"),
         ({"account": "\x00"}, "account", "NUL"),
         ({"amends": "e\x000"}, "amends", "NUL"),
+        (
+            {"properties": {"mode": "TL", "kg": 1, "note": ["ok", "a\x00"]}},
+            "properties.note[1]",
+            "NUL",
+        ),
+        ({"properties": {"mode": "TL", "kg": 1, "n\x00te": "x"}}, "properties.n\\0te", "NUL"),
     ],
 )
 def test_each_problem_names_field_and_reason(
@@ -80,6 +86,15 @@ def test_each_problem_names_field_and_reason(
     raw = {**GOOD, **change}
     found = errors_of({k: v for k, v in raw.items() if v is not None})
     assert any(e.field == field and reason in e.reason for e in found), found
+
+
+def test_a_backslash_before_u0000_is_text_not_a_nul() -> None:
+    assert isinstance(
+        validate_event(
+            {**GOOD, "properties": {**GOOD["properties"], "note": "\\u0000"}}, TYPES, LIMITS
+        ),
+        ValidEvent,
+    )
 
 
 def test_every_problem_is_reported_not_just_the_first() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -38,14 +38,11 @@ from valueproof.cli.output import (
     say,
     warn,
 )
-from valueproof.documents import NUL_REASON, nul_field
 from valueproof.errors import InvalidInput, ValueproofError
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.formats import (
     MAX_DECOMPRESSED_BYTES,
     MAX_LINE_BYTES,
-    ParseFailure,
-    RawItem,
     ReadLimits,
     read_events_file,
     sniff_format,
@@ -217,23 +214,13 @@ def _ingest_file(
             ack_log.acknowledge(run.acknowledged)
             progress.update(task, items=run.acknowledged)
 
-        items = _refusing_nul(
-            read_events_file(
-                job.path,
-                job.fmt,
-                on_bytes=lambda done: progress.update(task, completed=done),
-                limits=job.limits,
-            )
+        items = read_events_file(
+            job.path,
+            job.fmt,
+            on_bytes=lambda done: progress.update(task, completed=done),
+            limits=job.limits,
         )
         return ingest_stream(job.engine, job.tenant_id, items, job.chunk, options, on_chunk)
-
-
-def _refusing_nul(items: Iterable[RawItem]) -> Iterator[RawItem]:
-    """The items as read, but one holding a NUL byte is a failure naming its field: no text we
-    store may hold one (PostgreSQL cannot), so it is rejected alike on every backend."""
-    for index, item in enumerate(items):
-        found = None if isinstance(item, ParseFailure) else nul_field(item, "(item)")
-        yield item if found is None else ParseFailure(f"[{index}]", found, NUL_REASON)
 
 
 @contextmanager

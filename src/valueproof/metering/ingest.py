@@ -202,6 +202,7 @@ def _resolve_accounts(
         and isinstance(item, dict)
         and isinstance(item.get("account"), str)
         and item["account"]
+        and "\0" not in item["account"]  # refused for it already; no database may be asked
     }
     names = {event.account for _, event in valid} | set(refused.values())
     known = account_ids(connection, batch.tenant_id, names)

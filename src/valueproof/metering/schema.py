@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from valueproof.documents import NUL_REASON, nul_field
 from valueproof.ledger.errors import CanonicalizationError
 from valueproof.metering.definitions import EventType, PropertyType
 from valueproof.metering.quantities import DECIMAL_TEXT, to_micros
@@ -30,7 +31,6 @@ _UNSAFE_INTEGER = (
     f"is an integer beyond ±{MAX_SAFE_INTEGER:,} (2^53 - 1), which JSON cannot keep exact"
 )
 _NEGATIVE = "must not be negative (correct usage with voids/amends)"
-_NUL = "must not contain the NUL character (U+0000)"
 _FIELDS = frozenset(
     {"id", "account", "type", "timestamp", "properties", "value", "voids", "amends"}
 )
@@ -112,6 +112,10 @@ def validate_event(
         properties_json = ""
     if len(properties_json) > MAX_PROPERTIES_BYTES:
         errors.append(FieldError("properties", f"larger than {MAX_PROPERTIES_BYTES} bytes"))
+    if "\\u0000" in properties_json:  # JSON's NUL, or a backslash before "u0000": look closer
+        field = nul_field({"properties": properties})
+        if field is not None:
+            errors.append(FieldError(field, NUL_REASON))
     if errors:
         return errors
     assert event_id is not None and account is not None and type_key is not None
@@ -151,7 +155,7 @@ def _text(raw: dict[str, Any], field: str, errors: list[FieldError]) -> str | No
         errors.append(FieldError(field, f"longer than {MAX_ID_LENGTH} characters"))
         return None
     if "\x00" in value:  # PostgreSQL text cannot hold it: refused here, per item
-        errors.append(FieldError(field, _NUL))
+        errors.append(FieldError(field, NUL_REASON))
         return None
     return value
 
@@ -322,7 +326,7 @@ def _correction(raw: dict[str, Any], errors: list[FieldError]) -> tuple[str | No
             errors.append(FieldError(field, "must be the id of an earlier event"))
             return None, None
         if "\x00" in target:
-            errors.append(FieldError(field, _NUL))
+            errors.append(FieldError(field, NUL_REASON))
             return None, None
         if target == raw.get("id"):
             errors.append(FieldError(field, "an event cannot correct itself"))
