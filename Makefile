@@ -34,7 +34,7 @@ lint: dev
 	$(BIN)/mypy
 
 test: dev lint  ## lint, types, then the whole suite on SQLite and a throwaway PostgreSQL
-	scripts/ensure_chromium.sh
+	scripts/ensure_system_tools.sh
 	scripts/run_tests.sh $(BIN)/python
 
 clean:
