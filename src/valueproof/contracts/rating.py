@@ -30,7 +30,7 @@ from valueproof.contracts.validation import CompiledContract
 from valueproof.money import Currency, currency
 from valueproof.periods import BillingPeriod, format_rfc3339
 
-__all__ = ["Charges", "charges_bytes", "charges_json", "rate"]
+__all__ = ["Charges", "charges_bytes", "charges_json", "line_json", "period_json", "rate"]
 
 ZERO = Decimal(0)
 
@@ -251,7 +251,6 @@ def _discounts(
 
 def charges_json(charges: Charges) -> dict[str, Any]:
     """Charges as JSON: amounts and quantities as decimal strings, instants in RFC 3339."""
-    period = charges.period
     return {
         "contract": charges.contract,
         "version": charges.version,
@@ -259,20 +258,26 @@ def charges_json(charges: Charges) -> dict[str, Any]:
         "account": charges.account,
         "currency": charges.currency,
         "rounding": charges.rounding,
-        "period": {
-            "index": period.index,
-            "start": format_rfc3339(period.start),
-            "end": format_rfc3339(period.end),
-            "partial": period.partial,
-        },
-        "lines": [_line_json(line) for line in charges.lines],
+        "period": period_json(charges.period),
+        "lines": [line_json(line) for line in charges.lines],
         "total": str(charges.total),
         "ledger_size": charges.ledger_size,
         "warnings": [{"field": field, "reason": reason} for field, reason in charges.warnings],
     }
 
 
-def _line_json(line: Line) -> dict[str, Any]:
+def period_json(period: BillingPeriod) -> dict[str, Any]:
+    """A billing period as JSON: its index in the term, its bounds, and whether it is partial."""
+    return {
+        "index": period.index,
+        "start": format_rfc3339(period.start),
+        "end": format_rfc3339(period.end),
+        "partial": period.partial,
+    }
+
+
+def line_json(line: Line) -> dict[str, Any]:
+    """A charge line as JSON: decimals as text, its sources with their leaf ranges."""
     return {
         "component": line.component,
         "kind": line.kind,
