@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from valueproof.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from valueproof.errors import AlreadyExists, Conflict, DocumentInvalid, InvalidInput, NotFound
 
 
 class InvoiceNotFound(NotFound):
@@ -35,7 +35,7 @@ class ClosedPeriodLocked(Conflict):
     title = "Period locked by a finalized invoice"
 
 
-class CreditNoteInvalid(InvalidInput):
+class CreditNoteInvalid(DocumentInvalid):
     """A credit note that cannot be issued: larger than its line, against a draft, and so on."""
 
     title = "Invalid credit note"

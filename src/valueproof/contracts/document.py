@@ -386,6 +386,13 @@ class Pending(_Strict):
 class Billing(_Strict):
     period: Cadence = Cadence.MONTHLY
     anchor_day: int = Field(default=1, ge=1, le=31)
+    grace_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 90,
+        description="Hours after a period ends before it closes into an invoice, for late "
+        "usage; null: the tenant's default (72 unless set).",
+    )
 
 
 class Term(_Strict):

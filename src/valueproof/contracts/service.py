@@ -292,15 +292,22 @@ def _rate_one(
 
 
 def rate_accounts(
-    connection: Connection, tenant_id: int, at: datetime, now: datetime
+    connection: Connection,
+    tenant_id: int,
+    at: datetime,
+    now: datetime,
+    only: frozenset[int] | None = None,
 ) -> Iterator[Charges]:
-    """The charges of every account with a contract in force at `at`, for its period holding
-    `at`. Each meter's totals are read once per billing window for all accounts together."""
+    """The charges of every account (of `only`, when given) with a contract in force at `at`,
+    for its period holding `at`. Each meter's totals are read once per billing window for all
+    accounts together."""
     catalog = load_catalog(connection, tenant_id)
     ledger_size = log_size(connection, tenant_id)
     cache: dict[int, CompiledContract] = {}
     due: list[tuple[int, list[StoredVersion], StoredVersion, BillingPeriod]] = []
     for account_id, history in tenant_versions(connection, tenant_id).items():
+        if only is not None and account_id not in only:
+            continue
         version = in_force(history, at)
         if version is not None:
             due.append((account_id, history, version, _period_of(version.document, at)))

@@ -1,0 +1,347 @@
+"""Invoices, credit notes, settings, profiles, numbers and balances as stored. No transactions:
+callers (`billing.writes`) hold the tenant's write lock around every change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from valueproof.billing.errors import CreditNoteNotFound, InvoiceNotFound
+from valueproof.billing.settings import BillingProfile, BillingSettings
+from valueproof.billing.tables import (
+    balance_entries,
+    billing_profiles,
+    billing_sequences,
+    billing_settings,
+    credit_notes,
+    invoice_status_changes,
+    invoices,
+)
+from valueproof.tenancy.tables import accounts
+
+__all__ = [
+    "DRAFT",
+    "FINALIZED",
+    "OPEN_STATES",
+    "PAID",
+    "UNCOLLECTIBLE",
+    "VOID",
+    "StoredCreditNote",
+    "StoredInvoice",
+    "balance",
+    "credit_notes_of",
+    "find_credit_note",
+    "find_invoice",
+    "invoice_json",
+    "invoices_of",
+    "load_profile",
+    "load_settings",
+    "next_number",
+    "period_invoices",
+    "save_profile",
+    "save_settings",
+]
+
+DRAFT = "draft"
+FINALIZED = "finalized"
+PAID = "paid"
+VOID = "void"
+UNCOLLECTIBLE = "uncollectible"
+STATES = (DRAFT, FINALIZED, PAID, VOID, UNCOLLECTIBLE)
+OPEN_STATES = frozenset({FINALIZED, PAID, UNCOLLECTIBLE})  # finalized and not voided
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInvoice:
+    """An invoice row with its document."""
+
+    id: int
+    account_id: int
+    account: str
+    contract: str
+    period_start_us: int
+    period_end_us: int
+    generation: int
+    status: str
+    number: str | None
+    currency: str
+    total: Decimal
+    document: dict[str, Any]
+    ledger_size: int
+    leaf_index: int | None
+    replaces_id: int | None
+    created_us: int
+    updated_us: int
+    finalized_us: int | None
+    due_us: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCreditNote:
+    """A credit note row with its document."""
+
+    id: int
+    invoice_id: int
+    account_id: int
+    number: str
+    disposition: str
+    currency: str
+    total: Decimal
+    document: dict[str, Any]
+    leaf_index: int
+    created_us: int
+
+
+def _invoice_query() -> Any:
+    return select(invoices, accounts.c.external_id.label("account")).join(
+        accounts, accounts.c.id == invoices.c.account_id
+    )
+
+
+def _invoice(row: Row[Any]) -> StoredInvoice:
+    return StoredInvoice(
+        id=row.id,
+        account_id=row.account_id,
+        account=row.account,
+        contract=row.contract,
+        period_start_us=row.period_start_us,
+        period_end_us=row.period_end_us,
+        generation=row.generation,
+        status=row.status,
+        number=row.number,
+        currency=row.currency,
+        total=Decimal(row.total),
+        document=orjson.loads(row.document),
+        ledger_size=row.ledger_size,
+        leaf_index=row.leaf_index,
+        replaces_id=row.replaces_id,
+        created_us=row.created_us,
+        updated_us=row.updated_us,
+        finalized_us=row.finalized_us,
+        due_us=row.due_us,
+    )
+
+
+def find_invoice(connection: Connection, tenant_id: int, key: str | int) -> StoredInvoice:
+    """The invoice with this number (or row id); InvoiceNotFound naming it otherwise."""
+    query = _invoice_query().where(invoices.c.tenant_id == tenant_id)
+    if isinstance(key, int) or key.isdigit():
+        query = query.where(invoices.c.id == int(key))
+    else:
+        query = query.where(invoices.c.number == key)
+    row = connection.execute(query).first()
+    if row is None:
+        raise InvoiceNotFound(f"no invoice {key!r}")
+    return _invoice(row)
+
+
+def invoices_of(
+    connection: Connection,
+    tenant_id: int,
+    *,
+    status: str | None = None,
+    account_id: int | None = None,
+    limit: int | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[StoredInvoice]:
+    """Invoices, newest period first: all, or of one state or one account."""
+    query = _invoice_query().where(invoices.c.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(invoices.c.status == status)
+    if account_id is not None:
+        query = query.where(invoices.c.account_id == account_id)
+    if ids is not None:
+        query = query.where(invoices.c.id.in_(list(ids)))
+    query = query.order_by(invoices.c.period_end_us.desc(), invoices.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [_invoice(row) for row in connection.execute(query)]
+
+
+def period_invoices(
+    connection: Connection, tenant_id: int, account_ids: Sequence[int] | None = None
+) -> dict[tuple[int, int], StoredInvoice]:
+    """Each (account id, period start) that has an invoice, with its latest generation."""
+    query = _invoice_query().where(invoices.c.tenant_id == tenant_id)
+    if account_ids is not None:
+        query = query.where(invoices.c.account_id.in_(list(account_ids)))
+    found: dict[tuple[int, int], StoredInvoice] = {}
+    for row in connection.execute(query.order_by(invoices.c.generation)):
+        found[(row.account_id, row.period_start_us)] = _invoice(row)
+    return found
+
+
+def invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
+    """An invoice as the API shows it: its state and its document."""
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "status": invoice.status,
+        "account": invoice.account,
+        "contract": invoice.contract,
+        "currency": invoice.currency,
+        "total": str(invoice.total),
+        "leaf_index": invoice.leaf_index,
+        "ledger_size": invoice.ledger_size,
+        "generation": invoice.generation,
+        "document": invoice.document,
+    }
+
+
+def next_number(connection: Connection, tenant_id: int, kind: str) -> int:
+    """Take the tenant's next number of `kind`: 1, 2, 3... A rollback gives it back."""
+    current = connection.execute(
+        select(billing_sequences.c.next_value).where(
+            billing_sequences.c.tenant_id == tenant_id, billing_sequences.c.kind == kind
+        )
+    ).scalar()
+    if current is None:
+        connection.execute(
+            insert(billing_sequences).values(tenant_id=tenant_id, kind=kind, next_value=2)
+        )
+        return 1
+    connection.execute(
+        update(billing_sequences)
+        .where(billing_sequences.c.tenant_id == tenant_id, billing_sequences.c.kind == kind)
+        .values(next_value=current + 1)
+    )
+    return int(current)
+
+
+def load_settings(connection: Connection, tenant_id: int) -> BillingSettings:
+    """The tenant's billing settings, or the defaults."""
+    text = connection.execute(
+        select(billing_settings.c.document).where(billing_settings.c.tenant_id == tenant_id)
+    ).scalar()
+    return BillingSettings() if text is None else BillingSettings.model_validate_json(text)
+
+
+def save_settings(
+    connection: Connection, tenant_id: int, settings: BillingSettings, now_us: int
+) -> None:
+    """Store the tenant's billing settings, replacing what was there."""
+    text = settings.model_dump_json()
+    done = connection.execute(
+        update(billing_settings)
+        .where(billing_settings.c.tenant_id == tenant_id)
+        .values(document=text, updated_us=now_us)
+    )
+    if done.rowcount == 0:
+        connection.execute(
+            insert(billing_settings).values(tenant_id=tenant_id, document=text, updated_us=now_us)
+        )
+
+
+def load_profile(connection: Connection, tenant_id: int, account_id: int) -> BillingProfile:
+    """The account's billing profile, or an empty one (its name, no tax)."""
+    text = connection.execute(
+        select(billing_profiles.c.document).where(
+            billing_profiles.c.tenant_id == tenant_id, billing_profiles.c.account_id == account_id
+        )
+    ).scalar()
+    return BillingProfile() if text is None else BillingProfile.model_validate_json(text)
+
+
+def load_profiles(connection: Connection, tenant_id: int) -> dict[int, BillingProfile]:
+    """Every account's billing profile that is set, by account id."""
+    rows = connection.execute(
+        select(billing_profiles.c.account_id, billing_profiles.c.document).where(
+            billing_profiles.c.tenant_id == tenant_id
+        )
+    )
+    return {row.account_id: BillingProfile.model_validate_json(row.document) for row in rows}
+
+
+def save_profile(
+    connection: Connection, tenant_id: int, account_id: int, profile: BillingProfile, now_us: int
+) -> None:
+    """Store an account's billing profile, replacing what was there."""
+    text = profile.model_dump_json()
+    done = connection.execute(
+        update(billing_profiles)
+        .where(billing_profiles.c.account_id == account_id)
+        .values(document=text, updated_us=now_us)
+    )
+    if done.rowcount == 0:
+        connection.execute(
+            insert(billing_profiles).values(
+                account_id=account_id, tenant_id=tenant_id, document=text, updated_us=now_us
+            )
+        )
+
+
+def balance(connection: Connection, tenant_id: int, account_id: int, currency: str) -> Decimal:
+    """The account's prepaid balance in `currency`: credited minus drawn."""
+    rows = connection.execute(
+        select(balance_entries.c.amount).where(
+            balance_entries.c.tenant_id == tenant_id,
+            balance_entries.c.account_id == account_id,
+            balance_entries.c.currency == currency,
+        )
+    )
+    return sum((Decimal(row.amount) for row in rows), Decimal(0))
+
+
+def _credit_note(row: Row[Any]) -> StoredCreditNote:
+    return StoredCreditNote(
+        id=row.id,
+        invoice_id=row.invoice_id,
+        account_id=row.account_id,
+        number=row.number,
+        disposition=row.disposition,
+        currency=row.currency,
+        total=Decimal(row.total),
+        document=orjson.loads(row.document),
+        leaf_index=row.leaf_index,
+        created_us=row.created_us,
+    )
+
+
+def find_credit_note(connection: Connection, tenant_id: int, number: str) -> StoredCreditNote:
+    """The credit note with this number; CreditNoteNotFound otherwise."""
+    row = connection.execute(
+        select(credit_notes).where(
+            credit_notes.c.tenant_id == tenant_id, credit_notes.c.number == number
+        )
+    ).first()
+    if row is None:
+        raise CreditNoteNotFound(f"no credit note {number!r}")
+    return _credit_note(row)
+
+
+def credit_notes_of(
+    connection: Connection, tenant_id: int, invoice_id: int | None = None
+) -> list[StoredCreditNote]:
+    """Credit notes, oldest first: all of the tenant's, or those against one invoice."""
+    query = select(credit_notes).where(credit_notes.c.tenant_id == tenant_id)
+    if invoice_id is not None:
+        query = query.where(credit_notes.c.invoice_id == invoice_id)
+    return [_credit_note(row) for row in connection.execute(query.order_by(credit_notes.c.id))]
+
+
+def status_changes(connection: Connection, tenant_id: int, invoice_id: int) -> list[Row[Any]]:
+    """An invoice's changes of state after finalization, oldest first."""
+    return list(
+        connection.execute(
+            select(invoice_status_changes)
+            .where(
+                invoice_status_changes.c.tenant_id == tenant_id,
+                invoice_status_changes.c.invoice_id == invoice_id,
+            )
+            .order_by(invoice_status_changes.c.id)
+        )
+    )
+
+
+def invoice_count(connection: Connection, tenant_id: int) -> int:
+    """How many invoices the tenant has, drafts included."""
+    return int(
+        connection.execute(
+            select(func.count()).select_from(invoices).where(invoices.c.tenant_id == tenant_id)
+        ).scalar_one()
+    )

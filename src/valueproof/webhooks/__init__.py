@@ -1,0 +1,1 @@
+"""Webhooks (placeholder until h/webhooks merges)."""

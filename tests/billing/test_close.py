@@ -1,0 +1,106 @@
+"""Period close: due after the grace window, idempotent, gapless numbers, invoices on the ledger."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.billing.conftest import Billing, utc
+from tests.contracts.conftest import call
+from valueproof.billing import writes
+from valueproof.billing.errors import PeriodClosed
+from valueproof.billing.records import invoice_leaf
+from valueproof.ledger import log
+from valueproof.ledger.leaves import parse_leaf
+from valueproof.store import read
+
+
+def test_a_period_closes_only_after_its_grace_window(billing: Billing) -> None:
+    billing.contract()
+    billing.priced.ingest([call(n) for n in range(10)])
+    # November ends on 1 December; 72 hours of grace by default.
+    early = billing.close(utc(2026, 12, 3, 23))
+    # January to October: November is still in its grace window
+    assert early.finalized == [f"INV-2026-{n:06d}" for n in range(1, 11)]
+    report = billing.close(utc(2026, 12, 4))
+    assert len(report.finalized) == 1
+    november = billing.invoices()[0]
+    assert november.document["period"]["start"] == "2026-11-01T00:00:00Z"
+    lines = {line["component"]: line for line in november.document["lines"]}
+    assert lines["api"]["quantity"] == "10"
+    assert lines["api"]["unit_price"] == "0.002"
+    assert lines["api"]["amount"] == "0.02"
+    assert november.total == Decimal("100.02")
+
+
+def test_numbers_are_gapless_and_a_second_close_does_nothing(billing: Billing) -> None:
+    billing.contract()
+    billing.settings(invoice_prefix="ACME-{year}-")
+    first = billing.close(utc(2026, 12, 10))
+    again = billing.close(utc(2026, 12, 10))
+    assert again.finalized == [] and again.drafted == []
+    numbers = sorted(i.number or "" for i in billing.invoices())
+    assert numbers == [f"ACME-2026-{n:06d}" for n in range(1, 12)]
+    assert sorted(first.finalized) == numbers
+
+
+def test_a_finalized_invoice_is_its_leaf_on_the_ledger(billing: Billing) -> None:
+    billing.contract()
+    billing.priced.ingest([call(n) for n in range(3)])
+    billing.close(utc(2026, 12, 10))
+    invoice = billing.invoices()[0]
+    assert invoice.leaf_index is not None
+    with read(billing.engine) as connection:
+        entry = log.entry(connection, billing.tenant_id, invoice.leaf_index)
+    assert entry == invoice_leaf(invoice.document)
+    leaf = parse_leaf(entry)
+    assert leaf.record_type == "invoice"
+    assert leaf.record["number"] == invoice.number
+    assert leaf.record["ledger_size"] <= invoice.leaf_index
+
+
+def test_held_drafts_are_rerated_by_late_usage_then_finalized(billing: Billing) -> None:
+    billing.contract(term={"start": "2026-11-01", "end": "2027-01-01"})
+    billing.settings(auto_finalize=False)
+    billing.priced.ingest([call(n) for n in range(4)])
+    report = billing.close(utc(2026, 12, 5))
+    assert report.finalized == [] and len(report.drafted) == 1
+    draft = billing.invoices()[0]
+    assert draft.status == "draft" and draft.number is None
+    billing.priced.ingest([call(n) for n in range(4, 9)])  # late, before approval
+    rerun = billing.close(utc(2026, 12, 6))
+    assert len(rerun.rerated) == 1
+    rerated = billing.invoice(draft.id)
+    api = next(line for line in rerated.document["lines"] if line["component"] == "api")
+    assert api["quantity"] == "9"
+    done = writes.finalize(billing.engine, billing.tenant_id, str(draft.id), billing.policy)
+    assert done.status == "finalized" and done.number == "INV-2026-000001"
+
+
+def test_late_usage_after_finalization_goes_on_the_next_invoice(billing: Billing) -> None:
+    billing.contract(term={"start": "2026-10-01", "end": "2027-01-01"})
+    billing.priced.ingest([call(n) for n in range(5)])  # November
+    billing.close(utc(2026, 12, 4))
+    november = next(i for i in billing.invoices() if i.document["period"]["start"][:7] == "2026-11")
+    billing.priced.ingest([call(n) for n in range(5, 12)])  # November, late
+    billing.close(utc(2027, 1, 4))
+    december = billing.invoices()[0]
+    assert december.document["period"]["start"][:7] == "2026-12"
+    late = [line for line in december.document["lines"] if line["kind"] == "correction"]
+    assert len(late) == 1
+    assert late[0]["description"].startswith("Late usage for 2026-11")
+    assert late[0]["corrects"]["invoice"] == november.number
+    assert late[0]["quantity"] == "7" and late[0]["amount"] == "0.01"
+    assert billing.invoice(november.id).document == november.document  # never changes
+    ranges = late[0]["sources"][0]["leaves"]
+    assert ranges and all(first >= november.ledger_size for first, _ in ranges)
+
+
+def test_closing_a_closed_period_is_refused_with_its_invoice(billing: Billing) -> None:
+    billing.contract()
+    billing.close(utc(2026, 12, 10))
+    with pytest.raises(PeriodClosed, match="INV-2026-000011"):
+        writes.close_period(
+            billing.engine, billing.tenant_id, "acme", utc(2026, 11, 15), billing.policy
+        )
