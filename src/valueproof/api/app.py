@@ -21,6 +21,7 @@ from valueproof.api.openapi import openapi_document
 from valueproof.api.routers import (
     accounts,
     backtest,
+    billing,
     contracts,
     disputes,
     events,
@@ -71,6 +72,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         success.router,
         success_inputs.router,
         backtest.router,
+        billing.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from valueproof.errors import AlreadyExists, Conflict, DocumentInvalid, InvalidInput, NotFound
+from valueproof.errors import AlreadyExists, Conflict, DocumentInvalid, NotFound
 
 
 class InvoiceNotFound(NotFound):
@@ -41,7 +41,8 @@ class CreditNoteInvalid(DocumentInvalid):
     title = "Invalid credit note"
 
 
-class BillingSettingsInvalid(InvalidInput):
-    """A billing setting or billing profile value that cannot be used."""
+class BillingRequestInvalid(DocumentInvalid):
+    """Billing settings, a billing profile, a void or a credit note request that cannot be
+    used; `problems` lists every (field, reason)."""
 
-    title = "Invalid billing settings"
+    title = "Invalid billing request"

@@ -29,6 +29,7 @@ __all__ = [
     "FINALIZED",
     "OPEN_STATES",
     "PAID",
+    "STATES",
     "UNCOLLECTIBLE",
     "VOID",
     "StoredCreditNote",

@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 import yaml
 
+from valueproof.billing import writes as billing_writes
 from valueproof.cli.context import (
     TenantOption,
     engine_of,
@@ -29,7 +30,7 @@ from valueproof.cli.output import (
     say,
     warn,
 )
-from valueproof.contracts import registry, service, writes
+from valueproof.contracts import registry, service
 from valueproof.contracts.diff import (
     Change,
     change_json,
@@ -68,7 +69,7 @@ def apply(
     policy = CheckpointPolicy.from_settings(keyring_of(ctx), invocation(ctx).config)
     with _every_problem():
         document = _read(path)
-        applied = writes.apply_contract(engine_of(ctx), owner.id, document, policy)
+        applied = billing_writes.apply_contract(engine_of(ctx), owner.id, document, policy)
     version = applied.version
     if as_json:
         found = _warnings_json(applied.warnings)

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from valueproof.api.auth import engine_of, requires, requires_account
+from valueproof.billing import writes as billing_writes
 from valueproof.config import Settings
-from valueproof.contracts import registry, service, writes
+from valueproof.contracts import registry, service
 from valueproof.contracts.diff import diff_versions, version_diff_json
 from valueproof.contracts.document import ContractDocument
 from valueproof.contracts.errors import ContractInvalid
@@ -79,7 +80,7 @@ def apply_contract(
 ) -> dict[str, Any]:
     """Store a contract document as the contract's next version, on the ledger first."""
     policy = CheckpointPolicy.from_settings(request.app.state.keyring, _settings(request))
-    applied = writes.apply_contract(engine_of(request), who.tenant_id, document, policy)
+    applied = billing_writes.apply_contract(engine_of(request), who.tenant_id, document, policy)
     response.status_code = 200 if applied.status == "unchanged" else 201
     warnings = _warnings_json(applied.warnings)
     return {"status": applied.status, **registry.version_json(applied.version), **warnings}
