@@ -1,4 +1,4 @@
-"""After finalization: void and regenerate, paid and uncollectible, credit notes, taxes, the lock."""
+"""After finalization: void and regenerate, paid, uncollectible, credit notes, taxes, the lock."""
 
 from __future__ import annotations
 

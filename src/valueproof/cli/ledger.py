@@ -7,6 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
+from valueproof.billing.invoices_source import (
+    CreditNoteSource,
+    InvoiceSource,
+    InvoiceStatusSource,
+)
 from valueproof.cli.context import TenantOption, invocation, keyring_of, tenant_of
 from valueproof.cli.output import (
     EXIT_FAILED,
@@ -43,6 +48,9 @@ RECORD_SOURCES = (
     OutcomeVerdictSource(),
     OutcomeDisputeSource(),
     SuccessPlanActionSource(),
+    InvoiceSource(),
+    InvoiceStatusSource(),
+    CreditNoteSource(),
 )
 
 

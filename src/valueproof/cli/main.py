@@ -72,6 +72,13 @@ COMMANDS: tuple[Entry, ...] = (
         "Contracts: an account's commercial terms, versioned on the ledger.",
     ),
     Entry(
+        "billing",
+        "billing",
+        "app",
+        "Billing: close each period into an invoice after its grace window, approve drafts, void, "
+        "record payments, issue credit notes; settings and billing profiles.",
+    ),
+    Entry(
         "oracle",
         "oracles",
         "app",
