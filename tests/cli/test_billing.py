@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-
 from tests.billing.conftest import Billing
 from tests.cli.conftest import Cli, database_url_of
 from tests.conftest import LEDGER_PASSPHRASE
 from tests.contracts.conftest import call, priced_tenant
+
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.tenancy.tenants import Tenant
