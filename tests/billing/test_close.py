@@ -10,6 +10,7 @@ from tests.billing.conftest import Billing, utc
 from tests.contracts.conftest import call
 from valueproof.billing import writes
 from valueproof.billing.errors import PeriodClosed
+from valueproof.billing.invoice_store import credit_notes_of
 from valueproof.billing.records import invoice_leaf
 from valueproof.ledger import log
 from valueproof.ledger.leaves import parse_leaf
@@ -104,3 +105,41 @@ def test_closing_a_closed_period_is_refused_with_its_invoice(billing: Billing) -
         writes.close_period(
             billing.engine, billing.tenant_id, "acme", utc(2026, 11, 15), billing.policy
         )
+
+
+def _void(number: int) -> dict[str, object]:
+    original = call(number)
+    return {**original, "id": f"void-{number}", "voids": original["id"]}
+
+
+def test_voided_usage_in_a_finalized_period_is_a_negative_correction(billing: Billing) -> None:
+    billing.contract(term={"start": "2026-11-01", "end": "2027-01-01"})
+    billing.priced.ingest([call(n) for n in range(10)])
+    billing.close(utc(2026, 12, 4))
+    billing.priced.ingest([_void(n) for n in range(4)])
+    billing.close(utc(2027, 1, 4))
+    december = billing.invoices()[0]
+    fix = [line for line in december.document["lines"] if line["kind"] == "correction"]
+    assert [(line["quantity"], line["amount"]) for line in fix] == [("-4", "-0.01")]
+    assert fix[0]["description"].startswith("Correction for 2026-11")
+
+
+def test_reductions_become_credit_notes_when_the_tenant_says_so(billing: Billing) -> None:
+    billing.contract(term={"start": "2026-11-01", "end": "2027-01-01"})
+    billing.settings(corrections="credit_note")
+    billing.priced.ingest([call(n) for n in range(10)])
+    billing.close(utc(2026, 12, 4))
+    november = billing.invoices()[0]
+    billing.priced.ingest([_void(n) for n in range(4)])
+    billing.close(utc(2027, 1, 4))
+    december = billing.invoices()[0]
+    assert all(line["kind"] != "correction" for line in december.document["lines"])
+    with read(billing.engine) as connection:
+        notes = credit_notes_of(connection, billing.tenant_id, november.id)
+    assert len(notes) == 1 and notes[0].document["corrects"] is True
+    assert notes[0].total == Decimal("0.01") and notes[0].disposition == "balance"
+    # the credit is drawn by the same close's invoice, and never corrected twice
+    assert december.total == Decimal("99.99")
+    billing.close(utc(2027, 1, 4))
+    with read(billing.engine) as connection:
+        assert len(credit_notes_of(connection, billing.tenant_id, november.id)) == 1

@@ -25,7 +25,7 @@ from valueproof.billing.invoice_store import (
 from valueproof.billing.settings import BillingSettings, format_number
 from valueproof.billing.tables import balance_entries, credit_notes
 from valueproof.billing.taxes import TaxProfile, TaxRate, totals
-from valueproof.ledger import log
+from valueproof.ledger.log import PendingLeaves
 from valueproof.money import Rounding, currency
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.webhooks.outbox import enqueue
@@ -154,6 +154,7 @@ def issue_credit_note(
     request: CreditRequest,
     settings: BillingSettings,
     now_us: int,
+    leaves: PendingLeaves,
 ) -> StoredCreditNote:
     """Issue the credit note in the caller's transaction: number, leaf, balance, webhook."""
     if invoice.status not in OPEN_STATES:
@@ -170,7 +171,7 @@ def issue_credit_note(
     document = credit_note_document(
         invoice.document, request, taken, number, format_rfc3339(issued)
     )
-    leaf_index = log.append(connection, tenant_id, [records.credit_note_leaf(document)], now_us)
+    leaf_index = leaves.add(records.credit_note_leaf(document))
     inserted = connection.execute(
         insert(credit_notes).values(
             tenant_id=tenant_id,

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, insert, update
 from valueproof.billing import records
 from valueproof.billing.close import billed_periods, pending_corrections
 from valueproof.billing.corrections import Correction
-from valueproof.billing.errors import InvoiceStateConflict
+from valueproof.billing.credit_notes import CreditLine, CreditRequest, issue_credit_note
+from valueproof.billing.errors import CreditNoteInvalid, InvoiceStateConflict
 from valueproof.billing.invoice import Customer, invoice_document
 from valueproof.billing.invoice_store import (
     DRAFT,
@@ -35,7 +36,7 @@ from valueproof.billing.settings import BillingSettings, format_number
 from valueproof.billing.tables import balance_entries, invoice_status_changes, invoices
 from valueproof.contracts.rating import Charges
 from valueproof.errors import InvalidInput
-from valueproof.ledger import log
+from valueproof.ledger.log import PendingLeaves
 from valueproof.periods import format_rfc3339, from_micros, to_micros
 from valueproof.tenancy.tables import accounts
 from valueproof.webhooks.outbox import enqueue
@@ -162,10 +163,15 @@ def finalize(
     corrections: Sequence[Correction],
     settings: BillingSettings,
     now_us: int,
+    leaves: PendingLeaves,
 ) -> StoredInvoice:
     """Give the draft its number, freeze its document (rated by `charges`) on the ledger, and
     draw the credit balance it uses."""
     require_draft(draft)
+    if settings.corrections == "credit_note":
+        corrections = _settle_reductions(
+            connection, tenant_id, corrections, settings, now_us, leaves
+        )
     now = from_micros(now_us)
     value = next_number(connection, tenant_id, "invoice")
     number = format_number(settings.invoice_prefix, now.year, value, settings.number_digits)
@@ -183,7 +189,7 @@ def finalize(
         due_at=now + timedelta(days=settings.payment_terms_days),
         replaces=replaces,
     )
-    leaf_index = log.append(connection, tenant_id, [records.invoice_leaf(document)], now_us)
+    leaf_index = leaves.add(records.invoice_leaf(document))
     connection.execute(
         update(invoices)
         .where(invoices.c.id == draft.id)
@@ -224,6 +230,43 @@ def finalize(
     return find_invoice(connection, tenant_id, draft.id)
 
 
+def _settle_reductions(
+    connection: Connection,
+    tenant_id: int,
+    corrections: Sequence[Correction],
+    settings: BillingSettings,
+    now_us: int,
+    leaves: PendingLeaves,
+) -> list[Correction]:
+    """Issue a correction credit note, to the account's balance, for each reduction of a
+    finalized invoice's line; what cannot be credited that way stays a line."""
+    remaining: list[Correction] = []
+    for fix in corrections:
+        original = find_invoice(connection, tenant_id, fix.invoice) if fix.amount < 0 else None
+        index = None if original is None else _line_of(original, fix)
+        if original is None or index is None:
+            remaining.append(fix)
+            continue
+        request = CreditRequest(
+            f"Correction for {fix.period['start'][:7]}: {fix.description}",
+            (CreditLine(index, -fix.amount),),
+            "balance",
+            corrects=True,
+        )
+        try:
+            issue_credit_note(connection, tenant_id, original, request, settings, now_us, leaves)
+        except (CreditNoteInvalid, InvoiceStateConflict):
+            remaining.append(fix)  # more than is left on the line, or the invoice was voided
+    return remaining
+
+
+def _line_of(invoice: StoredInvoice, fix: Correction) -> int | None:
+    for index, line in enumerate(invoice.document["lines"]):
+        if (line["component"], line["kind"]) == (fix.component, fix.kind):
+            return index
+    return None
+
+
 def mark(
     connection: Connection,
     tenant_id: int,
@@ -231,6 +274,7 @@ def mark(
     status: str,
     reason: str,
     now_us: int,
+    leaves: PendingLeaves,
     reference: str | None = None,
 ) -> int:
     """Move a finalized invoice to `status` (paid, void, uncollectible) with a leaf; its index."""
@@ -248,7 +292,7 @@ def mark(
     record = records.status_record(
         invoice.number, status, reason, format_rfc3339(from_micros(now_us)), reference
     )
-    leaf_index = log.append(connection, tenant_id, [records.status_leaf(record)], now_us)
+    leaf_index = leaves.add(records.status_leaf(record))
     connection.execute(
         insert(invoice_status_changes).values(
             tenant_id=tenant_id,
@@ -272,12 +316,17 @@ def mark(
 
 
 def void(
-    connection: Connection, tenant_id: int, invoice: StoredInvoice, reason: str, now_us: int
+    connection: Connection,
+    tenant_id: int,
+    invoice: StoredInvoice,
+    reason: str,
+    now_us: int,
+    leaves: PendingLeaves,
 ) -> None:
     """Void a finalized invoice, with its reason on the ledger."""
     if not reason.strip():
         raise InvalidInput("reason", "voiding an invoice needs a reason")
-    mark(connection, tenant_id, invoice, VOID, reason, now_us)
+    mark(connection, tenant_id, invoice, VOID, reason, now_us, leaves)
 
 
 def _snapshot(document: dict[str, Any], leaf_index: int | None, status: str) -> dict[str, Any]:

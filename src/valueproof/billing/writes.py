@@ -46,7 +46,7 @@ from valueproof.contracts.rating import Charges
 from valueproof.contracts.registry import Applied, account_versions, in_force
 from valueproof.contracts.service import rate_period
 from valueproof.errors import InvalidInput, NotFound
-from valueproof.ledger.log import log_size
+from valueproof.ledger.log import PendingLeaves, log_size
 from valueproof.ledger.publish import CheckpointPolicy, after_append
 from valueproof.metering.registry import load_catalog
 from valueproof.periods import format_rfc3339, from_micros, to_micros
@@ -158,6 +158,7 @@ def _write_batch(
     """One transaction: each period's draft (new or re-rated), finalized if the tenant says so."""
     with tenant_write(engine, tenant_id) as connection:
         now = now_us()
+        leaves = PendingLeaves(connection, tenant_id)
         settings = load_settings(connection, tenant_id)
         current = period_invoices(connection, tenant_id, [d.account_id for d in chunk])
         for item in chunk:
@@ -181,10 +182,11 @@ def _write_batch(
             if settings.auto_finalize:
                 draft = find_invoice(connection, tenant_id, invoice_id)
                 done = lifecycle.finalize(
-                    connection, tenant_id, draft, charges, fixes, settings, now
+                    connection, tenant_id, draft, charges, fixes, settings, now, leaves
                 )
                 assert done.number is not None
                 report.finalized.append(done.number)
+        leaves.flush(now)
         after_append(connection, tenant_id, policy, now)
 
 
@@ -200,7 +202,11 @@ def finalize(engine: Engine, tenant_id: int, key: str, policy: CheckpointPolicy)
             connection, tenant_id, draft.account_id, draft.period_start_us, moment
         )
         settings = load_settings(connection, tenant_id)
-        done = lifecycle.finalize(connection, tenant_id, draft, charges, fixes, settings, now)
+        leaves = PendingLeaves(connection, tenant_id)
+        done = lifecycle.finalize(
+            connection, tenant_id, draft, charges, fixes, settings, now, leaves
+        )
+        leaves.flush(now)
         after_append(connection, tenant_id, policy, now)
     return done
 
@@ -222,7 +228,8 @@ def void(
     with tenant_write(engine, tenant_id) as connection:
         now = now_us()
         invoice = find_invoice(connection, tenant_id, key)
-        lifecycle.void(connection, tenant_id, invoice, reason, now)
+        leaves = PendingLeaves(connection, tenant_id)
+        lifecycle.void(connection, tenant_id, invoice, reason, now, leaves)
         replacement = None
         if regenerate:
             moment = from_micros(now)
@@ -249,8 +256,9 @@ def void(
             settings = load_settings(connection, tenant_id)
             if settings.auto_finalize:
                 replacement = lifecycle.finalize(
-                    connection, tenant_id, replacement, charges, fixes, settings, now
+                    connection, tenant_id, replacement, charges, fixes, settings, now, leaves
                 )
+        leaves.flush(now)
         after_append(connection, tenant_id, policy, now)
         voided = find_invoice(connection, tenant_id, invoice.id)
     return voided, replacement
@@ -271,7 +279,9 @@ def mark(
     with tenant_write(engine, tenant_id) as connection:
         now = now_us()
         invoice = find_invoice(connection, tenant_id, key)
-        lifecycle.mark(connection, tenant_id, invoice, status, reason, now, reference)
+        leaves = PendingLeaves(connection, tenant_id)
+        lifecycle.mark(connection, tenant_id, invoice, status, reason, now, leaves, reference)
+        leaves.flush(now)
         after_append(connection, tenant_id, policy, now)
         return find_invoice(connection, tenant_id, invoice.id)
 
@@ -288,7 +298,9 @@ def credit(
         now = now_us()
         invoice = find_invoice(connection, tenant_id, key)
         settings = load_settings(connection, tenant_id)
-        note = issue_credit_note(connection, tenant_id, invoice, request, settings, now)
+        leaves = PendingLeaves(connection, tenant_id)
+        note = issue_credit_note(connection, tenant_id, invoice, request, settings, now, leaves)
+        leaves.flush(now)
         after_append(connection, tenant_id, policy, now)
     return note
 
