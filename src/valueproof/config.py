@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="`serve` refreshes Customer Success (alerts, health) this often for the "
         "accounts with new usage, and every account once a day; 0 turns it off.",
     )
+    billing_close_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="`serve` closes every tenant's due billing periods (end plus grace passed) "
+        "this often, as `valueproof billing close` does; 0 turns it off (close from cron).",
+    )
     web_session_hours: int = Field(
         default=12,
         ge=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
 
@@ -34,7 +34,9 @@ from valueproof.api.routers import (
     success_inputs,
     usage,
 )
+from valueproof.billing import writes as billing_writes
 from valueproof.config import Settings, settings
+from valueproof.errors import ValueproofError
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
 from valueproof.store import connect_engine
@@ -87,7 +89,8 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
 @asynccontextmanager
 async def _timers(app: FastAPI) -> AsyncIterator[None]:
     """The server's background beats: with a checkpoint interval set, sign due checkpoints;
-    with a success refresh interval, keep alerts and health current."""
+    with a success refresh interval, keep alerts and health current; with a billing close
+    interval, close every tenant's due periods into invoices."""
     config: Settings = app.state.settings
     interval = config.checkpoint_interval_seconds
     tasks = []
@@ -97,6 +100,10 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
     if config.success_refresh_seconds:
         beat = config.success_refresh_seconds
         tasks.append(asyncio.create_task(_refresh_every(beat, app.state.engine)))
+    if config.billing_close_seconds:
+        policy = CheckpointPolicy.from_settings(app.state.keyring, config)
+        beat = config.billing_close_seconds
+        tasks.append(asyncio.create_task(_close_every(beat, app.state.engine, policy)))
     try:
         yield
     finally:
@@ -111,6 +118,15 @@ async def _refresh_every(interval: int, engine: Engine) -> None:
             await run_in_threadpool(writes.refresh_due, engine, datetime.now(UTC))
         except OperationalError:  # the database is busy or away: the next beat tries again
             continue
+
+
+async def _close_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:
+    while True:
+        # Busy, away, or a contract that cannot rate now: the next beat tries again, and
+        # `valueproof billing close` names the problem.
+        with suppress(OperationalError, ValueproofError):
+            await run_in_threadpool(billing_writes.close_due, engine, policy, datetime.now(UTC))
+        await asyncio.sleep(interval)
 
 
 async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:

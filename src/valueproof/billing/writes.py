@@ -53,11 +53,13 @@ from valueproof.periods import format_rfc3339, from_micros, to_micros
 from valueproof.store import read, tenant_write
 from valueproof.tenancy.accounts import account_id as account_id_of
 from valueproof.tenancy.clock import now_us
+from valueproof.tenancy.tenants import list_tenants
 
 __all__ = [
     "CloseReport",
     "apply_contract",
     "close",
+    "close_due",
     "close_period",
     "credit",
     "finalize",
@@ -111,6 +113,13 @@ def close(
         chunk = due[start : start + batch]
         _write_batch(engine, tenant_id, chunk, rated, touched, as_of, policy, report)
     return report
+
+
+def close_due(engine: Engine, policy: CheckpointPolicy, now: datetime) -> dict[int, CloseReport]:
+    """One beat of the server's close: every tenant's due periods, tenant by tenant."""
+    with read(engine) as connection:
+        tenant_ids = [tenant.id for tenant in list_tenants(connection)]
+    return {tenant_id: close(engine, tenant_id, now, policy) for tenant_id in tenant_ids}
 
 
 def close_period(
