@@ -18,6 +18,19 @@ from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.store import read
 from valueproof.tenancy.tenants import Tenant
 
+# Numbers carry the year they are finalized in (the wall clock's): `INV-{year}-` by default.
+YEAR = datetime.now(UTC).year
+
+
+def inv(number: int) -> str:
+    """The default number of the tenant's `number`th invoice finalized this year."""
+    return f"INV-{YEAR}-{number:06d}"
+
+
+def cn(number: int) -> str:
+    """The default number of the tenant's `number`th credit note."""
+    return f"CN-{YEAR}-{number:06d}"
+
 
 def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)

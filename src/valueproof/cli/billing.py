@@ -61,6 +61,9 @@ def close(
     account: Annotated[
         str | None, typer.Option(metavar="ACCOUNT", help="One account only.")
     ] = None,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Periods per transaction: the unit a crash can cut.")
+    ] = writes.BATCH,
     tenant: TenantOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -69,7 +72,7 @@ def close(
     twice and numbers have no gaps."""
     owner = tenant_of(ctx, tenant)
     moment = datetime.now(UTC) if as_of is None else parse_instant_field("--as-of", as_of)
-    report = writes.close(engine_of(ctx), owner.id, moment, _policy(ctx), account)
+    report = writes.close(engine_of(ctx), owner.id, moment, _policy(ctx), account, batch)
     if as_json:
         print_json({**report.json(), "drafted": report.drafted, "rerated": report.rerated})
         return
