@@ -51,6 +51,12 @@ VOLATILE = re.compile(
 # What a page assumes its reader has done before its first example (the setup is itself
 # made of documented commands).
 SETUP = {
+    "billing.md": [
+        "valueproof tenant create acme",
+        "valueproof meters apply examples-meters.yaml --tenant acme",
+        'valueproof accounts create globex --name "Globex" --tenant acme',
+        "valueproof ledger keygen --tenant acme",
+    ],
     "contracts.md": [
         "valueproof tenant create acme",
         "valueproof meters apply examples-meters.yaml --tenant acme",
