@@ -38,14 +38,17 @@ __all__ = [
     "credit_notes_of",
     "find_credit_note",
     "find_invoice",
+    "invoice_count",
     "invoice_json",
     "invoices_of",
     "load_profile",
+    "load_profiles",
     "load_settings",
     "next_number",
     "period_invoices",
     "save_profile",
     "save_settings",
+    "status_changes",
 ]
 
 DRAFT = "draft"

@@ -39,6 +39,7 @@ from valueproof.billing.invoice_store import (
     save_profile,
     save_settings,
 )
+from valueproof.billing.issuing import Issuer, require_draft
 from valueproof.billing.settings import BillingProfile, BillingSettings
 from valueproof.contracts import registry
 from valueproof.contracts.document import ContractDocument
@@ -167,9 +168,10 @@ def _write_batch(
     """One transaction: each period's draft (new or re-rated), finalized if the tenant says so."""
     with tenant_write(engine, tenant_id) as connection:
         now = now_us()
-        leaves = PendingLeaves(connection, tenant_id)
         settings = load_settings(connection, tenant_id)
-        current = period_invoices(connection, tenant_id, [d.account_id for d in chunk])
+        owners = [d.account_id for d in chunk]
+        current = period_invoices(connection, tenant_id, owners)
+        issuer = Issuer(connection, tenant_id, settings, now, owners)
         for item in chunk:
             existing = current.get(item.key)
             if existing is not None and existing.status != DRAFT:
@@ -180,22 +182,14 @@ def _write_batch(
                 fixes = lifecycle.corrections_for(
                     connection, tenant_id, item.account_id, item.key[1], as_of
                 )
-            document = lifecycle.build_document(
-                connection, tenant_id, item.account_id, charges, fixes
-            )
-            invoice_id = lifecycle.save_draft(
-                connection, tenant_id, item.account_id, charges, document, now, existing=existing
-            )
             label = f"{item.account} {format_rfc3339(item.period.start)}"
             (report.rerated if existing else report.drafted).append(label)
             if settings.auto_finalize:
-                draft = find_invoice(connection, tenant_id, invoice_id)
-                done = lifecycle.finalize(
-                    connection, tenant_id, draft, charges, fixes, settings, now, leaves
-                )
-                assert done.number is not None
-                report.finalized.append(done.number)
-        leaves.flush(now)
+                number = issuer.issue(item.account_id, charges, fixes, existing)
+                report.finalized.append(number)
+            else:
+                issuer.draft(item.account_id, charges, fixes, existing)
+        issuer.flush()
         after_append(connection, tenant_id, policy, now)
 
 
@@ -204,20 +198,18 @@ def finalize(engine: Engine, tenant_id: int, key: str, policy: CheckpointPolicy)
     with tenant_write(engine, tenant_id) as connection:
         now = now_us()
         draft = find_invoice(connection, tenant_id, key)
-        lifecycle.require_draft(draft)
+        require_draft(draft)
         moment = from_micros(now)
         charges = rate_period(connection, tenant_id, draft.account, _last_instant(draft), moment)
         fixes = lifecycle.corrections_for(
             connection, tenant_id, draft.account_id, draft.period_start_us, moment
         )
         settings = load_settings(connection, tenant_id)
-        leaves = PendingLeaves(connection, tenant_id)
-        done = lifecycle.finalize(
-            connection, tenant_id, draft, charges, fixes, settings, now, leaves
-        )
-        leaves.flush(now)
+        issuer = Issuer(connection, tenant_id, settings, now, [draft.account_id])
+        issuer.issue(draft.account_id, charges, fixes, draft)
+        issuer.flush()
         after_append(connection, tenant_id, policy, now)
-    return done
+        return find_invoice(connection, tenant_id, draft.id)
 
 
 def _last_instant(invoice: StoredInvoice) -> datetime:
@@ -237,9 +229,9 @@ def void(
     with tenant_write(engine, tenant_id) as connection:
         now = now_us()
         invoice = find_invoice(connection, tenant_id, key)
-        leaves = PendingLeaves(connection, tenant_id)
-        lifecycle.void(connection, tenant_id, invoice, reason, now, leaves)
-        replacement = None
+        settings = load_settings(connection, tenant_id)
+        issuer = Issuer(connection, tenant_id, settings, now, [invoice.account_id])
+        lifecycle.void(connection, tenant_id, invoice, reason, now, issuer.leaves)
         if regenerate:
             moment = from_micros(now)
             charges = rate_period(
@@ -248,28 +240,18 @@ def void(
             fixes = lifecycle.corrections_for(
                 connection, tenant_id, invoice.account_id, invoice.period_start_us, moment
             )
-            document = lifecycle.build_document(
-                connection, tenant_id, invoice.account_id, charges, fixes, replaces=invoice.number
-            )
-            new_id = lifecycle.save_draft(
-                connection,
-                tenant_id,
-                invoice.account_id,
-                charges,
-                document,
-                now,
-                generation=invoice.generation + 1,
-                replaces_id=invoice.id,
-            )
-            replacement = find_invoice(connection, tenant_id, new_id)
-            settings = load_settings(connection, tenant_id)
+            generation = invoice.generation + 1
             if settings.auto_finalize:
-                replacement = lifecycle.finalize(
-                    connection, tenant_id, replacement, charges, fixes, settings, now, leaves
-                )
-        leaves.flush(now)
+                issuer.issue(invoice.account_id, charges, fixes, None, generation, invoice)
+            else:
+                issuer.draft(invoice.account_id, charges, fixes, None, generation, invoice)
+        issuer.flush()
         after_append(connection, tenant_id, policy, now)
         voided = find_invoice(connection, tenant_id, invoice.id)
+        replacement = None
+        if regenerate:
+            found = period_invoices(connection, tenant_id, [invoice.account_id])
+            replacement = found[(invoice.account_id, invoice.period_start_us)]
     return voided, replacement
 
 
