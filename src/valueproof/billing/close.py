@@ -18,6 +18,7 @@ from valueproof.billing.corrections import Correction, billed_amounts, correctio
 from valueproof.billing.invoice_store import (
     DRAFT,
     OPEN_STATES,
+    InvoiceState,
     StoredInvoice,
     credit_notes_of,
     invoices_of,
@@ -84,7 +85,7 @@ def period_at(document: ContractDocument, at: datetime) -> BillingPeriod:
 def stale_drafts(
     connection: Connection,
     tenant_id: int,
-    closed: Mapping[tuple[int, int], StoredInvoice],
+    closed: Mapping[tuple[int, int], InvoiceState],
     size: int,
 ) -> list[Due]:
     """Drafts rated at a smaller log than `size`: each is re-rated (or finalized) again."""
@@ -107,7 +108,7 @@ def due_periods(
     tenant_id: int,
     as_of: datetime,
     grace_hours: int,
-    closed: Mapping[tuple[int, int], StoredInvoice],
+    closed: Mapping[tuple[int, int], InvoiceState],
     account_id: int | None = None,
 ) -> list[Due]:
     """Every period whose end plus grace is at or before `as_of` and has no invoice yet."""

@@ -25,6 +25,7 @@ from valueproof.billing.invoice import Customer, invoice_document
 from valueproof.billing.invoice_store import (
     DRAFT,
     FINALIZED,
+    InvoiceState,
     StoredInvoice,
     find_invoice,
     load_profiles,
@@ -79,7 +80,7 @@ class Issuer:
         account_id: int,
         charges: Charges,
         fixes: Sequence[Correction],
-        existing: StoredInvoice | None = None,
+        existing: InvoiceState | None = None,
         generation: int = 0,
         replaces: StoredInvoice | None = None,
     ) -> None:
@@ -102,7 +103,7 @@ class Issuer:
         account_id: int,
         charges: Charges,
         fixes: Sequence[Correction],
-        existing: StoredInvoice | None = None,
+        existing: InvoiceState | None = None,
         generation: int = 0,
         replaces: StoredInvoice | None = None,
     ) -> str:
@@ -314,7 +315,7 @@ def invoice_snapshot(
     }
 
 
-def require_draft(invoice: StoredInvoice) -> None:
+def require_draft(invoice: InvoiceState | StoredInvoice) -> None:
     """InvoiceStateConflict unless the invoice is still a draft (finalizing a voided one...)."""
     if invoice.status != DRAFT:
         raise InvoiceStateConflict(

@@ -30,6 +30,7 @@ from valueproof.billing.invoice_store import (
     OPEN_STATES,
     PAID,
     UNCOLLECTIBLE,
+    InvoiceState,
     StoredCreditNote,
     StoredInvoice,
     find_invoice,
@@ -150,7 +151,7 @@ def close_period(
     return report
 
 
-def _touched(connection: Connection, tenant_id: int, invoices: Iterable[StoredInvoice]) -> set[int]:
+def _touched(connection: Connection, tenant_id: int, invoices: Iterable[InvoiceState]) -> set[int]:
     since = min((i.ledger_size for i in invoices if i.status in OPEN_STATES), default=None)
     return set() if since is None else touched_accounts(connection, tenant_id, since)
 
@@ -206,7 +207,7 @@ def finalize(engine: Engine, tenant_id: int, key: str, policy: CheckpointPolicy)
         )
         settings = load_settings(connection, tenant_id)
         issuer = Issuer(connection, tenant_id, settings, now, [draft.account_id])
-        issuer.issue(draft.account_id, charges, fixes, draft)
+        issuer.issue(draft.account_id, charges, fixes, draft.state)
         issuer.flush()
         after_append(connection, tenant_id, policy, now)
         return find_invoice(connection, tenant_id, draft.id)
@@ -251,7 +252,8 @@ def void(
         replacement = None
         if regenerate:
             found = period_invoices(connection, tenant_id, [invoice.account_id])
-            replacement = found[(invoice.account_id, invoice.period_start_us)]
+            latest = found[(invoice.account_id, invoice.period_start_us)]
+            replacement = find_invoice(connection, tenant_id, latest.id)
     return voided, replacement
 
 
