@@ -358,3 +358,24 @@ def test_an_account_without_a_contract_says_why_there_is_no_money(
     assert "No charges to show: account &#39;globex&#39; has no contract in force then." in (
         answer.text
     )
+
+
+def test_a_number_with_slashes_has_its_page_and_its_actions(
+    billing: Billing, visitor: httpx.Client, admin_key: str
+) -> None:
+    billing.priced.apply(terms("acme"))
+    billing.settings(invoice_prefix="INV/{year}/")
+    assert billing.close(CLOSED).finalized == ["INV/2026/000001"]
+    post_login(visitor, admin_key)
+    listed = visitor.get("/invoices").text
+    assert 'href="/invoices/INV%2F2026%2F000001"' in listed
+    shown = visitor.get("/invoices/INV%2F2026%2F000001")
+    assert shown.status_code == 200
+    assert 'action="/invoices/INV%2F2026%2F000001/void"' in shown.text
+    answer = visitor.post(
+        "/invoices/INV%2F2026%2F000001/void",
+        data={"csrf": form_csrf(shown.text), "reason": "wrong prefix", "regenerate": "on"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/invoices/INV%2F2026%2F000002?done=regenerated"
+    assert billing.invoice("INV/2026/000001").status == "void"
