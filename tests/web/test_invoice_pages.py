@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 from tests.billing.conftest import Billing, utc
@@ -19,11 +21,13 @@ from tests.contracts.conftest import contract_document, priced_tenant
 from valueproof.billing import writes
 from valueproof.billing.credit_notes import CreditLine, CreditRequest
 from valueproof.billing.invoice_store import credit_notes_of
+from valueproof.errors import DocumentInvalid
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.store import read, write
 from valueproof.tenancy.keys import Scope, create_api_key
 from valueproof.tenancy.tenants import Tenant
+from valueproof.web.billing_views import credit_request
 
 from .conftest import form_csrf, post_login
 
@@ -379,3 +383,19 @@ def test_a_number_with_slashes_has_its_page_and_its_actions(
     assert answer.status_code == 303
     assert answer.headers["location"] == "/invoices/INV%2F2026%2F000002?done=regenerated"
     assert billing.invoice("INV/2026/000001").status == "void"
+
+
+@given(st.text(max_size=12) | st.decimals(allow_nan=True, allow_infinity=True).map(str))
+def test_the_credit_forms_amount_is_a_decimal_or_refused_by_name(text: str) -> None:
+    form = {"line": "1", "amount": text, "reason": "goodwill", "disposition": "balance"}
+    try:
+        request = credit_request(form)
+    except DocumentInvalid as error:
+        assert [field for field, _ in error.problems] == ["amount"]
+        return
+    [line] = request.lines
+    assert line.line == 1 and request.disposition == "balance"
+    if text.strip():
+        assert line.amount == Decimal(text.strip()) and line.amount.is_finite()
+    else:
+        assert line.amount is None  # all that is left of the line

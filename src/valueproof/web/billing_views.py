@@ -44,12 +44,15 @@ from valueproof.tenancy.accounts import Account, account_id
 
 __all__ = [
     "NOTICES",
+    "Change",
     "CommitmentPace",
     "GrantBalance",
     "InvoiceList",
     "InvoiceView",
+    "LineView",
     "MoneyView",
     "credit",
+    "credit_request",
     "finalize",
     "invoice_key",
     "invoice_list",
@@ -242,7 +245,7 @@ def credit(
 ) -> str:
     """Issue a credit note of the form's line, amount (empty: all that is left), reason and
     disposition; the invoice's page to show next."""
-    request = _credit_request(form)
+    request = credit_request(form)
     writes.credit(engine, tenant_id, key, request, policy)
     return invoice_url(key, "credited")
 
@@ -255,7 +258,7 @@ def finalize(
     return invoice_url(done, "finalized")
 
 
-def _credit_request(form: Mapping[str, str]) -> CreditRequest:
+def credit_request(form: Mapping[str, str]) -> CreditRequest:
     """The credit note the form asks for; DocumentInvalid naming every field it gets wrong."""
     problems: list[tuple[str, str]] = []
     line = form.get("line", "").strip()

@@ -367,7 +367,7 @@ def invoices_page(
             listed = billing_views.invoice_list(
                 connection, signed.who.tenant_id, state or None, account or None
             )
-    except (InvalidInput, NotFound) as error:
+    except InvalidInput as error:
         return _message(signed, error)
     return _page("invoices.html", who=signed.who, csrf=signed.csrf, listed=listed, states=STATES)
 
