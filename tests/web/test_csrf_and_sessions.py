@@ -67,8 +67,14 @@ def sessions_of(engine: Engine, tenant: Tenant) -> list[tuple[str, int | None]]:
 # --- where a request comes from ---------------------------------------------------------------
 
 
-def test_the_pages_change_state_only_by_post_to_login_and_logout() -> None:
-    assert UNSAFE == [("POST", "/login"), ("POST", "/logout")]
+def test_the_pages_change_state_only_by_post_to_the_forms() -> None:
+    assert UNSAFE == [
+        ("POST", "/invoices/{key:path}/credit"),
+        ("POST", "/invoices/{key:path}/finalize"),
+        ("POST", "/invoices/{key:path}/void"),
+        ("POST", "/login"),
+        ("POST", "/logout"),
+    ]
 
 
 @pytest.mark.parametrize(("method", "path"), UNSAFE)

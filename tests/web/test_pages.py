@@ -177,6 +177,8 @@ def test_templates_ship_inside_the_package() -> None:
         "accounts.html",
         "alerts.html",
         "base.html",
+        "invoice.html",
+        "invoices.html",
         "login.html",
         "message.html",
     ]

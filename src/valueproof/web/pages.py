@@ -1,5 +1,6 @@
 """The dashboard's pages: sign-in with an API key, accounts with their recent usage and the open
-alerts, one account (with its contract, health and success plan).
+alerts, one account (with its contract, health, success plan and money), and the invoices with
+their admin actions (`web.billing_views`).
 
 Signing in with a key opens a server-side session (`web.sessions`): the cookie holds its token,
 not the key, and only these pages accept it. Every form carries a CSRF token and every unsafe
@@ -9,7 +10,7 @@ from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,9 +22,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from valueproof.billing.invoice_store import STATES
+from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, ValueproofError
+from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.aggregations import CompiledMeter
 from valueproof.metering.definitions import Aggregation
 from valueproof.metering.registry import load_catalog
@@ -41,6 +44,7 @@ from valueproof.tenancy.accounts import Account, get_account, list_accounts
 from valueproof.tenancy.clock import now_us
 from valueproof.tenancy.keys import Principal, Scope
 from valueproof.tenancy.session_store import session_principal
+from valueproof.web import billing_views
 from valueproof.web.account_views import contract_view, health_view, plan_view
 from valueproof.web.charts import daily_bars, quantity_text
 from valueproof.web.sessions import (
@@ -233,11 +237,17 @@ async def _small_body(request: Request) -> bytes:
 
 def _form_field(body: bytes, name: str) -> str:
     """A field of an urlencoded form (Starlette's form parser would need python-multipart)."""
+    return _form_fields(body).get(name, "").strip()
+
+
+def _form_fields(body: bytes) -> dict[str, str]:
+    """An urlencoded form's fields, the first value of each; none if it has more fields than
+    any of these pages' forms."""
     try:
         fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=10)
-    except ValueError:  # more fields than any login form sends
-        return ""
-    return fields.get(name, [""])[0].strip()
+    except ValueError:
+        return {}
+    return {name: values[0] for name, values in fields.items()}
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -319,6 +329,7 @@ def account_page(
         contract = contract_view(connection, who.tenant_id, account, end)
         health = health_view(connection, who.tenant_id, account)
         success_plan = plan_view(connection, who.tenant_id, account, end)
+        money = billing_views.money_view(connection, who.tenant_id, account, past or now)
     return _page(
         "account.html",
         who=who,
@@ -330,9 +341,131 @@ def account_page(
         contract=contract,
         health=health,
         success_plan=success_plan,
+        money=money,
         window=window,
         days=DETAIL_DAYS,
         as_of=as_of,
+    )
+
+
+# --- invoices --------------------------------------------------------------------------------
+
+InvoiceAction = Callable[[Engine, int, str, Mapping[str, str], CheckpointPolicy], str]
+
+
+@router.get("/invoices")
+def invoices_page(
+    request: Request,
+    state: str | None = Query(None, description="Only invoices in this state."),
+    account: str | None = Query(None, description="Only this account's invoices."),
+) -> Response:
+    signed = _signed_in(request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    try:
+        with read(engine_of(request)) as connection:
+            listed = billing_views.invoice_list(
+                connection, signed.who.tenant_id, state or None, account or None
+            )
+    except InvalidInput as error:
+        return _message(signed, error)
+    return _page("invoices.html", who=signed.who, csrf=signed.csrf, listed=listed, states=STATES)
+
+
+@router.get("/invoices/{key:path}")
+def invoice_page(
+    request: Request,
+    key: str,
+    done: str | None = Query(None, description="What an action just did."),
+) -> Response:
+    signed = _signed_in(request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    return _invoice_page(request, signed, key, notice=billing_views.NOTICES.get(done or ""))
+
+
+@router.post("/invoices/{key:path}/void")
+async def void_invoice(request: Request, key: str) -> Response:
+    return await _invoice_action(request, key, billing_views.void)
+
+
+@router.post("/invoices/{key:path}/credit")
+async def credit_invoice(request: Request, key: str) -> Response:
+    return await _invoice_action(request, key, billing_views.credit)
+
+
+@router.post("/invoices/{key:path}/finalize")
+async def finalize_invoice(request: Request, key: str) -> Response:
+    return await _invoice_action(request, key, billing_views.finalize)
+
+
+async def _invoice_action(request: Request, key: str, action: InvoiceAction) -> Response:
+    """An admin's form on an invoice's page: from this site, with the session's CSRF token;
+    on success to the page the action names, else the invoice's page again with the reasons."""
+    refused = cross_site(request)
+    if refused is not None:
+        return _refused(refused)
+    signed = await run_in_threadpool(_signed_in, request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    form = _form_fields(await _small_body(request))
+    refused = session_csrf_error(request.cookies[SESSION_COOKIE], form.get(CSRF_FIELD, ""))
+    if refused is not None:
+        return _refused(refused)
+    try:
+        signed.who.require(Scope.ADMIN)
+    except Forbidden as error:
+        return _message(signed, error)
+    policy = CheckpointPolicy.from_settings(request.app.state.keyring, settings_of(request))
+    try:
+        target = await run_in_threadpool(
+            action, engine_of(request), signed.who.tenant_id, key, form, policy
+        )
+    except ValueproofError as error:
+        return await run_in_threadpool(_invoice_page, request, signed, key, error=error, form=form)
+    return RedirectResponse(target, status_code=303)
+
+
+def _invoice_page(
+    request: Request,
+    signed: SignedIn,
+    key: str,
+    *,
+    notice: str | None = None,
+    error: ValueproofError | None = None,
+    form: Mapping[str, str] | None = None,
+) -> Response:
+    """An invoice's page; after a refused action, with its reasons and the form as sent."""
+    try:
+        with read(engine_of(request)) as connection:
+            view = billing_views.invoice_view(connection, signed.who.tenant_id, key)
+    except NotFound as missing:
+        return _message(signed, missing)
+    problems = [("", error.detail)] if error is not None else []
+    if isinstance(error, InvalidInput):
+        problems = billing_views.problems_of(error)
+    return _page(
+        "invoice.html",
+        200 if error is None else error.status,
+        who=signed.who,
+        csrf=signed.csrf,
+        view=view,
+        notice=notice,
+        problems=problems,
+        failed=None if error is None else error.title,
+        form=form or {},
+        admin=Scope.ADMIN in signed.who.scopes,
+    )
+
+
+def _message(signed: SignedIn, error: ValueproofError) -> HTMLResponse:
+    return _page(
+        "message.html",
+        error.status,
+        who=signed.who,
+        csrf=signed.csrf,
+        heading=error.title,
+        message=error.detail,
     )
 
 
@@ -509,6 +642,9 @@ def attribute_items(attributes: dict[str, Any]) -> list[tuple[str, Any]]:
 
 templates.globals.update(
     account_url=account_url,
+    invoice_key=billing_views.invoice_key,
+    invoice_url=billing_views.invoice_url,
+    period_text=billing_views.period_text,
     attribute_items=attribute_items,
     from_micros=from_micros,
     rfc3339=format_rfc3339,
