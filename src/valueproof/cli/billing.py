@@ -76,10 +76,11 @@ def close(
     if as_json:
         print_json({**report.json(), "drafted": report.drafted, "rerated": report.rerated})
         return
+    numbers = report.finalized
+    shown = ", ".join(numbers) if len(numbers) <= 3 else f"{numbers[0]} to {numbers[-1]}"
     say(
         f"{len(report.drafted)} periods closed, {len(report.rerated)} drafts re-rated, "
-        f"{len(report.finalized)} invoices finalized"
-        + (f": {', '.join(report.finalized)}" if report.finalized else "")
+        f"{len(numbers)} invoices finalized" + (f": {shown}" if numbers else "")
     )
 
 
