@@ -2,13 +2,14 @@
 
 The invoice: a typical month of a usage contract, rated for real (contract applied, usage
 ingested into a scratch SQLite database, `contracts.service.rate_period`) and made a document
-by `billing.invoice.invoice_document`: eleven lines, three of them tiered (graduated, volume and
-graduated percentage, eleven tier slices in all), a discount, a correction to the month before
+by `billing.invoice.invoice_document`: ten lines, three of them tiered (graduated, volume and
+graduated percentage, eight tier slices in all), a discount, a correction to the month before
 and credit balance drawn, one tax rate, the usage appendix and the verification block.
 
 Each render is `invoice_html` then `pdf`, in this one process (one core; WeasyPrint and Pango
 hold no other thread). The first render, which loads WeasyPrint and the fonts, is left out and
-reported apart. Goal: >= 20 invoices/s.
+reported apart. Goal: >= 20 invoices/s. The rate is also given in CPU seconds of this process,
+which a machine shared with other work inflates less than the wall clock.
 
     .venv/bin/python benchmarks/billing_pdf.py
     .venv/bin/python benchmarks/billing_pdf.py --renders 50
@@ -178,22 +179,24 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
     first_html, first_pdf, size = render(document)
     say(f"first render (loads WeasyPrint and fonts, left out): {first_html + first_pdf:.2f} s")
     htmls, pdfs = 0.0, 0.0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.renders):
         html_seconds, pdf_seconds, size = render(document)
         htmls += html_seconds
         pdfs += pdf_seconds
     elapsed = time.perf_counter() - started
+    cpu_rate = args.renders / (time.process_time() - cpu)
     rate = args.renders / elapsed
     say(
         f"{args.renders} renders in {elapsed:.2f} s: HTML {htmls / args.renders * 1000:.1f} ms, "
         f"PDF {pdfs / args.renders * 1000:.1f} ms each; PDF {size / 1024:.0f} KiB"
     )
-    say(f"ratio to the goal: {rate / GOAL:.2f} (>= 1 meets it)")
+    say(f"by CPU time: {cpu_rate:.1f} invoices/s")
+    say(f"ratio to the goal: {rate / GOAL:.2f} (>= 1 meets it); by CPU time {cpu_rate / GOAL:.2f}")
     rows = [
         Row(
             f"invoice HTML + PDF, {len(document['lines'])} lines with tiers, one core",
-            f"{rate:.1f} invoices/s",
+            f"{rate:.1f} invoices/s ({cpu_rate:.1f}/s by CPU time)",
             f">= {GOAL:.0f}/s",
             "met" if rate >= GOAL else f"MISSED (x{GOAL / rate:.2f} short)",
         )
