@@ -90,29 +90,47 @@ def typical_contract(account: str = "acme") -> dict[str, Any]:
     )
 
 
-def rated_charges(engine: Engine, account: str = "acme") -> Charges:
-    """November's charges under `typical_contract` from real rating, on a tenant of its own:
-    60 calls over two regions and 3 active users."""
+def rated_charges(
+    engine: Engine,
+    account: str = "acme",
+    *,
+    contract: dict[str, Any] | None = None,
+    day: int = 3,
+    at: datetime = NOVEMBER,
+) -> Charges:
+    """November's charges under `contract` (`typical_contract`) from real rating, on a tenant of
+        its own: 60 calls over two regions, 3 active users and 4 payments, from `day` on; the period
+    is the one holding `at`."""
     with write(engine) as connection:
         tenant = create_tenant(connection, f"documents-{next(_tenants)}-{time.time_ns() % 10**9}")
     priced = priced_tenant(engine, tenant)
-    priced.apply(typical_contract(account))
+    priced.apply(contract or typical_contract(account))
     regions = ("eu", "us")
-    priced.ingest([call(i, account, day=3 + i % 20, region=regions[i % 2]) for i in range(60)])
+    priced.ingest([call(i, account, day=day + i % 8, region=regions[i % 2]) for i in range(60)])
     priced.ingest(
         [
             {
                 "id": f"login-{i}",
                 "account": account,
                 "type": "login",
-                "timestamp": f"2026-11-0{i + 2}T09:00:00Z",
+                "timestamp": f"2026-11-{day + i:02d}T09:00:00Z",
                 "properties": {"user": f"user-{i}"},
             }
             for i in range(3)
         ]
+        + [
+            {
+                "id": f"payment-{i}",
+                "account": account,
+                "type": "payment",
+                "timestamp": f"2026-11-{day + i:02d}T12:00:00Z",
+                "properties": {"amount": 100 * (i + 1)},
+            }
+            for i in range(4)
+        ]
     )
     with read(engine) as connection:
-        return rate_period(connection, tenant.id, account, NOVEMBER, NOW)
+        return rate_period(connection, tenant.id, account, at, NOW)
 
 
 VAT = TaxProfile((TaxRate("VAT", Decimal("0.19")),), tax_id="DE123456789", jurisdiction="DE")

@@ -6,6 +6,7 @@ import http.server
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from valueproof.billing.taxes import TaxProfile, TaxRate
 from valueproof.contracts.rating import Charges
 from valueproof.money import amount_text, currency, decimal_text
 
+from ..contracts.conftest import contract_document
 from .conftest import VENDOR, VERIFICATION, invoice_of, pdf_text, rated_charges
 
 USD = currency("USD")
@@ -338,3 +340,65 @@ def test_rendering_fetches_nothing_from_the_network(
     text = pdf_text(pdf(page), tmp_path)
     assert "Hello" in text
     assert requests == []
+
+
+def test_every_kind_of_line_reads_with_what_it_came_from(engine: Engine, tmp_path: Path) -> None:
+    """Seats and their credit, packages, a percentage, prepaid credit, the invoice maximum and
+    a prorated fee, from real rating of a term that starts mid-month."""
+    document = contract_document(
+        term={"start": "2026-11-16", "end": "2027-11-16"},
+        billing={"period": "monthly", "anchor_day": 1},
+        components=[
+            {"id": "platform", "type": "flat", "amount": "300.00", "description": "Platform fee"},
+            {
+                "id": "seats",
+                "type": "seats",
+                "seats": "10",
+                "active_meter": "active_users",
+                "unit_price": "20.00",
+                "inactive_credit_percent": "50",
+                "prorate": False,
+                "description": "Seats",
+            },
+            {
+                "id": "bundles",
+                "type": "package",
+                "meter": "calls",
+                "package_size": "25",
+                "package_price": "2.00",
+                "description": "Call bundles",
+            },
+            {
+                "id": "processing",
+                "type": "percentage",
+                "meter": "payments",
+                "percent": "2.5",
+                "description": "Payment processing",
+            },
+            {
+                "id": "wallet",
+                "type": "prepaid_credits",
+                "grants": [{"id": "start", "amount": "3.00", "granted": "2026-11-16T00:00:00Z"}],
+                "applies_to": ["bundles"],
+                "description": "Prepaid credit",
+            },
+        ],
+        invoice_maximum="250.00",
+    )
+    charges = rated_charges(
+        engine, contract=document, day=20, at=datetime(2026, 11, 20, tzinfo=UTC)
+    )
+    invoice = invoice_of(charges)
+    kinds = [line["kind"] for line in invoice["lines"]]
+    assert {"flat", "seats", "seat_credit", "package", "percentage", "credit", "cap"} <= set(kinds)
+    text = pdf_text(pdf(invoice_html(invoice, VENDOR, VERIFICATION)), tmp_path)
+    assert "Prorated: 50% of 300.00 USD" in text
+    assert "3 of 10 seats active" in text
+    assert "50% back on 7 inactive seats" in text
+    assert "3 packages of 25 at 2.00 USD" in text
+    assert "2.5% of the volume" in text
+    assert "Prepaid credit covering 3.00 USD of charges" in text
+    assert "Invoice maximum 250.00 USD" in text
+    for line in invoice["lines"]:
+        shown = [decimal_text(Decimal(line["quantity"])), usd(line["amount"])]
+        assert shown in [[r[1], r[-1]] for r in rows(text, line["description"]) if len(r) > 1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -266,7 +266,14 @@ def _notes(line: Mapping[str, Any], detail: Mapping[str, Any], money: Currency) 
     elif kind == "gain_share":
         yield f"Baseline {detail['baseline']}, measured {detail['measured']}"
     if kind == "flat" and Decimal(detail.get("fraction", 1)) != 1:
-        yield f"Prorated: {detail['fraction']} of {_money(detail['amount'], money)}"
+        yield f"Prorated: {_share(detail['fraction'])} of {_money(detail['amount'], money)}"
+
+
+def _share(fraction: str) -> str:
+    """A fraction of a period as a percentage to two decimals: shown, never charged (the line's
+    amount is the exact share, rounded once by rating)."""
+    percent = (Decimal(fraction) * HUNDRED).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return f"{decimal_text(percent.normalize())}%"
 
 
 def _money(value: Any, money: Currency) -> str:
