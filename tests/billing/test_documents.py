@@ -294,11 +294,16 @@ def test_a_usage_source_with_groups_lists_each_group(charges: Charges, tmp_path:
     assert row(text, "region=us")[2:] == ["1", "1", "63"]
 
 
-def test_a_logo_must_be_embedded(invoice: dict[str, Any]) -> None:
+def test_a_logo_must_be_embedded_and_the_vendor_named(invoice: dict[str, Any]) -> None:
     with pytest.raises(BillingSettingsInvalid) as caught:
         invoice_html(invoice, {**VENDOR, "logo": "https://cdn.example/logo.png"}, None)
     assert caught.value.field == "vendor.logo"
     assert "data: URI" in caught.value.reason
+    with pytest.raises(BillingSettingsInvalid) as caught:
+        invoice_html(invoice, {"name": " ", "logo": None}, None)
+    assert caught.value.field == "vendor.name"
+    html = invoice_html(invoice, {"name": "Meterly Inc."}, None)  # the rest is optional
+    assert "Meterly Inc." in html and "<img" not in html
 
 
 class _Counting(http.server.BaseHTTPRequestHandler):

@@ -155,14 +155,22 @@ def pdf(html: str) -> bytes:
     return rendered
 
 
-def _vendor(vendor: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The vendor's details, with a logo only if it is an embedded PNG or SVG image."""
-    logo = vendor.get("logo")
+def _vendor(vendor: Mapping[str, Any]) -> dict[str, Any]:
+    """The vendor's details as the templates read them: a name, and a logo only if it is an
+    embedded PNG or SVG image (a link would be fetched, and nothing is)."""
+    name, logo = vendor.get("name"), vendor.get("logo")
+    if not isinstance(name, str) or not name.strip():
+        raise BillingSettingsInvalid("vendor.name", "is missing: documents need the vendor's name")
     if logo is not None and not (isinstance(logo, str) and logo.startswith(_LOGO_TYPES)):
         raise BillingSettingsInvalid(
             "vendor.logo", "must be a data: URI of a PNG or SVG image (nothing is fetched)"
         )
-    return vendor
+    return {
+        "name": name,
+        "address": vendor.get("address"),
+        "email": vendor.get("email"),
+        "logo": logo,
+    }
 
 
 def _invoice_row(line: Mapping[str, Any], money: Currency) -> Row:
