@@ -1,7 +1,8 @@
-"""Money: ISO 4217 minor units from the official table, and the one rounding step."""
+"""Money: ISO 4217 minor units from the official table, the one rounding step, amounts as text."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from valueproof.errors import InvalidInput
-from valueproof.money import Rounding, currency
+from valueproof.money import Rounding, amount_text, currency, decimal_text
 
 
 @pytest.mark.parametrize(
@@ -63,3 +64,46 @@ def test_rounding_lands_on_a_minor_unit_within_one_step_and_is_idempotent(
     assert money.round(rounded, rule) == rounded
     if rule is Rounding.DOWN:
         assert abs(rounded) <= abs(amount)
+
+
+@pytest.mark.parametrize(
+    ("amount", "code", "text"),
+    [
+        ("1234.5", "USD", "1,234.50 USD"),
+        ("1235", "JPY", "1,235 JPY"),
+        ("-0.50", "EUR", "-0.50 EUR"),
+        ("0.0004", "USD", "0.0004 USD"),
+        ("1E+6", "USD", "1,000,000.00 USD"),
+        ("-0", "USD", "0.00 USD"),
+        ("12.3450", "BHD", "12.345 BHD"),
+    ],
+)
+def test_amounts_print_in_the_currencys_minor_units(amount: str, code: str, text: str) -> None:
+    assert amount_text(Decimal(amount), currency(code)) == text
+
+
+def test_only_finite_numbers_print() -> None:
+    with pytest.raises(ValueError, match="not a finite number"):
+        decimal_text(Decimal("NaN"))
+
+
+_GROUPED = re.compile(r"-?(0|[1-9][0-9]{0,2}(,[0-9]{3})*)(\.[0-9]+)?")
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["USD", "JPY", "BHD", "EUR"]),
+)
+def test_printed_amounts_read_back_exactly_with_at_least_the_minor_units(
+    amount: Decimal, code: str
+) -> None:
+    money = currency(code)
+    text = amount_text(amount, money)
+    number, printed_code = text.split(" ")
+    assert printed_code == code
+    assert _GROUPED.fullmatch(number), text
+    assert Decimal(number.replace(",", "")) == amount  # nothing rounded away
+    decimals = number.partition(".")[2]
+    assert len(decimals) >= money.exponent
+    assert len(decimals) == money.exponent or not decimals.endswith("0")
+    assert number.startswith("-") == (amount < 0)

@@ -1,4 +1,4 @@
-"""Money: ISO 4217 currencies, their minor units, and the one explicit rounding step.
+"""Money: ISO 4217 currencies, their minor units, the one explicit rounding step, amounts as text.
 
 Amounts are `Decimal`. Prices may carry more decimals than the currency has (a unit price of
 0.0004 USD is common); a charge line rounds once, to the currency's minor unit, with the rule its
@@ -66,3 +66,27 @@ def currency(code: str, field: str = "currency") -> Currency:
     if iso.exponent is None:
         raise InvalidInput(field, f"{code} has no minor unit (ISO 4217 'N.A.'); cannot bill in it")
     return Currency(iso.code, iso.exponent)
+
+
+def decimal_text(value: Decimal, places: int = 0) -> str:
+    """`value` as a document prints it: thousands separated by commas, at least `places` decimals
+    and more only where `value` has them (`0.0004`), never rounded and never through a float."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite, so not 'n', 'N' or 'F'
+    text = "".join(map(str, digits))
+    if exponent >= 0:
+        whole, fraction = text + "0" * exponent, ""
+    else:
+        text = text.rjust(1 - exponent, "0")
+        whole, fraction = text[:exponent], text[exponent:]
+    fraction = fraction.rstrip("0").ljust(places, "0")
+    negative = sign == 1 and any(digits)  # -0 prints as 0
+    return f"{'-' if negative else ''}{int(whole):,}{'.' if fraction else ''}{fraction}"
+
+
+def amount_text(amount: Decimal, money: Currency) -> str:
+    """An amount with its currency as an invoice prints it, in the currency's minor units:
+    `1,234.50 USD`, `1,235 JPY`; a unit price keeps its finer decimals (`0.0004 USD`)."""
+    return f"{decimal_text(amount, money.exponent)} {money.code}"
