@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from valueproof.billing.documents import credit_note_html, invoice_html, pdf
-from valueproof.billing.errors import BillingSettingsInvalid
+from valueproof.billing.errors import VendorInvalid
 from valueproof.billing.taxes import TaxProfile, TaxRate
 from valueproof.contracts.rating import Charges
 from valueproof.money import amount_text, currency, decimal_text
@@ -295,11 +295,11 @@ def test_a_usage_source_with_groups_lists_each_group(charges: Charges, tmp_path:
 
 
 def test_a_logo_must_be_embedded_and_the_vendor_named(invoice: dict[str, Any]) -> None:
-    with pytest.raises(BillingSettingsInvalid) as caught:
+    with pytest.raises(VendorInvalid) as caught:
         invoice_html(invoice, {**VENDOR, "logo": "https://cdn.example/logo.png"}, None)
     assert caught.value.field == "vendor.logo"
     assert "data: URI" in caught.value.reason
-    with pytest.raises(BillingSettingsInvalid) as caught:
+    with pytest.raises(VendorInvalid) as caught:
         invoice_html(invoice, {"name": " ", "logo": None}, None)
     assert caught.value.field == "vendor.name"
     html = invoice_html(invoice, {"name": "Meterly Inc."}, None)  # the rest is optional

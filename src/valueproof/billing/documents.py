@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from valueproof.billing.errors import BillingSettingsInvalid
+from valueproof.billing.errors import VendorInvalid
 from valueproof.money import Currency, amount_text, currency, decimal_text
 from valueproof.periods import parse_rfc3339
 
@@ -160,9 +160,9 @@ def _vendor(vendor: Mapping[str, Any]) -> dict[str, Any]:
     embedded PNG or SVG image (a link would be fetched, and nothing is)."""
     name, logo = vendor.get("name"), vendor.get("logo")
     if not isinstance(name, str) or not name.strip():
-        raise BillingSettingsInvalid("vendor.name", "is missing: documents need the vendor's name")
+        raise VendorInvalid("vendor.name", "is missing: documents need the vendor's name")
     if logo is not None and not (isinstance(logo, str) and logo.startswith(_LOGO_TYPES)):
-        raise BillingSettingsInvalid(
+        raise VendorInvalid(
             "vendor.logo", "must be a data: URI of a PNG or SVG image (nothing is fetched)"
         )
     return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from valueproof.errors import AlreadyExists, Conflict, DocumentInvalid, NotFound
+from valueproof.errors import AlreadyExists, Conflict, DocumentInvalid, InvalidInput, NotFound
 
 
 class InvoiceNotFound(NotFound):
@@ -46,3 +46,9 @@ class BillingRequestInvalid(DocumentInvalid):
     used; `problems` lists every (field, reason)."""
 
     title = "Invalid billing request"
+
+
+class VendorInvalid(InvalidInput):
+    """Vendor details a document cannot be printed with (no name, a logo that is not embedded)."""
+
+    title = "Invalid vendor details"
