@@ -9,6 +9,7 @@ and nothing else, so a document never fetches from the network or the disk.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,13 @@ from valueproof.billing.errors import VendorInvalid
 from valueproof.money import Currency, amount_text, currency, decimal_text
 from valueproof.periods import parse_rfc3339
 
-__all__ = ["credit_note_html", "invoice_html", "pdf"]
+__all__ = [
+    "credit_note_html",
+    "credit_note_pdf",
+    "invoice_html",
+    "invoice_pdf",
+    "pdf",
+]
 
 HUNDRED = Decimal(100)
 # A line's leaves can be thousands of ranges (an account's events interleave with others'); the
@@ -78,6 +85,8 @@ def invoice_html(
     document: Mapping[str, Any],
     vendor: Mapping[str, Any],
     verification: Mapping[str, Any] | None,
+    *,
+    embed_css: bool = True,
 ) -> str:
     """The invoice as a self-contained HTML page: vendor and customer, lines with quantities,
     unit prices and tier slices, taxes and total, the usage appendix and the verification block
@@ -96,6 +105,7 @@ def invoice_html(
     if document.get("replaces"):
         facts.append(("Replaces invoice", document["replaces"]))
     return _templates.get_template("invoice.html").render(
+        embed_css=embed_css,
         kind="Invoice",
         number=number,
         vendor=_vendor(vendor),
@@ -113,6 +123,8 @@ def credit_note_html(
     invoice: Mapping[str, Any],
     vendor: Mapping[str, Any],
     verification: Mapping[str, Any] | None,
+    *,
+    embed_css: bool = True,
 ) -> str:
     """The credit note against `invoice` (the invoice's document) as a self-contained HTML page:
     its reason, where the credit goes, the credited lines, taxes and total."""
@@ -131,6 +143,7 @@ def credit_note_html(
         ("Applied as", where),
     ]
     return _templates.get_template("credit_note.html").render(
+        embed_css=embed_css,
         kind="Credit note",
         number=number,
         vendor=_vendor(vendor),
@@ -144,15 +157,48 @@ def credit_note_html(
     )
 
 
-def pdf(html: str) -> bytes:
+def pdf(html: str, kind: str | None = None, draft: bool = False) -> bytes:
     """The PDF of a page from `invoice_html` or `credit_note_html`, on the system's fonts.
-    Anything the page links to but a `data:` URI is refused, not fetched."""
+    Anything the page links to but a `data:` URI is refused, not fetched. With `kind`
+    ("Invoice", "Credit note") and `draft` the page was made with `embed_css=False` and gets the
+    documents' stylesheet parsed once per process: its selectors compile once, not every render."""
     import weasyprint  # type: ignore[import-untyped]  # heavy (Pango): loaded only to render
     from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
 
     fetcher = URLFetcher(allowed_protocols=("data",))
-    rendered: bytes = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    sheets = [] if kind is None else [_stylesheet(kind, draft)]
+    page = weasyprint.HTML(string=html, url_fetcher=fetcher)
+    rendered: bytes = page.write_pdf(stylesheets=sheets)
     return rendered
+
+
+def invoice_pdf(
+    document: Mapping[str, Any], vendor: Mapping[str, Any], verification: Mapping[str, Any] | None
+) -> bytes:
+    """The invoice's PDF (what `invoice_html` shows, printed)."""
+    html = invoice_html(document, vendor, verification, embed_css=False)
+    return pdf(html, "Invoice", document["number"] is None)
+
+
+def credit_note_pdf(
+    document: Mapping[str, Any],
+    invoice: Mapping[str, Any],
+    vendor: Mapping[str, Any],
+    verification: Mapping[str, Any] | None,
+) -> bytes:
+    """The credit note's PDF (what `credit_note_html` shows, printed)."""
+    html = credit_note_html(document, invoice, vendor, verification, embed_css=False)
+    return pdf(html, "Credit note", document["number"] is None)
+
+
+@functools.cache
+def _stylesheet(kind: str, draft: bool) -> Any:
+    """The documents' stylesheet for `kind` (a draft's marks each page), parsed and its selectors
+    compiled; never changed after."""
+    import weasyprint
+
+    text = _templates.get_template("document.css").render(kind=kind, number=None if draft else kind)
+    return weasyprint.CSS(string=text)
 
 
 def _vendor(vendor: Mapping[str, Any]) -> dict[str, Any]:
