@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 
-from tests.billing.conftest import Billing, cn, inv
+from tests.billing.conftest import Billing, cn, inv, pdf_text
 from tests.contracts.conftest import call, contract_document
 from valueproof.store import write
 from valueproof.tenancy.accounts import account_id
@@ -90,3 +93,24 @@ def test_a_customer_key_sees_its_own_issued_invoices_only(
     with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"}) as customer:
         assert customer.get("/v1/invoices").json()["invoices"] == []
         assert customer.get(f"/v1/invoices/{inv(1)}").status_code == 404
+
+
+def test_the_invoice_pdf_reads_back_with_its_lines_and_verification(
+    billed: httpx.Client, tmp_path: Path
+) -> None:
+    got = billed.get(f"/v1/invoices/{inv(1)}/pdf")
+    assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+    assert f'filename="{inv(1)}.pdf"' in got.headers["content-disposition"]
+    text = pdf_text(got.content, tmp_path)
+    assert inv(1) in text and "100.04" in text
+    leaf = billed.get(f"/v1/invoices/{inv(1)}").json()["leaf_index"]
+    assert re.search(rf"Leaf index\s+{leaf}\b", text), text
+    assert "valueproof verify invoice" in text
+    page = billed.get(f"/v1/invoices/{inv(1)}/html")
+    assert page.status_code == 200 and "<table" in page.text
+    note = billed.post(
+        f"/v1/invoices/{inv(1)}/credit-notes", json={"reason": "goodwill", "lines": []}
+    ).json()
+    credit = billed.get(f"/v1/credit-notes/{note['number']}/pdf")
+    assert credit.status_code == 200
+    assert "goodwill" in pdf_text(credit.content, tmp_path)

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
-from tests.billing.conftest import Billing, utc
+from tests.billing.conftest import YEAR, Billing, utc
 from tests.contracts.conftest import contract_document, priced_tenant
 
 from valueproof.billing import writes
@@ -84,7 +84,7 @@ def acme(billing: Billing) -> Billing:
     """acme's November closed into one finalized invoice: 8 calls, 5 in the first tier."""
     billing.priced.apply(terms("acme"))
     billing.priced.ingest(calls("acme", 8))
-    assert billing.close(CLOSED).finalized == ["INV-2026-000001"]
+    assert billing.close(CLOSED).finalized == [f"INV-{YEAR}-000001"]
     return billing
 
 
@@ -148,9 +148,9 @@ def test_an_unknown_state_or_account_is_named(visitor: httpx.Client, admin_key: 
     answer = visitor.get("/invoices", params={"account": "nobody"})
     assert answer.status_code == 422
     assert "account: unknown account &#39;nobody&#39;" in answer.text
-    answer = visitor.get("/invoices/INV-2026-999999")
+    answer = visitor.get(f"/invoices/INV-{YEAR}-999999")
     assert answer.status_code == 404
-    assert "no invoice &#39;INV-2026-999999&#39;" in answer.text
+    assert f"no invoice &#39;INV-{YEAR}-999999&#39;" in answer.text
 
 
 # --- one invoice -----------------------------------------------------------------------------
@@ -163,9 +163,9 @@ def test_browser_invoice_page_shows_quantities_unit_prices_and_tiers(
     invoice = acme.invoices()[0]
     sign_in(page, admin_key)
     page.goto("/invoices")
-    page.get_by_role("link", name="INV-2026-000001").click()
-    expect(page).to_have_url(re.compile(r"/invoices/INV-2026-000001$"))
-    expect(page.locator(".invoice-number")).to_have_text("INV-2026-000001")
+    page.get_by_role("link", name=f"INV-{YEAR}-000001").click()
+    expect(page).to_have_url(re.compile(rf"/invoices/INV-{YEAR}-000001$"))
+    expect(page.locator(".invoice-number")).to_have_text(f"INV-{YEAR}-000001")
     expect(page.locator("h1 [data-state]")).to_have_text("finalized")
     expect(page.locator(".leaf-index")).to_have_text(str(invoice.leaf_index))
     expect(page.locator("dd.period")).to_have_text("1 Nov 2026 to 30 Nov 2026")
@@ -186,9 +186,12 @@ def test_browser_invoice_page_shows_quantities_unit_prices_and_tiers(
     expect(platform.locator(".quantity")).to_have_text("1")
     expect(platform.locator(".unit-price")).to_have_text("100.00")
     expect(page.locator(".invoice-total")).to_have_text(f"{invoice.total} USD")
-    expect(page.locator("a.pdf")).to_have_attribute("href", "/v1/invoices/INV-2026-000001/pdf")
+    expect(page.locator("a.pdf")).to_have_attribute("href", f"/invoices/INV-{YEAR}-000001/pdf")
+    printed = page.request.get(f"/invoices/INV-{YEAR}-000001/pdf")  # the session's cookie opens it
+    assert printed.ok and printed.headers["content-type"] == "application/pdf"
+    assert printed.body().startswith(b"%PDF")
     expect(page.locator("a.bundle")).to_have_attribute(
-        "href", "/v1/invoices/INV-2026-000001/bundle"
+        "href", f"/v1/invoices/INV-{YEAR}-000001/bundle"
     )
 
 
@@ -197,28 +200,28 @@ def test_browser_void_with_a_reason_regenerates_under_a_new_number(
     acme: Billing, page: Page, admin_key: str
 ) -> None:
     sign_in(page, admin_key)
-    page.goto("/invoices/INV-2026-000001")
+    page.goto(f"/invoices/INV-{YEAR}-000001")
     void = page.locator("section.void")
     void.get_by_role("button", name="Void invoice").click()  # no reason yet
     expect(page.get_by_role("alert")).to_contain_text("reason: voiding an invoice needs a reason")
-    assert acme.invoice("INV-2026-000001").status == "finalized"  # nothing half-applied
+    assert acme.invoice(f"INV-{YEAR}-000001").status == "finalized"  # nothing half-applied
 
     void.get_by_label("Reason").fill("wrong platform fee")
     expect(void.get_by_label("Regenerate")).to_be_checked()
     void.get_by_role("button", name="Void invoice").click()
-    expect(page).to_have_url(re.compile(r"/invoices/INV-2026-000002\?done=regenerated$"))
+    expect(page).to_have_url(re.compile(rf"/invoices/INV-{YEAR}-000002\?done=regenerated$"))
     expect(page.get_by_role("status")).to_contain_text("Voided the invoice this one replaces")
     expect(page.locator("h1 [data-state]")).to_have_text("finalized")
-    expect(page.locator("dd.replaces")).to_have_text("INV-2026-000001 (void)")
+    expect(page.locator("dd.replaces")).to_have_text(f"INV-{YEAR}-000001 (void)")
 
     page.locator("dd.replaces a").click()
     expect(page.locator("h1 [data-state]")).to_have_text("void")
-    expect(page.locator("dd.replaced-by")).to_have_text("INV-2026-000002")
+    expect(page.locator("dd.replaced-by")).to_have_text(f"INV-{YEAR}-000002")
     voided = page.locator('tr.change[data-state="void"]')
     expect(voided.locator(".reason")).to_have_text("wrong platform fee")
     expect(page.locator("section.void")).to_have_count(0)  # a void invoice is void for good
-    assert acme.invoice("INV-2026-000001").status == "void"
-    assert acme.invoice("INV-2026-000002").replaces_id == acme.invoice("INV-2026-000001").id
+    assert acme.invoice(f"INV-{YEAR}-000001").status == "void"
+    assert acme.invoice(f"INV-{YEAR}-000002").replaces_id == acme.invoice(f"INV-{YEAR}-000001").id
 
 
 @pytest.mark.browser
@@ -226,7 +229,7 @@ def test_browser_a_credit_note_larger_than_its_line_names_the_line(
     acme: Billing, page: Page, admin_key: str
 ) -> None:
     sign_in(page, admin_key)
-    page.goto("/invoices/INV-2026-000001")
+    page.goto(f"/invoices/INV-{YEAR}-000001")
     credit = page.locator("section.credit")
     credit.get_by_label("Line").select_option("1")  # the api line
     credit.get_by_label("Amount").fill("7.00")
@@ -236,14 +239,14 @@ def test_browser_a_credit_note_larger_than_its_line_names_the_line(
     expect(alert).to_contain_text("amount: 7.00 is more than the 6.50 left to credit on line 1 (")
     expect(alert.locator('[data-field="amount"]')).to_have_count(1)
     expect(credit.get_by_label("Amount")).to_have_value("7.00")  # the form as sent
-    invoice = acme.invoice("INV-2026-000001")
+    invoice = acme.invoice(f"INV-{YEAR}-000001")
     with read(acme.engine) as connection:
         assert credit_notes_of(connection, acme.tenant_id, invoice.id) == []
 
     credit.get_by_label("Amount").fill("2.50")
     credit.get_by_label("the account's credit balance").check()
     credit.get_by_role("button", name="Issue credit note").click()
-    expect(page).to_have_url(re.compile(r"/invoices/INV-2026-000001\?done=credited$"))
+    expect(page).to_have_url(re.compile(rf"/invoices/INV-{YEAR}-000001\?done=credited$"))
     note = page.locator("tr.credit-note")
     expect(note).to_have_count(1)
     expect(note).to_contain_text("goodwill")
@@ -271,7 +274,7 @@ def test_browser_a_draft_is_finalized_from_its_page(
     expect(page.locator("section.void")).to_have_count(0)
     expect(page.locator("section.credit")).to_have_count(0)
     page.get_by_role("button", name="Finalize").click()
-    expect(page).to_have_url(re.compile(r"/invoices/INV-2026-000001\?done=finalized$"))
+    expect(page).to_have_url(re.compile(rf"/invoices/INV-{YEAR}-000001\?done=finalized$"))
     expect(page.locator("h1 [data-state]")).to_have_text("finalized")
     expect(page.locator("section.finalize")).to_have_count(0)
 
@@ -280,16 +283,16 @@ def test_a_reader_sees_no_actions_and_may_not_post_them(
     acme: Billing, visitor: httpx.Client, engine: Engine, tenant: Tenant
 ) -> None:
     post_login(visitor, reader_key(engine, tenant))
-    shown = visitor.get("/invoices/INV-2026-000001")
+    shown = visitor.get(f"/invoices/INV-{YEAR}-000001")
     assert shown.status_code == 200
     assert "Void invoice" not in shown.text and "Issue credit note" not in shown.text
     answer = visitor.post(
-        "/invoices/INV-2026-000001/void",
+        f"/invoices/INV-{YEAR}-000001/void",
         data={"csrf": form_csrf(shown.text), "reason": "mine now"},
     )
     assert answer.status_code == 403
     assert "lacks the &#39;admin&#39; scope" in answer.text
-    assert acme.invoice("INV-2026-000001").status == "finalized"
+    assert acme.invoice(f"INV-{YEAR}-000001").status == "finalized"
 
 
 def test_an_action_without_the_sessions_token_is_refused(
@@ -297,19 +300,21 @@ def test_an_action_without_the_sessions_token_is_refused(
 ) -> None:
     post_login(visitor, admin_key)
     for forged in ({}, {"csrf": "0" * 64}):
-        answer = visitor.post("/invoices/INV-2026-000001/void", data={**forged, "reason": "forged"})
+        answer = visitor.post(
+            f"/invoices/INV-{YEAR}-000001/void", data={**forged, "reason": "forged"}
+        )
         assert answer.status_code == 403
         assert "csrf" in answer.text
-    assert acme.invoice("INV-2026-000001").status == "finalized"
+    assert acme.invoice(f"INV-{YEAR}-000001").status == "finalized"
 
 
 def test_a_credit_form_with_bad_fields_names_each(
     acme: Billing, visitor: httpx.Client, admin_key: str
 ) -> None:
     post_login(visitor, admin_key)
-    token = form_csrf(visitor.get("/invoices/INV-2026-000001").text)
+    token = form_csrf(visitor.get(f"/invoices/INV-{YEAR}-000001").text)
     answer = visitor.post(
-        "/invoices/INV-2026-000001/credit",
+        f"/invoices/INV-{YEAR}-000001/credit",
         data={"csrf": token, "line": "x", "amount": "lots", "disposition": "cash"},
     )
     assert answer.status_code == 422
@@ -328,7 +333,7 @@ def test_browser_account_page_shows_the_money(billing: Billing, page: Page, admi
     writes.credit(
         billing.engine,
         billing.tenant_id,
-        "INV-2026-000001",
+        f"INV-{YEAR}-000001",
         CreditRequest("onboarding", (CreditLine(0, Decimal("10.00")),), "balance"),
         billing.policy,
     )

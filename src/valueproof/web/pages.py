@@ -24,7 +24,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
-from valueproof.billing.invoice_store import STATES
+from valueproof.billing.invoice_store import STATES, find_invoice
+from valueproof.billing.printing import invoice_page as invoice_document_page
 from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, ValueproofError
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.aggregations import CompiledMeter
@@ -370,6 +371,27 @@ def invoices_page(
     except InvalidInput as error:
         return _message(signed, error)
     return _page("invoices.html", who=signed.who, csrf=signed.csrf, listed=listed, states=STATES)
+
+
+@router.get("/invoices/{key:path}/pdf", response_model=None)
+def invoice_pdf_page(request: Request, key: str) -> Response:
+    """The invoice's PDF for a signed-in user (the API's needs a bearer key)."""
+    signed = _signed_in(request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    try:
+        with read(engine_of(request)) as connection:
+            invoice = find_invoice(connection, signed.who.tenant_id, key)
+            content = invoice_document_page(connection, signed.who.tenant_id, invoice, as_pdf=True)
+    except NotFound as error:
+        return _message(signed, error)
+    name = invoice.number or f"draft-{invoice.id}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{safe}.pdf"'},
+    )
 
 
 @router.get("/invoices/{key:path}")

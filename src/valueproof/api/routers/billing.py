@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from valueproof.api.auth import engine_of, requires, requires_account, requires_or_customer
 from valueproof.api.bodies import json_object, read_body
@@ -26,6 +27,7 @@ from valueproof.billing.invoice_store import (
     load_profile,
     load_settings,
 )
+from valueproof.billing.printing import credit_note_page, invoice_page
 from valueproof.billing.requests import CreditBody, MarkBody, VoidBody, parse
 from valueproof.billing.settings import BillingProfile, BillingSettings
 from valueproof.config import Settings
@@ -189,6 +191,38 @@ def get_invoice(
     return {**invoice_json(invoice), "credit_notes": [_note(note) for note in notes]}
 
 
+_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The PDF."}
+}
+
+
+@router.get("/v1/invoices/{key}/pdf", response_class=Response, responses=_PDF)
+def invoice_pdf(
+    request: Request, key: str, who: Principal = Depends(requires_or_customer(Scope.READ))
+) -> Response:
+    """The invoice as the customer reads it: PDF, with the verification block (drafts marked)."""
+    invoice = visible_invoice(request, who, key)
+    with read(engine_of(request)) as connection:
+        content = invoice_page(connection, who.tenant_id, invoice, as_pdf=True)
+    name = invoice.number or f"draft-{invoice.id}"
+    return Response(content, media_type="application/pdf", headers=_attachment(f"{name}.pdf"))
+
+
+@router.get("/v1/invoices/{key}/html", response_class=HTMLResponse)
+def invoice_html(
+    request: Request, key: str, who: Principal = Depends(requires_or_customer(Scope.READ))
+) -> HTMLResponse:
+    """The invoice as a self-contained HTML page (what the PDF prints)."""
+    invoice = visible_invoice(request, who, key)
+    with read(engine_of(request)) as connection:
+        return HTMLResponse(invoice_page(connection, who.tenant_id, invoice, as_pdf=False))
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in filename)
+    return {"Content-Disposition": f'attachment; filename="{safe}"'}
+
+
 @router.post(
     "/v1/invoices/{key}/finalize",
     responses={409: {"description": "The invoice is not a draft."}},
@@ -266,6 +300,19 @@ def _note(note: StoredCreditNote) -> dict[str, Any]:
         "leaf_index": note.leaf_index,
         "document": note.document,
     }
+
+
+@router.get("/v1/credit-notes/{number}/pdf", response_class=Response, responses=_PDF)
+def credit_note_pdf(
+    request: Request, number: str, who: Principal = Depends(requires_or_customer(Scope.READ))
+) -> Response:
+    """The credit note's PDF."""
+    with read(engine_of(request)) as connection:
+        note = find_credit_note(connection, who.tenant_id, number)
+        if who.is_customer:
+            who.require_account(note.document["account"], Scope.READ)
+        content = credit_note_page(connection, who.tenant_id, note, as_pdf=True)
+    return Response(content, media_type="application/pdf", headers=_attachment(f"{number}.pdf"))
 
 
 @router.get("/v1/credit-notes/{number}")
