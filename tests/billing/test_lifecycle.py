@@ -11,8 +11,11 @@ from tests.contracts.conftest import call, contract_document
 from valueproof.billing import writes
 from valueproof.billing.credit_notes import CreditLine, CreditRequest
 from valueproof.billing.errors import ClosedPeriodLocked, CreditNoteInvalid, InvoiceStateConflict
+from valueproof.billing.invoice import Customer, invoice_document
 from valueproof.billing.invoice_store import balance, credit_notes_of
+from valueproof.billing.records import invoice_leaf
 from valueproof.billing.settings import BillingProfile
+from valueproof.contracts.service import rate_period
 from valueproof.contracts.validation import parse_contract
 from valueproof.ledger import log
 from valueproof.ledger.leaves import parse_leaf
@@ -175,3 +178,22 @@ def test_an_amendment_dated_into_a_billed_period_is_refused_naming_the_invoice(
     )
     assert applied.status != "unchanged"
     assert billing.invoice(number).document["total"] == "100.10"
+
+
+def test_the_same_ledger_gives_the_same_invoice_bytes(billing: Billing) -> None:
+    number = _november(billing)
+    original = billing.invoice(number)
+    _, replacement = writes.void(billing.engine, billing.tenant_id, number, "typo", billing.policy)
+    assert replacement is not None
+    assert replacement.document["lines"] == original.document["lines"]
+    with read(billing.engine) as connection:
+        first = rate_period(
+            connection, billing.tenant_id, "acme", utc(2026, 11, 30), utc(2027, 1, 1)
+        )
+        second = rate_period(
+            connection, billing.tenant_id, "acme", utc(2026, 11, 30), utc(2027, 1, 1)
+        )
+    customer = Customer("acme", "acme")
+    assert invoice_leaf(invoice_document(first, customer, number="X")) == invoice_leaf(
+        invoice_document(second, customer, number="X")
+    )
