@@ -7,13 +7,14 @@ from decimal import Decimal
 import pytest
 
 from tests.billing.conftest import YEAR, Billing, inv, utc
-from tests.contracts.conftest import call
+from tests.contracts.conftest import call, contract_document
 from valueproof.billing import writes
 from valueproof.billing.errors import PeriodClosed
 from valueproof.billing.invoice_store import credit_notes_of
 from valueproof.billing.records import invoice_leaf
 from valueproof.ledger import log
 from valueproof.ledger.leaves import parse_leaf
+from valueproof.metering.writes import delete_meter
 from valueproof.store import read
 
 
@@ -143,3 +144,24 @@ def test_reductions_become_credit_notes_when_the_tenant_says_so(billing: Billing
     billing.close(utc(2027, 1, 4))
     with read(billing.engine) as connection:
         assert len(credit_notes_of(connection, billing.tenant_id, november.id)) == 1
+
+
+def test_an_account_that_cannot_be_rated_is_named_and_the_others_close(billing: Billing) -> None:
+    billing.contract(term={"start": "2026-11-01", "end": "2027-01-01"})
+    billing.priced.apply(
+        contract_document(
+            "globex-2026",
+            "globex",
+            term={"start": "2026-11-01", "end": "2027-01-01"},
+            components=[
+                {"id": "users", "type": "per_unit", "meter": "active_users", "unit_price": "1.00"}
+            ],
+        )
+    )
+    delete_meter(billing.engine, billing.tenant_id, "active_users")
+    report = billing.close(utc(2026, 12, 4))
+    assert report.finalized == [inv(1)]
+    assert [(f["account"], f["period"]) for f in report.failed] == [
+        ("globex", "2026-11-01T00:00:00Z")
+    ]
+    assert "active_users" in report.failed[0]["reason"]

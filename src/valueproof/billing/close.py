@@ -28,6 +28,7 @@ from valueproof.contracts.errors import RatingError
 from valueproof.contracts.rating import Charges
 from valueproof.contracts.registry import StoredVersion, in_force, tenant_versions
 from valueproof.contracts.service import rate_accounts, rate_period
+from valueproof.errors import InvalidInput
 from valueproof.metering.tables import events, rollups_monthly
 from valueproof.outcomes.tables import outcome_claims
 from valueproof.periods import (
@@ -138,19 +139,27 @@ def due_periods(
 
 def rate_due(
     connection: Connection, tenant_id: int, due: Sequence[Due], now: datetime
-) -> dict[tuple[int, int], Charges]:
-    """The charges of each due period, keyed like `Due.key`; accounts sharing a period's last
-    instant are rated together."""
+) -> tuple[dict[tuple[int, int], Charges], dict[tuple[int, int], str]]:
+    """The charges of each due period, keyed like `Due.key`, and the periods that could not be
+    rated with the reason (a meter deleted under a contract, say): one account's problem never
+    holds up the others'. Accounts sharing a period's last instant are rated together."""
     by_at: dict[datetime, dict[str, Due]] = {}
     for item in due:
         by_at.setdefault(item.at, {})[item.account] = item
     rated: dict[tuple[int, int], Charges] = {}
+    failed: dict[tuple[int, int], str] = {}
     for at, items in sorted(by_at.items()):
         only = frozenset(item.account_id for item in items.values())
-        for charges in rate_accounts(connection, tenant_id, at, now, only):
-            item = items[charges.account]
-            rated[item.key] = charges
-    return rated
+        try:
+            for charges in rate_accounts(connection, tenant_id, at, now, only):
+                rated[items[charges.account].key] = charges
+        except (RatingError, InvalidInput):
+            for item in items.values():  # one by one, to name each that fails
+                try:
+                    rated[item.key] = rate_period(connection, tenant_id, item.account, at, now)
+                except (RatingError, InvalidInput) as error:
+                    failed[item.key] = str(error)
+    return rated, failed
 
 
 def touched_accounts(connection: Connection, tenant_id: int, since_leaf: int) -> set[int]:

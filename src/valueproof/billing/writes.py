@@ -44,6 +44,7 @@ from valueproof.billing.issuing import Issuer, require_draft
 from valueproof.billing.settings import BillingProfile, BillingSettings
 from valueproof.contracts import registry
 from valueproof.contracts.document import ContractDocument
+from valueproof.contracts.errors import RatingError
 from valueproof.contracts.rating import Charges
 from valueproof.contracts.registry import Applied, account_versions, in_force
 from valueproof.contracts.service import rate_period
@@ -82,6 +83,7 @@ class CloseReport:
     drafted: list[str] = field(default_factory=list)  # "account period-start"
     rerated: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)  # invoice numbers
+    failed: list[dict[str, str]] = field(default_factory=list)  # account, period, reason
 
     def json(self) -> dict[str, object]:
         return {
@@ -89,7 +91,17 @@ class CloseReport:
             "drafted": len(self.drafted),
             "rerated": len(self.rerated),
             "finalized": self.finalized,
+            "failed": self.failed,
         }
+
+    def note_failures(self, due: Sequence[Due], failed: dict[tuple[int, int], str]) -> None:
+        """Name each period that could not be rated, and why."""
+        for item in due:
+            if item.key in failed:
+                period = format_rfc3339(item.period.start)
+                self.failed.append(
+                    {"account": item.account, "period": period, "reason": failed[item.key]}
+                )
 
 
 def close(
@@ -108,9 +120,11 @@ def close(
         closed = period_invoices(connection, tenant_id, None if owner is None else [owner])
         due = due_periods(connection, tenant_id, as_of, settings.grace_hours, closed, owner)
         due.extend(stale_drafts(connection, tenant_id, closed, log_size(connection, tenant_id)))
-        rated = rate_due(connection, tenant_id, due, as_of)
+        rated, failed = rate_due(connection, tenant_id, due, as_of)
         touched = _touched(connection, tenant_id, closed.values())
     report = CloseReport(as_of)
+    report.note_failures(due, failed)
+    due = [item for item in due if item.key in rated]
     for start in range(0, len(due), batch):
         chunk = due[start : start + batch]
         _write_batch(engine, tenant_id, chunk, rated, touched, as_of, policy, report)
@@ -144,7 +158,9 @@ def close_period(
                 f"{format_rfc3339(item.period.end)} of account {account!r} is already closed: "
                 f"invoice {existing.number} ({existing.status})"
             )
-        rated = rate_due(connection, tenant_id, [item], max(moment, item.period.end))
+        rated, failed = rate_due(connection, tenant_id, [item], max(moment, item.period.end))
+        if failed:
+            raise RatingError("contract", failed[item.key])
         touched = _touched(connection, tenant_id, closed.values())
     report = CloseReport(moment)
     _write_batch(engine, tenant_id, [item], rated, touched, moment, policy, report)

@@ -29,7 +29,7 @@ from valueproof.cli.context import (
     keyring_of,
     tenant_of,
 )
-from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
+from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say, warn
 from valueproof.documents import load_document
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy
@@ -69,13 +69,22 @@ def close(
 ) -> None:
     """Close every period whose end plus grace has passed into an invoice, and re-rate held
     drafts that late usage changed. Safe to run again, or after a crash: nothing is invoiced
-    twice and numbers have no gaps."""
+    twice and numbers have no gaps. Exit 1 if a period could not be rated (each is named; the
+    others close)."""
     owner = tenant_of(ctx, tenant)
     moment = datetime.now(UTC) if as_of is None else parse_instant_field("--as-of", as_of)
     report = writes.close(engine_of(ctx), owner.id, moment, _policy(ctx), account, batch)
     if as_json:
         print_json({**report.json(), "drafted": report.drafted, "rerated": report.rerated})
-        return
+    else:
+        _say_closed(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _say_closed(report: writes.CloseReport) -> None:
+    for failure in report.failed:
+        warn(f"{failure['account']} {failure['period']}: not closed: {failure['reason']}")
     numbers = report.finalized
     shown = ", ".join(numbers) if len(numbers) <= 3 else f"{numbers[0]} to {numbers[-1]}"
     say(
