@@ -45,3 +45,9 @@ class BillingSettingsInvalid(InvalidInput):
     """A billing setting or billing profile value that cannot be used."""
 
     title = "Invalid billing settings"
+
+
+class ExportInvalid(InvalidInput):
+    """An export that cannot be made as asked: a bad range, or a format that cannot hold it."""
+
+    title = "Invalid export"

@@ -3,13 +3,13 @@ callers (`billing.writes`) hold the tenant's write lock around every change."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
 
 from valueproof.billing.errors import CreditNoteNotFound, InvoiceNotFound
 from valueproof.billing.settings import BillingProfile, BillingSettings
@@ -34,10 +34,12 @@ __all__ = [
     "StoredCreditNote",
     "StoredInvoice",
     "balance",
+    "credit_note_pages",
     "credit_notes_of",
     "find_credit_note",
     "find_invoice",
     "invoice_json",
+    "invoice_pages",
     "invoices_of",
     "load_profile",
     "load_settings",
@@ -161,6 +163,28 @@ def invoices_of(
     if limit is not None:
         query = query.limit(limit)
     return [_invoice(row) for row in connection.execute(query)]
+
+
+def invoice_pages(
+    connection: Connection,
+    tenant_id: int,
+    where: Sequence[Any],
+    order: Sequence[str],
+    size: int,
+) -> Iterator[list[StoredInvoice]]:
+    """Invoices matching `where`, in pages of at most `size`, by the `order` columns (unique
+    once `id` ends them), one query per page: a reader never holds them all. Inside one read
+    transaction the pages are one snapshot."""
+    keys = [invoices.c[name] for name in order]
+    query = _invoice_query().where(invoices.c.tenant_id == tenant_id, *where).order_by(*keys)
+    after: tuple[Any, ...] | None = None
+    while True:
+        page = query if after is None else query.where(tuple_(*keys) > tuple_(*after))
+        rows = connection.execute(page.limit(size)).all()
+        if not rows:
+            return
+        yield [_invoice(row) for row in rows]
+        after = tuple(getattr(rows[-1], name) for name in order)
 
 
 def period_invoices(
@@ -312,6 +336,33 @@ def find_credit_note(connection: Connection, tenant_id: int, number: str) -> Sto
     if row is None:
         raise CreditNoteNotFound(f"no credit note {number!r}")
     return _credit_note(row)
+
+
+def credit_note_pages(
+    connection: Connection, tenant_id: int, start_us: int, end_us: int, size: int
+) -> Iterator[list[StoredCreditNote]]:
+    """Credit notes issued in [start, end), oldest first, in pages of at most `size`."""
+    query = (
+        select(credit_notes)
+        .where(
+            credit_notes.c.tenant_id == tenant_id,
+            credit_notes.c.created_us >= start_us,
+            credit_notes.c.created_us < end_us,
+        )
+        .order_by(credit_notes.c.created_us, credit_notes.c.id)
+    )
+    after: tuple[int, int] | None = None
+    while True:
+        page = query
+        if after is not None:
+            page = query.where(
+                tuple_(credit_notes.c.created_us, credit_notes.c.id) > tuple_(*after)
+            )
+        rows = connection.execute(page.limit(size)).all()
+        if not rows:
+            return
+        yield [_credit_note(row) for row in rows]
+        after = (rows[-1].created_us, rows[-1].id)
 
 
 def credit_notes_of(
