@@ -24,6 +24,7 @@ from valueproof.api.routers import (
     contracts,
     disputes,
     events,
+    exports,
     ledger,
     meters,
     oracles,
@@ -71,6 +72,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         success.router,
         success_inputs.router,
         backtest.router,
+        exports.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
