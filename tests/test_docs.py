@@ -62,6 +62,12 @@ SETUP = {
         'valueproof accounts create globex --name "Globex" --tenant acme',
         "valueproof ingest usage.jsonl --tenant acme",
     ],
+    "billing.md": [
+        "valueproof tenant create acme",
+        "valueproof meters apply examples-meters.yaml --tenant acme",
+        'valueproof accounts create globex --name "Globex" --tenant acme',
+        "valueproof ingest usage.jsonl --tenant acme",
+    ],
     "oracles.md": ["valueproof tenant create acme"],
     "outcomes.md": ["valueproof tenant create acme"],
     # A log of 8 entries whose first 7 the customer verified in January (cp-january.txt).

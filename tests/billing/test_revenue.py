@@ -203,6 +203,9 @@ def test_the_schedule_of_closed_invoices(billing: Billing) -> None:
         october = found[("2026-10", PREPAID_CREDIT)]
         assert Decimal(october["recognized"]) == 3 and Decimal(october["breakage"]) == 22
         assert Decimal(october["deferred"]) == 0
+        assert (Decimal(october["opening_deferred"]), Decimal(october["granted"])) == (20, 5)
+        november = found[("2026-11", PREPAID_CREDIT)]
+        assert [Decimal(november[k]) for k in ("granted", "recognized", "breakage")] == [5, 0, 5]
         billed = [
             Decimal(found[(m, COMMITMENT)]["billed"]) for m in ("2026-09", "2026-10", "2026-11")
         ]

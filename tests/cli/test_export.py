@@ -47,7 +47,7 @@ def test_every_kind_goes_to_a_parquet_file(
     assert result.exit_code == 0, result.output
     table = pq.read_table(target)
     assert table.column_names == [column.name for column in COLUMNS[kind]]
-    assert f"{table.num_rows} {kind.value} rows exported to {target}" in result.stderr
+    assert f"exported {table.num_rows} rows of {kind.value} to {target}" in result.stderr
     if kind is Kind.INVOICES:
         assert table.column("number").to_pylist() == numbers(billed)
         assert table.column("total").to_pylist()[-1] == Decimal("100.02")

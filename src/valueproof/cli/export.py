@@ -84,7 +84,7 @@ def export(
         else:
             _write_file(output, chunks)
         rows = int(progress.tasks[0].completed)
-    warn(f"{rows} {kind.value} rows exported to {output or 'stdout'}")
+    warn(f"exported {rows} rows of {kind.value} to {output or 'stdout'}")
 
 
 def _write(stream: BinaryIO, chunks: Iterable[bytes]) -> None:
