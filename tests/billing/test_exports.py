@@ -206,3 +206,13 @@ def test_a_big_export_streams_a_page_at_a_time(billing: Billing) -> None:
         assert lines == 2 * len(billing.invoices())
     finally:
         event.remove(billing.engine, "before_cursor_execute", seen)
+
+
+def test_usage_by_the_month_over_more_years_than_one_usage_query_spans(billing: Billing) -> None:
+    billing.priced.ingest([call(n) for n in range(4)] + [call(9, day=28)])
+    rows = exported(
+        billing, Kind.USAGE, Format.JSONL, ("2020-01-01", "2031-01-01"), Granularity.MONTH
+    )
+    assert [(r["start"], r["end"], r["value"]) for r in rows] == [
+        ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z", "5")
+    ]

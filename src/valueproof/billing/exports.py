@@ -37,6 +37,7 @@ from valueproof.periods import (
     bucket_start,
     from_micros,
     hour_of,
+    next_bucket,
     parse_instant_field,
     parse_rfc3339,
     to_micros,
@@ -344,13 +345,16 @@ def _usage_batches(
 def _slices(
     start_hour: int, end_hour: int, granularity: Granularity
 ) -> Iterator[tuple[datetime, datetime]]:
-    """[start, end) hours cut into spans of about USAGE_SLICE that end on bucket boundaries."""
+    """[start, end) hours cut into spans of about USAGE_SLICE (a month for monthly buckets) that
+    end on bucket boundaries."""
     end = from_micros(end_hour * MICROS_PER_HOUR)
     current = from_micros(start_hour * MICROS_PER_HOUR)
     while current < end:
-        following = min(end, bucket_start(current + USAGE_SLICE, granularity))
-        if following <= current:
-            following = end
+        if granularity is Granularity.MONTH:  # a month at a time: its buckets are whole months
+            following = next_bucket(bucket_start(current, granularity), granularity)
+        else:
+            following = bucket_start(current + USAGE_SLICE, granularity)
+        following = min(end, following)
         yield current, following
         current = following
 

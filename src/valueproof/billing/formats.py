@@ -34,6 +34,7 @@ __all__ = [
     "Column",
     "ColumnType",
     "Format",
+    "Row",
     "encode",
 ]
 
@@ -87,7 +88,7 @@ def encode(
     return _parquet(columns, batches)
 
 
-def text(value: Any) -> str | None:
+def _text(value: Any) -> str | None:
     """A value as csv and jsonl spell it: decimals without exponent, instants in RFC 3339."""
     if value is None:
         return None
@@ -110,14 +111,14 @@ def _csv(columns: Sequence[Column], batches: Iterable[Sequence[Row]]) -> Iterato
     for batch in batches:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([["" if v is None else text(v) for v in row] for row in batch])
+        writer.writerows([["" if v is None else _text(v) for v in row] for row in batch])
         yield buffer.getvalue().encode()
 
 
 def _json_value(value: Any, kind: ColumnType) -> Any:
     if value is None or kind in (ColumnType.INTEGER, ColumnType.BOOLEAN):
         return value
-    return text(value)
+    return _text(value)
 
 
 def _jsonl(columns: Sequence[Column], batches: Iterable[Sequence[Row]]) -> Iterator[bytes]:
@@ -158,7 +159,7 @@ class _Chunks(io.RawIOBase):
         return taken
 
 
-def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
+def _arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     """The parquet schema of the columns."""
     import pyarrow as pa
 
@@ -188,7 +189,7 @@ def _parquet(columns: Sequence[Column], batches: Iterable[Sequence[Row]]) -> Ite
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = arrow_schema(columns)
+    schema = _arrow_schema(columns)
     sink = _Chunks()
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression="zstd")
     try:
