@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from tests.billing.conftest import Billing, utc
 from tests.contracts.conftest import call
@@ -24,7 +25,6 @@ from valueproof.billing.tables import invoices
 from valueproof.metering.usage import UsageQuery, query_usage
 from valueproof.periods import Granularity
 from valueproof.store import read, write
-from valueproof.tenancy.accounts import AccountCreate, create_account
 
 YEAR = ("2026-01-01", "2027-01-01")
 
@@ -172,40 +172,45 @@ def test_usage_by_the_hour(billing: Billing) -> None:
     ]
 
 
-def test_a_big_export_streams_a_page_at_a_time(billing: Billing) -> None:
-    closed(billing, calls=3)
+def copies(billing: Billing, first: int, last: int) -> None:
+    """More invoices of the first one's account and period (later generations), up to `last`."""
     template = billing.invoices()[0]
-    count = 3 * BATCH
     with write(billing.engine) as connection:
-        for n in range(count):
-            account = create_account(
-                connection, billing.tenant_id, AccountCreate(external_id=f"bulk-{n}", name="b")
-            )
-            row = connection.execute(select(invoices).where(invoices.c.id == template.id)).one()
-            values = {**row._asdict(), "account_id": account.id, "number": f"BULK-{n:06d}"}
-            del values["id"]
-            connection.execute(insert(invoices).values(values))
-    pages: list[str] = []
+        row = connection.execute(select(invoices).where(invoices.c.id == template.id)).one()
+        values = {name: value for name, value in row._asdict().items() if name != "id"}
+        copied = [
+            {**values, "generation": n, "number": f"COPY-{n:06d}"} for n in range(first, last)
+        ]
+        connection.execute(insert(invoices), copied)
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM invoices" in statement:
-            pages.append(statement)
 
-    event.listen(billing.engine, "before_cursor_execute", seen)
+def peak_while_exporting(billing: Billing) -> tuple[int, int, int]:
+    """(rows, bytes, the most memory Python held) while exporting every line as jsonl."""
+    rows = size = 0
+    tracemalloc.start()
     try:
         with read(billing.engine) as connection:
             window = export_range(*YEAR)
             batches = export_batches(connection, billing.tenant_id, Kind.LINES, window)
-            chunks = encode(Format.JSONL, COLUMNS[Kind.LINES], batches)
-            first = next(chunks)
-            assert len(pages) == 1  # one page read: the rest is not loaded yet
-            assert first.count(b"\n") == BATCH
-            rest = b"".join(chunks)
-        assert len(pages) > 3  # every page, then the empty one that ends it
-        lines = first.count(b"\n") + rest.count(b"\n")
-        assert lines == 2 * len(billing.invoices())
+            for chunk in encode(Format.JSONL, COLUMNS[Kind.LINES], batches):
+                rows += chunk.count(b"\n")
+                size += len(chunk)
+        return rows, size, tracemalloc.get_traced_memory()[1]
     finally:
-        event.remove(billing.engine, "before_cursor_execute", seen)
+        tracemalloc.stop()
+
+
+def test_a_big_export_streams_in_bounded_memory(billing: Billing) -> None:
+    closed(billing, calls=3)
+    copies(billing, 1, 2 * BATCH)
+    peak_while_exporting(billing)  # once before measuring: what the first run imports
+    rows, _, small = peak_while_exporting(billing)
+    assert rows == 2 * (11 + 2 * BATCH - 1)
+    copies(billing, 2 * BATCH, 8 * BATCH)
+    rows, size, big = peak_while_exporting(billing)
+    assert rows == 2 * (11 + 8 * BATCH - 1)
+    # Four times the rows, the same memory: one batch at a time, never the whole export.
+    assert big < 1.3 * small
 
 
 def test_usage_by_the_month_over_more_years_than_one_usage_query_spans(billing: Billing) -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from valueproof.billing.errors import CreditNoteNotFound, InvoiceNotFound
 from valueproof.billing.settings import BillingProfile, BillingSettings
@@ -172,19 +172,16 @@ def invoice_pages(
     order: Sequence[str],
     size: int,
 ) -> Iterator[list[StoredInvoice]]:
-    """Invoices matching `where`, in pages of at most `size`, by the `order` columns (unique
-    once `id` ends them), one query per page: a reader never holds them all. Inside one read
-    transaction the pages are one snapshot."""
-    keys = [invoices.c[name] for name in order]
-    query = _invoice_query().where(invoices.c.tenant_id == tenant_id, *where).order_by(*keys)
-    after: tuple[Any, ...] | None = None
-    while True:
-        page = query if after is None else query.where(tuple_(*keys) > tuple_(*after))
-        rows = connection.execute(page.limit(size)).all()
-        if not rows:
-            return
-        yield [_invoice(row) for row in rows]
-        after = tuple(getattr(rows[-1], name) for name in order)
+    """Invoices matching `where`, by the `order` columns, in pages of at most `size` fetched
+    from one streaming cursor (server-side on PostgreSQL): a reader never holds them all."""
+    query = (
+        _invoice_query()
+        .where(invoices.c.tenant_id == tenant_id, *where)
+        .order_by(*(invoices.c[name] for name in order))
+    )
+    result = connection.execute(query, execution_options={"yield_per": size})
+    for page in result.partitions():
+        yield [_invoice(row) for row in page]
 
 
 def period_invoices(
@@ -341,7 +338,8 @@ def find_credit_note(connection: Connection, tenant_id: int, number: str) -> Sto
 def credit_note_pages(
     connection: Connection, tenant_id: int, start_us: int, end_us: int, size: int
 ) -> Iterator[list[StoredCreditNote]]:
-    """Credit notes issued in [start, end), oldest first, in pages of at most `size`."""
+    """Credit notes issued in [start, end), oldest first, in pages of at most `size` fetched
+    from one streaming cursor."""
     query = (
         select(credit_notes)
         .where(
@@ -351,18 +349,9 @@ def credit_note_pages(
         )
         .order_by(credit_notes.c.created_us, credit_notes.c.id)
     )
-    after: tuple[int, int] | None = None
-    while True:
-        page = query
-        if after is not None:
-            page = query.where(
-                tuple_(credit_notes.c.created_us, credit_notes.c.id) > tuple_(*after)
-            )
-        rows = connection.execute(page.limit(size)).all()
-        if not rows:
-            return
-        yield [_credit_note(row) for row in rows]
-        after = (rows[-1].created_us, rows[-1].id)
+    result = connection.execute(query, execution_options={"yield_per": size})
+    for page in result.partitions():
+        yield [_credit_note(row) for row in page]
 
 
 def credit_notes_of(
