@@ -2,9 +2,10 @@
 typed rows read from the store in batches (`billing.formats` writes them as csv, jsonl or parquet).
 
 Every export covers a half-open range [from, to) of UTC instants: invoices and their lines by
-their period's end, credit notes by when they were issued, usage by its hour or day bucket, and
-the revenue schedule by its invoice's period end. The reader runs inside one read transaction
-(one snapshot) and reads a page of rows at a time, so an export of any size holds one batch.
+their period's end, credit notes by when they were issued, usage by its bucket (hour, day or
+month), and the revenue schedule by its invoice's period end. The reader runs inside one read
+transaction (one snapshot) and fetches a batch at a time, so an export of any size holds one
+batch (usage: one slice of buckets of every account).
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ from valueproof.periods import (
 
 __all__ = ["BATCH", "COLUMNS", "ExportRange", "Kind", "export_batches", "export_range"]
 
-BATCH = 500  # rows per batch (and per parquet row group); invoices read per page
-USAGE_SLICE = timedelta(days=7)  # usage is queried a week at a time
+BATCH = 500  # rows per batch (and per parquet row group); invoices fetched per round trip
+# Usage is queried a slice at a time: a day of hours, a week of days (a month of months).
+USAGE_SLICES = {Granularity.HOUR: timedelta(days=1), Granularity.DAY: timedelta(days=7)}
 
 TEXT, DECIMAL, INTEGER, INSTANT = (
     ColumnType.TEXT,
@@ -312,7 +314,7 @@ def _usage_batches(
     granularity: Granularity,
     now: datetime,
 ) -> Iterator[list[Row]]:
-    """Each meter's usage per account, group and bucket, a week of buckets per query."""
+    """Each meter's usage per account, group and bucket, one slice of buckets per query."""
     start_hour = -(-window.start_us // MICROS_PER_HOUR)  # buckets wholly inside the range
     end_hour = hour_of(window.end_us)
     catalog = load_catalog(connection, tenant_id)
@@ -338,22 +340,22 @@ def _usage_batches(
                         row.value,
                     )
                 )
-            if rows:
-                yield rows
+            for offset in range(0, len(rows), BATCH):
+                yield rows[offset : offset + BATCH]
 
 
 def _slices(
     start_hour: int, end_hour: int, granularity: Granularity
 ) -> Iterator[tuple[datetime, datetime]]:
-    """[start, end) hours cut into spans of about USAGE_SLICE (a month for monthly buckets) that
-    end on bucket boundaries."""
+    """[start, end) hours cut into USAGE_SLICES (a month for monthly buckets) that end on bucket
+    boundaries."""
     end = from_micros(end_hour * MICROS_PER_HOUR)
     current = from_micros(start_hour * MICROS_PER_HOUR)
     while current < end:
         if granularity is Granularity.MONTH:  # a month at a time: its buckets are whole months
             following = next_bucket(bucket_start(current, granularity), granularity)
         else:
-            following = bucket_start(current + USAGE_SLICE, granularity)
+            following = bucket_start(current + USAGE_SLICES[granularity], granularity)
         following = min(end, following)
         yield current, following
         current = following
