@@ -85,7 +85,13 @@ def test_each_batch_is_a_chunk_and_a_parquet_row_group() -> None:
     assert len(list(encode(Format.JSONL, COLUMNS, batches))) == 4
     assert len(list(encode(Format.CSV, COLUMNS, batches))) == 5  # the header first
     data = b"".join(encode(Format.PARQUET, COLUMNS, batches))
-    assert pq.ParquetFile(io.BytesIO(data)).num_row_groups == 4
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    assert parquet.num_row_groups == 4
+    schema = parquet.schema_arrow
+    assert (str(schema.field("amount").type), str(schema.field("at").type)) == (
+        "decimal128(38, 18)",
+        "timestamp[us, tz=UTC]",
+    )
 
 
 def test_a_decimal_parquet_cannot_hold_is_refused_not_rounded() -> None:
