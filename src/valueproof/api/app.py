@@ -25,6 +25,7 @@ from valueproof.api.routers import (
     contracts,
     disputes,
     events,
+    exports,
     ledger,
     meters,
     oracles,
@@ -75,6 +76,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         success_inputs.router,
         backtest.router,
         billing.router,
+        exports.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]

@@ -52,3 +52,9 @@ class VendorInvalid(InvalidInput):
     """Vendor details a document cannot be printed with (no name, a logo that is not embedded)."""
 
     title = "Invalid vendor details"
+
+
+class ExportInvalid(InvalidInput):
+    """An export that cannot be made as asked: a bad range, or a format that cannot hold it."""
+
+    title = "Invalid export"

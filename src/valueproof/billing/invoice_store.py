@@ -3,7 +3,7 @@ callers (`billing.writes`) hold the tenant's write lock around every change."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,11 +35,13 @@ __all__ = [
     "StoredCreditNote",
     "StoredInvoice",
     "balance",
+    "credit_note_pages",
     "credit_notes_of",
     "find_credit_note",
     "find_invoice",
     "invoice_count",
     "invoice_json",
+    "invoice_pages",
     "invoices_of",
     "load_profile",
     "load_profiles",
@@ -214,6 +216,25 @@ def invoices_of(
     return [_invoice(row) for row in connection.execute(query)]
 
 
+def invoice_pages(
+    connection: Connection,
+    tenant_id: int,
+    where: Sequence[Any],
+    order: Sequence[str],
+    size: int,
+) -> Iterator[list[StoredInvoice]]:
+    """Invoices matching `where`, by the `order` columns, in pages of at most `size` fetched
+    from one streaming cursor (server-side on PostgreSQL): a reader never holds them all."""
+    query = (
+        _invoice_query()
+        .where(invoices.c.tenant_id == tenant_id, *where)
+        .order_by(*(invoices.c[name] for name in order))
+    )
+    result = connection.execute(query, execution_options={"yield_per": size})
+    for page in result.partitions():
+        yield [_invoice(row) for row in page]
+
+
 def period_invoices(
     connection: Connection, tenant_id: int, account_ids: Sequence[int] | None = None
 ) -> dict[tuple[int, int], InvoiceState]:
@@ -383,6 +404,25 @@ def find_credit_note(connection: Connection, tenant_id: int, number: str) -> Sto
     if row is None:
         raise CreditNoteNotFound(f"no credit note {number!r}")
     return _credit_note(row)
+
+
+def credit_note_pages(
+    connection: Connection, tenant_id: int, start_us: int, end_us: int, size: int
+) -> Iterator[list[StoredCreditNote]]:
+    """Credit notes issued in [start, end), oldest first, in pages of at most `size` fetched
+    from one streaming cursor."""
+    query = (
+        select(credit_notes)
+        .where(
+            credit_notes.c.tenant_id == tenant_id,
+            credit_notes.c.created_us >= start_us,
+            credit_notes.c.created_us < end_us,
+        )
+        .order_by(credit_notes.c.created_us, credit_notes.c.id)
+    )
+    result = connection.execute(query, execution_options={"yield_per": size})
+    for page in result.partitions():
+        yield [_credit_note(row) for row in page]
 
 
 def credit_notes_of(

@@ -114,6 +114,12 @@ COMMANDS: tuple[Entry, ...] = (
         "Customer Success: utilization against commitments and prepaid credit, as current as "
         "the last accepted event.",
     ),
+    Entry(
+        "export",
+        "export",
+        "export",
+        "Export invoices, their lines, credit notes, usage or the revenue schedule of a range.",
+    ),
     Entry("demo", "demo", "app", "The sample book of business for trying valueproof out."),
     Entry(
         "ledger",
