@@ -45,3 +45,23 @@ class BillingSettingsInvalid(InvalidInput):
     """A billing setting or billing profile value that cannot be used."""
 
     title = "Invalid billing settings"
+
+
+class StripeNotConfigured(InvalidInput):
+    """The Stripe hand-off needs a setting that is not set; the field is its variable."""
+
+    title = "Stripe not configured"
+
+
+class StripeSignatureInvalid(InvalidInput):
+    """A Stripe webhook whose `Stripe-Signature` does not verify: nothing is changed."""
+
+    status = 400
+    title = "Invalid Stripe signature"
+
+
+class StripeRefused(Conflict):
+    """Stripe refused a step of an invoice's push, or could not be reached; the push resumes
+    from that step when run again."""
+
+    title = "Stripe refused the hand-off"
