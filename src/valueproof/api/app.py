@@ -29,10 +29,12 @@ from valueproof.api.routers import (
     oracles,
     outcomes,
     plans,
+    stripe,
     success,
     success_inputs,
     usage,
 )
+from valueproof.billing.stripe_handoff import push_every_tenant
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
 from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
@@ -71,6 +73,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         success.router,
         success_inputs.router,
         backtest.router,
+        stripe.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
@@ -85,7 +88,8 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
 @asynccontextmanager
 async def _timers(app: FastAPI) -> AsyncIterator[None]:
     """The server's background beats: with a checkpoint interval set, sign due checkpoints;
-    with a success refresh interval, keep alerts and health current."""
+    with a success refresh interval, keep alerts and health current; with a Stripe key and a
+    push interval, hand finalized invoices to Stripe."""
     config: Settings = app.state.settings
     interval = config.checkpoint_interval_seconds
     tasks = []
@@ -95,6 +99,9 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
     if config.success_refresh_seconds:
         beat = config.success_refresh_seconds
         tasks.append(asyncio.create_task(_refresh_every(beat, app.state.engine)))
+    if config.stripe_push_seconds and config.stripe_api_key is not None:
+        beat = config.stripe_push_seconds
+        tasks.append(asyncio.create_task(_push_every(beat, app.state.engine, config)))
     try:
         yield
     finally:
@@ -107,6 +114,16 @@ async def _refresh_every(interval: int, engine: Engine) -> None:
         await asyncio.sleep(interval)
         try:
             await run_in_threadpool(writes.refresh_due, engine, datetime.now(UTC))
+        except OperationalError:  # the database is busy or away: the next beat tries again
+            continue
+
+
+async def _push_every(interval: int, engine: Engine, config: Settings) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            # An invoice Stripe refuses is left for the next beat (`pushing` reports it).
+            await run_in_threadpool(push_every_tenant, engine, config)
         except OperationalError:  # the database is busy or away: the next beat tries again
             continue
 

@@ -107,6 +107,12 @@ COMMANDS: tuple[Entry, ...] = (
         "Customer Success: utilization against commitments and prepaid credit, as current as "
         "the last accepted event.",
     ),
+    Entry(
+        "stripe",
+        "stripe",
+        "app",
+        "Stripe: push finalized invoices to Stripe, which collects them (`VALUEPROOF_STRIPE_*`).",
+    ),
     Entry("demo", "demo", "app", "The sample book of business for trying valueproof out."),
     Entry(
         "ledger",
