@@ -3,6 +3,9 @@ finalized there, idempotent, resumable after a refusal or a lost reply."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal
 
 import pytest
@@ -18,6 +21,7 @@ from valueproof.billing.settings import BillingProfile
 from valueproof.billing.stripe_handoff import push_pending, stripe_client
 from valueproof.config import Settings
 from valueproof.ledger.merkle import leaf_hash
+from valueproof.server import create_app
 
 NOVEMBER = {"term": {"start": "2026-11-01", "end": "2027-01-01"}}
 
@@ -184,3 +188,17 @@ def test_without_a_key_the_setting_is_named() -> None:
     with pytest.raises(StripeNotConfigured) as raised:
         stripe_client(Settings(stripe_api_key=None))
     assert raised.value.field == "VALUEPROOF_STRIPE_API_KEY"
+
+
+def test_serve_pushes_on_its_beat_when_asked(
+    billing: Billing, stripe: FakeStripe, serve: Callable[..., AbstractContextManager[str]]
+) -> None:
+    november(billing)
+    settings = stripe_settings(billing.engine, stripe, stripe_push_seconds=1)
+    with serve(create_app(billing.engine, settings), lifespan="on"):
+        deadline = time.monotonic() + 60  # a bound on waiting, not a speed being tested
+        while time.monotonic() < deadline and not stripe.posts("/v1/invoices/"):
+            time.sleep(0.05)
+    [pushed] = stripe.invoices.values()
+    assert pushed["status"] == "open"
+    assert pushed["metadata"]["valueproof_invoice"] == billing.invoices()[0].number
