@@ -125,6 +125,9 @@ def test_events_of_other_types_and_other_invoices_are_acknowledged_and_ignored(
     )
     answer = pushed.post(stranger, sign(stranger))
     assert answer.status_code == 200 and answer.json()["outcome"] == "ignored"
+    odd = b'{"id": "evt_odd", "type": "invoice.paid", "data": []}'
+    answer = pushed.post(odd, sign(odd))
+    assert answer.status_code == 200 and answer.json()["outcome"] == "ignored"
     assert pushed.invoice().status == "finalized"
 
 

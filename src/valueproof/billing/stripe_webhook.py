@@ -92,11 +92,11 @@ def receive(
     event = verified_event(config, payload, signature)
     event_id, kind = event["id"], str(event.get("type"))
     status = EVENT_STATUS.get(kind)
-    found = (event.get("data") or {}).get("object") or {}
-    if status is None or not isinstance(found, dict) or found.get("object") != "invoice":
+    found = _mapping(_mapping(event.get("data")).get("object"))
+    if status is None or found.get("object") != "invoice":
         return Received(event_id, kind, IGNORED)
     stripe_invoice_id = str(found.get("id"))
-    slug = (found.get("metadata") or {}).get(TENANT_KEY)
+    slug = _mapping(found.get("metadata")).get(TENANT_KEY)
     if not isinstance(slug, str):
         return Received(event_id, kind, IGNORED)
     with read(engine) as connection:
@@ -124,3 +124,8 @@ def receive(
         stripe_store.record_event(connection, tenant_id, event_id, kind, invoice.id, outcome, now)
         after_append(connection, tenant_id, policy, now)
     return Received(event_id, kind, outcome, invoice.number, leaf_index)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: what an event lacks is not ours."""
+    return value if isinstance(value, dict) else {}
