@@ -117,17 +117,22 @@ def _percent(rate: str) -> str:
     return f"{(Decimal(rate) * 100).normalize():f}%"
 
 
-def stripe_client(config: Settings) -> StripeClient:
-    """A Stripe client for one use, on the configured key and API base."""
+def _require_key(config: Settings) -> str:
     if config.stripe_api_key is None:
         raise StripeNotConfigured(
             "VALUEPROOF_STRIPE_API_KEY", "is not set: the Stripe hand-off needs a secret key"
         )
+    return config.stripe_api_key.get_secret_value()
+
+
+def stripe_client(config: Settings) -> StripeClient:
+    """A Stripe client for one use, on the configured key and API base."""
+    key = _require_key(config)
     # Imported here: the SDK takes a second to import, which commands without Stripe never pay.
     from stripe import StripeClient
 
     return StripeClient(
-        config.stripe_api_key.get_secret_value(),
+        key,
         base_addresses={"api": config.stripe_api_base},
         max_network_retries=2,  # safe: every request carries an idempotency key
     )
@@ -149,13 +154,16 @@ def pushing(engine: Engine, tenant_id: int, config: Settings) -> Iterator[PushRe
     """Push the tenant's pending invoices oldest first, yielding each one's result as it is
     done. An invoice Stripe refuses is reported (`error`) and left to the next run; the rest
     are still pushed."""
-    client = stripe_client(config)
+    _require_key(config)
     with read(engine) as connection:
         slug = connection.execute(
             select(tenants.c.slug).where(tenants.c.id == tenant_id)
         ).scalar_one()
         terms = load_settings(connection, tenant_id).payment_terms_days
         waiting = stripe_store.pending_invoices(connection, tenant_id)
+    if not waiting:
+        return  # nothing to ask Stripe
+    client = stripe_client(config)
     for invoice in waiting:
         push = _Push(engine, client, config, tenant_id, slug, terms, invoice)
         try:
