@@ -12,7 +12,8 @@ import pytest
 
 from tests.billing.conftest import Billing, stripe_settings, utc
 from tests.billing.fake_stripe import FakeStripe
-from tests.contracts.conftest import call
+from tests.conftest import LEDGER_PASSPHRASE, database_url
+from tests.contracts.conftest import call, priced_tenant
 from valueproof.billing import writes
 from valueproof.billing.credit_notes import CreditRequest
 from valueproof.billing.errors import StripeNotConfigured
@@ -20,8 +21,12 @@ from valueproof.billing.records import invoice_leaf
 from valueproof.billing.settings import BillingProfile
 from valueproof.billing.stripe_handoff import push_pending, stripe_client
 from valueproof.config import Settings
+from valueproof.ledger.keyring import generate_key
 from valueproof.ledger.merkle import leaf_hash
+from valueproof.ledger.publish import log_origin
 from valueproof.server import create_app
+from valueproof.store import connect_engine, upgrade, write
+from valueproof.tenancy.tenants import create_tenant
 
 NOVEMBER = {"term": {"start": "2026-11-01", "end": "2027-01-01"}}
 
@@ -191,14 +196,30 @@ def test_without_a_key_the_setting_is_named() -> None:
 
 
 def test_serve_pushes_on_its_beat_when_asked(
-    billing: Billing, stripe: FakeStripe, serve: Callable[..., AbstractContextManager[str]]
+    billing: Billing,
+    stripe: FakeStripe,
+    serve: Callable[..., AbstractContextManager[str]],
+    request: pytest.FixtureRequest,
 ) -> None:
-    november(billing)
-    settings = stripe_settings(billing.engine, stripe, stripe_push_seconds=1)
-    with serve(create_app(billing.engine, settings), lifespan="on"):
+    # A database of its own: the beat pushes every tenant's invoices, and those of the shared
+    # database's other tests would keep it talking to this fake after the test ends.
+    backend = billing.engine.dialect.name
+    engine = connect_engine(database_url(backend, request, "stripe_beat"))
+    upgrade(engine)
+    with write(engine) as connection:
+        tenant = create_tenant(connection, "beat")
+        generate_key(
+            connection, tenant.id, log_origin("test.localhost", "beat"), LEDGER_PASSPHRASE, 1
+        )
+    alone = Billing(priced_tenant(engine, tenant), billing.policy)
+    november(alone)
+    settings = stripe_settings(engine, stripe, stripe_push_seconds=1)
+    with serve(create_app(engine, settings), lifespan="on"):
         deadline = time.monotonic() + 60  # a bound on waiting, not a speed being tested
         while time.monotonic() < deadline and not stripe.posts("/v1/invoices/"):
             time.sleep(0.05)
+    number = alone.invoices()[0].number
+    engine.dispose()
     [pushed] = stripe.invoices.values()
     assert pushed["status"] == "open"
-    assert pushed["metadata"]["valueproof_invoice"] == billing.invoices()[0].number
+    assert pushed["metadata"]["valueproof_invoice"] == number

@@ -107,6 +107,9 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for task in tasks:
             task.cancel()
+        # A beat's work runs in a thread that cancelling cannot stop: wait for it, so that none
+        # is still using the database (or Stripe) after the server has stopped.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _refresh_every(interval: int, engine: Engine) -> None:
