@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 
 from valueproof.billing import stripe_store
 from valueproof.billing.errors import BillingSettingsInvalid, StripeNotConfigured, StripeRefused
-from valueproof.billing.invoice_store import StoredInvoice, load_settings
+from valueproof.billing.invoice_store import FINALIZED, StoredInvoice, find_invoice, load_settings
 from valueproof.billing.records import invoice_leaf
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
@@ -164,7 +164,11 @@ def pushing(engine: Engine, tenant_id: int, config: Settings) -> Iterator[PushRe
     if not waiting:
         return  # nothing to ask Stripe
     client = stripe_client(config)
-    for invoice in waiting:
+    for invoice_id in waiting:
+        with read(engine) as connection:
+            invoice = find_invoice(connection, tenant_id, invoice_id)
+        if invoice.status != FINALIZED:
+            continue  # voided or marked paid since the list was read
         push = _Push(engine, client, config, tenant_id, slug, terms, invoice)
         try:
             yield push.run()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
-from valueproof.billing.invoice_store import FINALIZED, StoredInvoice, invoices_of
+from valueproof.billing.invoice_store import FINALIZED
 from valueproof.billing.stripe_tables import stripe_customers, stripe_events, stripe_invoices
 from valueproof.billing.tables import invoices
 
@@ -133,21 +133,23 @@ def update_pushed(
     )
 
 
-def pending_invoices(connection: Connection, tenant_id: int) -> list[StoredInvoice]:
-    """Finalized invoices whose push has not finished, oldest first."""
+def pending_invoices(connection: Connection, tenant_id: int) -> list[int]:
+    """The row ids of finalized invoices whose push has not finished, in ledger order."""
     done = select(stripe_invoices.c.invoice_id).where(
         stripe_invoices.c.tenant_id == tenant_id,
         stripe_invoices.c.status == STRIPE_FINALIZED,
     )
-    waiting = connection.execute(
-        select(invoices.c.id).where(
-            invoices.c.tenant_id == tenant_id,
-            invoices.c.status == FINALIZED,
-            invoices.c.id.not_in(done),
-        )
-    ).scalars()
-    found = invoices_of(connection, tenant_id, status=FINALIZED, ids=list(waiting))
-    return sorted(found, key=lambda invoice: invoice.leaf_index or 0)
+    return list(
+        connection.execute(
+            select(invoices.c.id)
+            .where(
+                invoices.c.tenant_id == tenant_id,
+                invoices.c.status == FINALIZED,
+                invoices.c.id.not_in(done),
+            )
+            .order_by(invoices.c.leaf_index)
+        ).scalars()
+    )
 
 
 def invoice_of_stripe(connection: Connection, tenant_id: int, stripe_invoice_id: str) -> int | None:
