@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,37 @@ class Settings(BaseSettings):
         le=24 * 30,
         description="A dashboard sign-in lasts this long; signing out or revoking its API key "
         "ends it sooner.",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        default=None,
+        description="The Stripe secret key payment hand-off uses (`sk_test_...` for test mode); "
+        "unset: invoices are not pushed to Stripe.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The signing secret (`whsec_...`) of the Stripe webhook endpoint "
+        "`/v1/integrations/stripe/webhook`; unset: that endpoint refuses every event.",
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com",
+        pattern=r"^https?://[^\s/]+$",
+        description="Where the Stripe API is reached: Stripe's own, or a stand-in for tests.",
+    )
+    stripe_automatic_tax: bool = Field(
+        default=False,
+        description="Ask Stripe Tax to compute the tax of pushed invoices "
+        "(`automatic_tax[enabled]=true`); invoices that carry their own taxes are then refused.",
+    )
+    stripe_collection_method: Literal["charge_automatically", "send_invoice"] = Field(
+        default="charge_automatically",
+        description="How Stripe collects a pushed invoice: charge the customer's default payment "
+        "method, or email the invoice, due after the tenant's payment terms.",
+    )
+    stripe_push_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="`serve` pushes every tenant's finalized invoices to Stripe this often; "
+        "0 turns it off (then run `valueproof stripe push`).",
     )
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from valueproof.api.openapi import PUBLIC_PATHS
 from valueproof.store import write
 from valueproof.tenancy.accounts import AccountCreate, create_account
 from valueproof.tenancy.keys import Scope, create_api_key
@@ -158,6 +159,6 @@ def test_every_refusal_is_declared_a_problem_and_every_key_route_its_401_and_403
                 if int(code) >= 400:
                     assert "application/problem+json" in response["content"], (method, path, code)
             public = operation.get("security") == []
-            assert public == (path == "/v1/contracts/schema")
+            assert public == (path in PUBLIC_PATHS)
             assert public or {"401", "403"} <= responses.keys(), (method, path)
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

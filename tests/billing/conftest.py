@@ -1,5 +1,6 @@
 """Billing fixtures: a priced tenant to close and bill, invoice documents from real rating, the
-vendor's details, a verification block, and PDFs read back as text."""
+vendor's details, a verification block, PDFs read back as text, and a fake Stripe with the
+settings that point at it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import itertools
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from tests.billing.fake_stripe import API_KEY as STRIPE_KEY
+from tests.billing.fake_stripe import WEBHOOK_SECRET, FakeStripe, fake_stripe
+from tests.conftest import LEDGER_PASSPHRASE
 from tests.contracts.conftest import Priced, call, contract_document, priced_tenant
 from valueproof.billing import writes
 from valueproof.billing.corrections import Correction
@@ -23,6 +28,7 @@ from valueproof.billing.invoice import Customer, invoice_document
 from valueproof.billing.invoice_store import StoredInvoice, find_invoice, invoices_of
 from valueproof.billing.settings import BillingSettings
 from valueproof.billing.taxes import TaxProfile, TaxRate
+from valueproof.config import Settings
 from valueproof.contracts.rating import Charges
 from valueproof.contracts.service import rate_period
 from valueproof.ledger.keyring import Keyring
@@ -239,3 +245,23 @@ def pdf_text(content: bytes, folder: Path) -> str:
         ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
     )
     return done.stdout
+
+
+@pytest.fixture
+def stripe() -> Iterator[FakeStripe]:
+    """The FAKE Stripe API on loopback (tests/billing/fake_stripe.py): Stripe itself cannot be
+    reached from the tests."""
+    with fake_stripe() as fake:
+        yield fake
+
+
+def stripe_settings(engine: Engine, fake: FakeStripe, **fields: Any) -> Settings:
+    """Settings that hand invoices to the fake Stripe and accept its webhooks."""
+    return Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        ledger_passphrase=LEDGER_PASSPHRASE,
+        stripe_api_key=STRIPE_KEY,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_api_base=fake.url,
+        **fields,
+    )

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from valueproof.cli.main import COMMANDS, Listed, app
 
 # Seconds to import each, paid at start-up by every command when they were imported eagerly.
-HEAVY = ("statsmodels", "pandas", "scipy", "pyarrow", "polars", "weasyprint")
+HEAVY = ("statsmodels", "pandas", "scipy", "pyarrow", "polars", "weasyprint", "stripe")
 COMMAND_MODULES = sorted({f"valueproof.cli.{entry.module}" for entry in COMMANDS})
 
 

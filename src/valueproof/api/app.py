@@ -31,11 +31,13 @@ from valueproof.api.routers import (
     oracles,
     outcomes,
     plans,
+    stripe,
     success,
     success_inputs,
     usage,
 )
 from valueproof.billing import writes as billing_writes
+from valueproof.billing.stripe_handoff import push_every_tenant
 from valueproof.config import Settings, settings
 from valueproof.errors import ValueproofError
 from valueproof.ledger.keyring import Keyring
@@ -77,6 +79,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         backtest.router,
         billing.router,
         exports.router,
+        stripe.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
@@ -92,7 +95,8 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
 async def _timers(app: FastAPI) -> AsyncIterator[None]:
     """The server's background beats: with a checkpoint interval set, sign due checkpoints;
     with a success refresh interval, keep alerts and health current; with a billing close
-    interval, close every tenant's due periods into invoices."""
+    interval, close every tenant's due periods into invoices; with a Stripe key and a push
+    interval, hand finalized invoices to Stripe."""
     config: Settings = app.state.settings
     interval = config.checkpoint_interval_seconds
     tasks = []
@@ -106,11 +110,18 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
         policy = CheckpointPolicy.from_settings(app.state.keyring, config)
         beat = config.billing_close_seconds
         tasks.append(asyncio.create_task(_close_every(beat, app.state.engine, policy)))
+
+    if config.stripe_push_seconds and config.stripe_api_key is not None:
+        beat = config.stripe_push_seconds
+        tasks.append(asyncio.create_task(_push_every(beat, app.state.engine, config)))
     try:
         yield
     finally:
         for task in tasks:
             task.cancel()
+        # A beat's work runs in a thread that cancelling cannot stop: wait for it, so that none
+        # is still using the database (or Stripe) after the server has stopped.
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _refresh_every(interval: int, engine: Engine) -> None:
@@ -129,6 +140,16 @@ async def _close_every(interval: int, engine: Engine, policy: CheckpointPolicy) 
         with suppress(OperationalError, ValueproofError):
             await run_in_threadpool(billing_writes.close_due, engine, policy, datetime.now(UTC))
         await asyncio.sleep(interval)
+
+
+async def _push_every(interval: int, engine: Engine, config: Settings) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            # An invoice Stripe refuses is left for the next beat (`pushing` reports it).
+            await run_in_threadpool(push_every_tenant, engine, config)
+        except OperationalError:  # the database is busy or away: the next beat tries again
+            continue
 
 
 async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:

@@ -38,8 +38,10 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-# Operations that answer without a key (their documents hold no tenant's data).
-PUBLIC_PATHS = frozenset({"/v1/contracts/schema"})
+# Operations that answer without a key (their documents hold no tenant's data, or they carry
+# their own authentication).
+# Stripe's webhook is authenticated by its signature instead (`api/routers/stripe.py`).
+PUBLIC_PATHS = frozenset({"/v1/contracts/schema", "/v1/integrations/stripe/webhook"})
 
 _PROBLEM: dict[str, Any] = {
     "type": "object",

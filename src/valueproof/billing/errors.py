@@ -58,3 +58,29 @@ class ExportInvalid(InvalidInput):
     """An export that cannot be made as asked: a bad range, or a format that cannot hold it."""
 
     title = "Invalid export"
+
+
+class StripeNotConfigured(InvalidInput):
+    """The Stripe hand-off needs a setting that is not set; the field is its variable."""
+
+    title = "Stripe not configured"
+
+
+class StripeTaxDoubled(InvalidInput):
+    """An invoice with its own taxes handed to Stripe while Stripe Tax computes them."""
+
+    title = "Taxed twice"
+
+
+class StripeSignatureInvalid(InvalidInput):
+    """A Stripe webhook whose `Stripe-Signature` does not verify: nothing is changed."""
+
+    status = 400
+    title = "Invalid Stripe signature"
+
+
+class StripeRefused(Conflict):
+    """Stripe refused a step of an invoice's push, or could not be reached; the push resumes
+    from that step when run again."""
+
+    title = "Stripe refused the hand-off"

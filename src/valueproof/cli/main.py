@@ -120,6 +120,12 @@ COMMANDS: tuple[Entry, ...] = (
         "export",
         "Export invoices, their lines, credit notes, usage or the revenue schedule of a range.",
     ),
+    Entry(
+        "stripe",
+        "stripe",
+        "app",
+        "Stripe: push finalized invoices to Stripe, which collects them (`VALUEPROOF_STRIPE_*`).",
+    ),
     Entry("demo", "demo", "app", "The sample book of business for trying valueproof out."),
     Entry(
         "ledger",

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 # Every domain's tables must be imported so autogenerate sees the whole schema.
+import valueproof.billing.stripe_tables
 import valueproof.billing.tables
 import valueproof.contracts.tables
 import valueproof.ledger.tables
