@@ -60,6 +60,24 @@ class Settings(BaseSettings):
         description="`serve` refreshes Customer Success (alerts, health) this often for the "
         "accounts with new usage, and every account once a day; 0 turns it off.",
     )
+    webhook_delivery_seconds: float = Field(
+        default=1,
+        ge=0,
+        description="`serve` delivers due webhooks this often (and at once while more are due); "
+        "0 turns it off. Delivery opens endpoint secrets with the ledger passphrase.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="A webhook attempt without a response in this time has failed.",
+    )
+    webhook_disable_after_days: float = Field(
+        default=5,
+        gt=0,
+        description="An endpoint whose deliveries have all failed for this long, counted from "
+        "the first failure since its last success, is disabled.",
+    )
     web_session_hours: int = Field(
         default=12,
         ge=1,
