@@ -5,6 +5,7 @@ attempts of the whole batch in one transaction."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +49,8 @@ class Deliverer:
     disable_after_days: float = 5.0
     batch: int = 256
     threads: int = 32
+    tenant_id: int | None = None  # deliver one tenant's messages only; None: every tenant's
+    clock: Callable[[], int] = now_us  # what is due, and when to retry; signatures use real time
     _client: httpx.Client = field(init=False)
     _pool: ThreadPoolExecutor = field(init=False)
     _secrets: dict[tuple[int, bytes], Webhook] = field(init=False, default_factory=dict)
@@ -76,14 +79,16 @@ class Deliverer:
         claimed."""
         lease_us = int((self.timeout_seconds * 2 + 60) * 1_000_000)
         with write(self.engine) as connection:
-            claimed = claim_due(connection, now_us(), lease_us, self.batch)
+            claimed = claim_due(connection, self.clock(), lease_us, self.batch, self.tenant_id)
         if not claimed:
             return DeliveryCounts(), 0
         # Open each endpoint's secret once, here, before the threads: scrypt takes ~32 MiB a run.
         webhooks = {due.endpoint_id: self._webhook(due) for due in claimed}
         outcomes = list(self._pool.map(self._attempt, claimed, [webhooks] * len(claimed)))
         with write(self.engine) as connection:
-            counts = record(connection, outcomes, now_us(), int(self.disable_after_days * _DAY_US))
+            counts = record(
+                connection, outcomes, self.clock(), int(self.disable_after_days * _DAY_US)
+            )
         return counts, len(claimed)
 
     def _webhook(self, due: Due) -> Webhook | str:
@@ -100,7 +105,7 @@ class Deliverer:
         return webhook
 
     def _attempt(self, due: Due, webhooks: dict[int, Webhook | str]) -> Outcome:
-        started = now_us()
+        started = self.clock()
         clock = time.perf_counter_ns()
         webhook = webhooks[due.endpoint_id]
         if isinstance(webhook, str):

@@ -110,30 +110,33 @@ class Delivery:
     attempts: tuple[Attempt, ...]
 
 
-def claim_due(connection: Connection, now_us: int, lease_us: int, limit: int) -> list[Due]:
-    """Lease up to `limit` due deliveries of enabled endpoints to this worker until
-    `now_us + lease_us`; run it in a short transaction of its own.
+def claim_due(
+    connection: Connection, now_us: int, lease_us: int, limit: int, tenant_id: int | None = None
+) -> list[Due]:
+    """Lease up to `limit` due deliveries of enabled endpoints (of one tenant, or of all) to
+    this worker until `now_us + lease_us`; run it in a short transaction of its own.
 
     Another worker skips a leased row until its lease ends: PostgreSQL locks the rows it picks
     (`FOR UPDATE SKIP LOCKED`, so two workers pick different ones); SQLite runs one writer at a
     time (`BEGIN IMMEDIATE`), so the second sees the first one's leases.
     """
     d, e = webhook_deliveries.c, webhook_endpoints.c
-    picked = list(
-        connection.execute(
-            select(d.id)
-            .join(webhook_endpoints, e.id == d.endpoint_id)
-            .where(
-                d.next_attempt_us <= now_us,
-                d.status == "pending",
-                or_(d.lease_until_us.is_(None), d.lease_until_us < now_us),
-                e.enabled.is_(True),
-            )
-            .order_by(d.next_attempt_us, d.id)
-            .limit(limit)
-            .with_for_update(of=webhook_deliveries, skip_locked=True)
-        ).scalars()
+    query = (
+        select(d.id)
+        .join(webhook_endpoints, e.id == d.endpoint_id)
+        .where(
+            d.next_attempt_us <= now_us,
+            d.status == "pending",
+            or_(d.lease_until_us.is_(None), d.lease_until_us < now_us),
+            e.enabled.is_(True),
+        )
+        .order_by(d.next_attempt_us, d.id)
+        .limit(limit)
+        .with_for_update(of=webhook_deliveries, skip_locked=True)
     )
+    if tenant_id is not None:
+        query = query.where(d.tenant_id == tenant_id)
+    picked = list(connection.execute(query).scalars())
     if not picked:
         return []
     connection.execute(

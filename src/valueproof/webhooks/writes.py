@@ -88,20 +88,21 @@ def replay_message(
         return replay(connection, tenant_id, message_id, endpoint_id, now_us())
 
 
-def deliverer(engine: Engine, config: Settings) -> Deliverer:
-    """A worker configured from the settings; the caller closes it."""
+def deliverer(engine: Engine, config: Settings, tenant_id: int | None = None) -> Deliverer:
+    """A worker configured from the settings (of one tenant, or of all); the caller closes it."""
     passphrase = config.ledger_passphrase
     return Deliverer(
         engine,
         passphrase.get_secret_value() if passphrase else None,
         timeout_seconds=config.webhook_timeout_seconds,
         disable_after_days=config.webhook_disable_after_days,
+        tenant_id=tenant_id,
     )
 
 
-def deliver_due(engine: Engine, config: Settings) -> DeliveryCounts:
-    """Run every due delivery once (what `valueproof webhooks deliver` does)."""
-    worker = deliverer(engine, config)
+def deliver_due(engine: Engine, config: Settings, tenant_id: int | None = None) -> DeliveryCounts:
+    """Run the due deliveries (of one tenant, or of all) once: `valueproof webhooks deliver`."""
+    worker = deliverer(engine, config, tenant_id)
     try:
         return worker.run_due()
     finally:
