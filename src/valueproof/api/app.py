@@ -4,6 +4,7 @@ mounted beside them by `valueproof.server`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from valueproof.api.routers import (
     success,
     success_inputs,
     usage,
+    webhooks,
 )
 from valueproof.config import Settings, settings
 from valueproof.ledger.keyring import Keyring
@@ -39,6 +41,7 @@ from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
 from valueproof.store import connect_engine
 from valueproof.success import writes
 from valueproof.tenancy.clock import now_us
+from valueproof.webhooks.writes import deliverer
 
 
 def create_app(engine: Engine | None = None, config: Settings | None = None) -> FastAPI:
@@ -71,6 +74,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         success.router,
         success_inputs.router,
         backtest.router,
+        webhooks.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
@@ -85,7 +89,8 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
 @asynccontextmanager
 async def _timers(app: FastAPI) -> AsyncIterator[None]:
     """The server's background beats: with a checkpoint interval set, sign due checkpoints;
-    with a success refresh interval, keep alerts and health current."""
+    with a success refresh interval, keep alerts and health current; with the passphrase that
+    opens endpoint secrets, deliver due webhooks."""
     config: Settings = app.state.settings
     interval = config.checkpoint_interval_seconds
     tasks = []
@@ -95,6 +100,9 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
     if config.success_refresh_seconds:
         beat = config.success_refresh_seconds
         tasks.append(asyncio.create_task(_refresh_every(beat, app.state.engine)))
+    if config.webhook_delivery_seconds and config.ledger_passphrase is not None:
+        every = config.webhook_delivery_seconds
+        tasks.append(asyncio.create_task(_deliver_every(every, app.state.engine, config)))
     try:
         yield
     finally:
@@ -109,6 +117,18 @@ async def _refresh_every(interval: int, engine: Engine) -> None:
             await run_in_threadpool(writes.refresh_due, engine, datetime.now(UTC))
         except OperationalError:  # the database is busy or away: the next beat tries again
             continue
+
+
+async def _deliver_every(interval: float, engine: Engine, config: Settings) -> None:
+    worker = deliverer(engine, config)
+    try:
+        while True:
+            # The database busy or away: the next beat tries again.
+            with contextlib.suppress(OperationalError):
+                await run_in_threadpool(worker.run_due)
+            await asyncio.sleep(interval)
+    finally:
+        await run_in_threadpool(worker.close)
 
 
 async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:
