@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from valueproof.config import Settings
+from valueproof.sealing import PASSPHRASE_SETTING
 from valueproof.store import read, tenant_write
 from valueproof.tenancy.clock import now_us
 from valueproof.webhooks.delivery import Deliverer
@@ -23,7 +24,7 @@ from valueproof.webhooks.endpoint_store import (
     remove_endpoint,
     update_endpoint,
 )
-from valueproof.webhooks.errors import EndpointInvalid
+from valueproof.webhooks.errors import EndpointInvalid, WebhookSecretUnavailable
 
 __all__ = [
     "add_endpoint",
@@ -101,7 +102,12 @@ def deliverer(engine: Engine, config: Settings, tenant_id: int | None = None) ->
 
 
 def deliver_due(engine: Engine, config: Settings, tenant_id: int | None = None) -> DeliveryCounts:
-    """Run the due deliveries (of one tenant, or of all) once: `valueproof webhooks deliver`."""
+    """Run the due deliveries (of one tenant, or of all) once: `valueproof webhooks deliver`.
+    WebhookSecretUnavailable without the passphrase that opens the endpoint secrets."""
+    if config.ledger_passphrase is None:
+        raise WebhookSecretUnavailable(
+            f"set {PASSPHRASE_SETTING}: webhook secrets are stored encrypted with it"
+        )
     worker = deliverer(engine, config, tenant_id)
     try:
         return worker.run_due()
