@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     )
     ledger_passphrase: SecretStr | None = Field(
         default=None,
-        description="Opens the checkpoint signing keys and the accounts' known-set secrets, "
-        "which are stored encrypted with it.",
+        description="Opens the checkpoint signing keys, the accounts' known-set secrets and the "
+        "webhook endpoints' secrets, which are stored encrypted with it.",
     )
     checkpoint_interval_seconds: int = Field(
         default=0,
