@@ -121,12 +121,16 @@ async def _refresh_every(interval: int, engine: Engine) -> None:
 
 async def _deliver_every(interval: float, engine: Engine, config: Settings) -> None:
     worker = deliverer(engine, config)
+    loop = asyncio.get_running_loop()
     try:
         while True:
+            started = loop.time()
             # The database busy or away: the next beat tries again.
             with contextlib.suppress(OperationalError):
                 await run_in_threadpool(worker.run_due)
-            await asyncio.sleep(interval)
+            # Beats `interval` apart, however long the run took: a commit waits one beat at most
+            # before the run that sends it begins.
+            await asyncio.sleep(max(0.0, started + interval - loop.time()))
     finally:
         await run_in_threadpool(worker.close)
 
