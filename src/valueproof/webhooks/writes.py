@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from valueproof.config import Settings
 from valueproof.sealing import PASSPHRASE_SETTING
-from valueproof.store import read, tenant_write
+from valueproof.store import tenant_write
 from valueproof.tenancy.clock import now_us
 from valueproof.webhooks.delivery import Deliverer
 from valueproof.webhooks.delivery_store import DeliveryCounts, replay
@@ -20,7 +20,6 @@ from valueproof.webhooks.endpoint_store import (
     check_event_types,
     check_url,
     create_endpoint,
-    endpoint,
     remove_endpoint,
     update_endpoint,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "deliver_due",
     "deliverer",
     "drop_endpoint",
-    "endpoint_of",
     "replay_message",
 ]
 
@@ -113,9 +111,3 @@ def deliver_due(engine: Engine, config: Settings, tenant_id: int | None = None) 
         return worker.run_due()
     finally:
         worker.close()
-
-
-def endpoint_of(engine: Engine, tenant_id: int, public_id: str) -> Endpoint:
-    """One endpoint, read."""
-    with read(engine) as connection:
-        return endpoint(connection, tenant_id, public_id)
