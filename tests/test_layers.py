@@ -3,9 +3,9 @@ source with `ast` (every import, also those inside functions).
 
 The order, left to right (a unit imports only units to its left, or within its own group):
 
-    errors money periods config documents strict_json batches  (and the package root)
-    -> store tenancy -> ledger -> metering -> outcomes -> contracts -> billing -> success
-    -> reports -> dealdesk -> demo -> api cli web -> server
+    errors money periods config documents strict_json batches sealing  (and the package root)
+    -> store tenancy -> webhooks -> ledger -> metering -> outcomes -> contracts -> billing
+    -> success -> reports -> dealdesk -> demo -> api cli web -> server
 
 Two departures from the design's order, both written down here:
 
@@ -30,8 +30,9 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "valueproof"
 ORDER: list[set[str]] = [
     # the foundations; "" is the package root, `valueproof/__init__.py`
-    {"errors", "money", "periods", "config", "documents", "strict_json", "batches", ""},
+    {"errors", "money", "periods", "config", "documents", "strict_json", "batches", "sealing", ""},
     {"store", "tenancy"},
+    {"webhooks"},
     {"ledger"},
     {"metering"},
     {"outcomes"},

@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     )
     ledger_passphrase: SecretStr | None = Field(
         default=None,
-        description="Opens the checkpoint signing keys and the accounts' known-set secrets, "
-        "which are stored encrypted with it.",
+        description="Opens the checkpoint signing keys, the accounts' known-set secrets and the "
+        "webhook endpoints' secrets, which are stored encrypted with it.",
     )
     checkpoint_interval_seconds: int = Field(
         default=0,
@@ -66,6 +66,24 @@ class Settings(BaseSettings):
         ge=0,
         description="`serve` closes every tenant's due billing periods (end plus grace passed) "
         "this often, as `valueproof billing close` does; 0 turns it off (close from cron).",
+    )
+    webhook_delivery_seconds: float = Field(
+        default=1,
+        ge=0,
+        description="`serve` delivers due webhooks this often (and at once while more are due); "
+        "0 turns it off. Delivery opens endpoint secrets with the ledger passphrase.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="A webhook attempt without a response in this time has failed.",
+    )
+    webhook_disable_after_days: float = Field(
+        default=5,
+        gt=0,
+        description="An endpoint whose deliveries have all failed for this long, counted from "
+        "the first failure since its last success, is disabled.",
     )
     web_session_hours: int = Field(
         default=12,

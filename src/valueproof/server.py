@@ -11,11 +11,12 @@ from sqlalchemy import Engine
 
 from valueproof.api.app import create_app as create_api
 from valueproof.config import Settings
-from valueproof.web import pages
+from valueproof.web import pages, webhook_pages
 
 
 def create_app(engine: Engine | None = None, config: Settings | None = None) -> FastAPI:
     """The API (`valueproof.api.app.create_app`) on `engine`, with the dashboard mounted."""
     app = create_api(engine, config)
     app.include_router(pages.router)
+    app.include_router(webhook_pages.router)
     return app

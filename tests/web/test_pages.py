@@ -181,6 +181,7 @@ def test_templates_ship_inside_the_package() -> None:
         "invoices.html",
         "login.html",
         "message.html",
+        "webhooks.html",
     ]
     for name in names:
         templates.get_template(name)  # compiles

@@ -35,6 +35,7 @@ from valueproof.api.routers import (
     success,
     success_inputs,
     usage,
+    webhooks,
 )
 from valueproof.billing import writes as billing_writes
 from valueproof.billing.stripe_handoff import push_every_tenant
@@ -45,6 +46,7 @@ from valueproof.ledger.publish import CheckpointPolicy, sign_due_checkpoints
 from valueproof.store import connect_engine
 from valueproof.success import writes
 from valueproof.tenancy.clock import now_us
+from valueproof.webhooks.writes import deliverer
 
 
 def create_app(engine: Engine | None = None, config: Settings | None = None) -> FastAPI:
@@ -80,6 +82,7 @@ def create_app(engine: Engine | None = None, config: Settings | None = None) -> 
         billing.router,
         exports.router,
         stripe.router,
+        webhooks.router,
     ):
         app.include_router(router)
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
@@ -96,7 +99,8 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
     """The server's background beats: with a checkpoint interval set, sign due checkpoints;
     with a success refresh interval, keep alerts and health current; with a billing close
     interval, close every tenant's due periods into invoices; with a Stripe key and a push
-    interval, hand finalized invoices to Stripe."""
+    interval, hand finalized invoices to Stripe; with the passphrase that opens endpoint
+    secrets, deliver due webhooks."""
     config: Settings = app.state.settings
     interval = config.checkpoint_interval_seconds
     tasks = []
@@ -110,10 +114,12 @@ async def _timers(app: FastAPI) -> AsyncIterator[None]:
         policy = CheckpointPolicy.from_settings(app.state.keyring, config)
         beat = config.billing_close_seconds
         tasks.append(asyncio.create_task(_close_every(beat, app.state.engine, policy)))
-
     if config.stripe_push_seconds and config.stripe_api_key is not None:
         beat = config.stripe_push_seconds
         tasks.append(asyncio.create_task(_push_every(beat, app.state.engine, config)))
+    if config.webhook_delivery_seconds and config.ledger_passphrase is not None:
+        every = config.webhook_delivery_seconds
+        tasks.append(asyncio.create_task(_deliver_every(every, app.state.engine, config)))
     try:
         yield
     finally:
@@ -150,6 +156,22 @@ async def _push_every(interval: int, engine: Engine, config: Settings) -> None:
             await run_in_threadpool(push_every_tenant, engine, config)
         except OperationalError:  # the database is busy or away: the next beat tries again
             continue
+
+
+async def _deliver_every(interval: float, engine: Engine, config: Settings) -> None:
+    worker = deliverer(engine, config)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            started = loop.time()
+            # The database busy or away: the next beat tries again.
+            with suppress(OperationalError):
+                await run_in_threadpool(worker.run_due)
+            # Beats `interval` apart, however long the run took: a commit waits one beat at most
+            # before the run that sends it begins.
+            await asyncio.sleep(max(0.0, started + interval - loop.time()))
+    finally:
+        await run_in_threadpool(worker.close)
 
 
 async def _sign_every(interval: int, engine: Engine, policy: CheckpointPolicy) -> None:

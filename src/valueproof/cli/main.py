@@ -134,6 +134,13 @@ COMMANDS: tuple[Entry, ...] = (
         "The verifiable ledger: signing keys, checkpoints and the audit.",
     ),
     Entry(
+        "webhooks",
+        "webhooks",
+        "app",
+        "Webhooks: endpoints that receive signed events (Standard Webhooks), their delivery log, "
+        "replay, and delivering what is due.",
+    ),
+    Entry(
         "verify",
         "verify",
         "app",

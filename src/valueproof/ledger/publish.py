@@ -18,6 +18,7 @@ from valueproof.ledger.notes import NoteSigner, parse_note, sign_note
 from valueproof.ledger.tables import ledger_checkpoints, ledger_keys
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.store import read, tenant_lock, write
+from valueproof.webhooks.outbox import enqueue
 
 __all__ = [
     "CheckpointPolicy",
@@ -115,7 +116,8 @@ def sign_due_checkpoints(
 def publish_checkpoint(
     connection: Connection, tenant_id: int, signers: Sequence[NoteSigner], now_us: int
 ) -> PublishedCheckpoint:
-    """Sign the log at its current size with every signer, and store the note."""
+    """Sign the log at its current size with every signer, and store the note; a
+    `checkpoint.published` webhook goes out with it."""
     size = log.log_size(connection, tenant_id)
     body = Checkpoint(signers[0].name, size, log.root_at(connection, tenant_id, size))
     note = sign_note(body.body(), signers)
@@ -140,7 +142,11 @@ def publish_checkpoint(
             .where(ledger_checkpoints.c.tenant_id == tenant_id, ledger_checkpoints.c.size == size)
             .values(note=note, created_us=now_us)
         )
-    return PublishedCheckpoint(body, note, now_us)
+    published = PublishedCheckpoint(body, note, now_us)
+    # A checkpoint is no leaf: `size` says which leaves it covers.
+    data = {**checkpoint_json(published), "leaf_index": None}
+    enqueue(connection, tenant_id, "checkpoint.published", data, now_us)
+    return published
 
 
 def rotate_key(

@@ -27,6 +27,7 @@ from valueproof.metering.schema import FieldError
 from valueproof.outcomes.claim_records import (
     ClaimResult,
     StoredClaim,
+    claim_json,
     reasons_of_text,
     reasons_text,
     verdict_leaf,
@@ -44,6 +45,7 @@ from valueproof.outcomes.verification import Claim, Examined, Verdict, conclude,
 from valueproof.periods import parse_rfc3339, to_micros
 from valueproof.store import placeholder
 from valueproof.tenancy.accounts import account_ids
+from valueproof.webhooks.outbox import enqueue_many
 
 __all__ = ["submit_claims"]
 
@@ -209,6 +211,7 @@ class _Batch:
     verdicts: list[Verdict] = field(default_factory=list)  # of `pending`, in order
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     leaves: list[bytes] = field(default_factory=list)
+    stored: list[StoredClaim] = field(default_factory=list)  # of `pending`, leaf index to come
 
     def admit(self, index: int, item: _Item) -> ClaimResult:
         """The item's result: final for a repeat or a rejection; for a new claim, a
@@ -276,11 +279,13 @@ class _Batch:
                 -1,
             )
             self.leaves.append(verdict_leaf(stored))
+            self.stored.append(stored)
             self.rows.append(_row(self.tenant_id, pending.account_id, stored, item, key_hash))
             self.verdicts.append(verdict)
 
     def record(self, results: list[ClaimResult]) -> list[ClaimResult]:
-        """Append the verdicts to the ledger and the table; each result with its leaf."""
+        """Append the verdicts to the ledger and the table, and an `outcome.verdict` webhook
+        each; each result with its leaf."""
         if self.rows:
             first = ledger_log.append(
                 self.connection, self.tenant_id, self.leaves, to_micros(self.now)
@@ -303,6 +308,12 @@ class _Batch:
                     verdict.reasons,
                     first + offset,
                 )
+            snapshots = (
+                claim_json(replace(stored, leaf_index=first + offset))
+                for offset, stored in enumerate(self.stored)
+            )
+            now_us = to_micros(self.now)
+            enqueue_many(self.connection, self.tenant_id, "outcome.verdict", snapshots, now_us)
         for index, original in self.repeats:
             results[index] = replace(results[original], index=index, status="duplicate")
         return results

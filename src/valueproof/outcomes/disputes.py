@@ -27,6 +27,7 @@ from valueproof.outcomes.claim_records import StoredClaim, stored_claim
 from valueproof.outcomes.definition_store import stored_definition
 from valueproof.outcomes.tables import outcome_claims, outcome_definitions, outcome_dispute_steps
 from valueproof.periods import format_micros
+from valueproof.webhooks.outbox import enqueue
 
 __all__ = [
     "OUTCOME_DISPUTE",
@@ -145,7 +146,7 @@ def open_dispute(
             f"the dispute window of claim {claim_id!r} closed at {format_micros(closes)}"
         )
     _record(connection, tenant_id, claim_id, 1, "opened", "customer", text, None, now_us)
-    return dispute(connection, tenant_id, claim_id)
+    return _announced(connection, tenant_id, claim_id, "dispute.opened", now_us)
 
 
 def answer_dispute(
@@ -157,7 +158,7 @@ def answer_dispute(
     _still_open(found)
     seq = found.steps[-1].seq + 1
     _record(connection, tenant_id, claim_id, seq, "answered", "vendor", text, None, now_us)
-    return dispute(connection, tenant_id, claim_id)
+    return _announced(connection, tenant_id, claim_id, "dispute.answered", now_us)
 
 
 def resolve_dispute(
@@ -184,7 +185,7 @@ def resolve_dispute(
             .where(t.tenant_id == tenant_id, t.claim_id == claim_id)
             .values(voided_us=now_us)
         )
-    return dispute(connection, tenant_id, claim_id)
+    return _announced(connection, tenant_id, claim_id, "dispute.resolved", now_us)
 
 
 def dispute(connection: Connection, tenant_id: int, claim_id: str) -> Dispute:
@@ -324,6 +325,17 @@ def _step_json(step: DisputeStep) -> dict[str, Any]:
     if step.resolution is not None:
         answer["resolution"] = step.resolution
     return answer
+
+
+def _announced(
+    connection: Connection, tenant_id: int, claim_id: str, event_type: str, now_us: int
+) -> Dispute:
+    """The dispute after a step, with a webhook of it: the dispute as the API renders it and
+    the leaf index of the step just recorded."""
+    found = dispute(connection, tenant_id, claim_id)
+    data = {**dispute_json(found), "leaf_index": found.steps[-1].leaf_index}
+    enqueue(connection, tenant_id, event_type, data, now_us)
+    return found
 
 
 def _text(field: str, value: object) -> str:

@@ -1,27 +1,23 @@
 """Where an account's known set lives: its secret, encrypted at rest, and its uploaded hashes.
 
-The secret (outcomes.knownset) is sealed with AES-256-GCM under a key derived by scrypt
-(RFC 7914; N=2^15, r=8, p=1, ~32 MiB) from the operator's passphrase (VALUEPROOF_LEDGER_PASSPHRASE)
-with a random 16-byte salt; a random 96-bit nonce; the tenant and account ids as associated data,
-so a sealed secret copied to another account's row does not open. Salt and nonce are stored beside
-the ciphertext. Nothing here returns the secret except to the verifier (`KnownSets`).
+The secret (outcomes.knownset) is sealed by `valueproof.sealing` under the operator's passphrase
+(VALUEPROOF_LEDGER_PASSPHRASE), with the tenant and account ids as associated data, so a sealed
+secret copied to another account's row does not open. Nothing here returns the secret except to
+the verifier (`KnownSets`).
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from valueproof.outcomes.errors import KnownSetUnavailable
 from valueproof.outcomes.knownset import MAX_SECRET_SIZE, MIN_SECRET_SIZE, hasher
 from valueproof.outcomes.tables import known_set_hashes, known_set_secrets
+from valueproof.sealing import PASSPHRASE_SETTING, Sealed, seal, unseal
 
 __all__ = [
     "PASSPHRASE_SETTING",
@@ -34,9 +30,6 @@ __all__ = [
     "set_secret",
 ]
 
-PASSPHRASE_SETTING = "VALUEPROOF_LEDGER_PASSPHRASE"
-_KDF = "scrypt-n32768-r8-p1"
-_N, _R, _P = 2**15, 8, 1
 _CHUNK = 500
 
 
@@ -60,10 +53,6 @@ def _aad(tenant_id: int, account_id: int) -> bytes:
     return f"valueproof known-set secret v1 tenant={tenant_id} account={account_id}".encode()
 
 
-def _key(passphrase: str, salt: bytes) -> bytes:
-    return Scrypt(salt=salt, length=32, n=_N, r=_R, p=_P).derive(passphrase.encode())
-
-
 def _require(passphrase: str | None) -> str:
     if not passphrase:
         raise KnownSetUnavailable(
@@ -85,17 +74,16 @@ def open_secret(
     ).first()
     if row is None:
         return None
-    if row.kdf != _KDF:
-        raise KnownSetUnavailable(f"the stored secret uses an unknown KDF {row.kdf!r}")
-    key = _key(_require(passphrase), bytes(row.salt))
+    sealed = Sealed(row.kdf, bytes(row.salt), bytes(row.nonce), bytes(row.ciphertext))
     try:
-        return AESGCM(key).decrypt(
-            bytes(row.nonce), bytes(row.ciphertext), _aad(tenant_id, account_id)
-        )
-    except InvalidTag:
+        secret = unseal(sealed, _require(passphrase), _aad(tenant_id, account_id))
+    except ValueError as error:
+        raise KnownSetUnavailable(str(error)) from None
+    if secret is None:
         raise KnownSetUnavailable(
             f"{PASSPHRASE_SETTING} does not open this account's known-set secret"
-        ) from None
+        )
+    return secret
 
 
 def set_secret(
@@ -118,9 +106,14 @@ def set_secret(
     current = open_secret(connection, tenant_id, account_id, sealing)
     if current is not None and hmac.compare_digest(current, secret):
         return 0
-    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-    sealed = AESGCM(_key(sealing, salt)).encrypt(nonce, secret, _aad(tenant_id, account_id))
-    values = {"kdf": _KDF, "salt": salt, "nonce": nonce, "ciphertext": sealed, "updated_us": now_us}
+    sealed = seal(secret, sealing, _aad(tenant_id, account_id))
+    values = {
+        "kdf": sealed.kdf,
+        "salt": sealed.salt,
+        "nonce": sealed.nonce,
+        "ciphertext": sealed.ciphertext,
+        "updated_us": now_us,
+    }
     if current is None:
         connection.execute(
             insert(known_set_secrets).values(

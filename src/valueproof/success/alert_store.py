@@ -16,6 +16,7 @@ from valueproof.periods import format_micros
 from valueproof.success.alerts import Signal
 from valueproof.success.tables import success_alerts
 from valueproof.tenancy.tables import accounts
+from valueproof.webhooks.outbox import enqueue_many
 
 __all__ = [
     "Reconciled",
@@ -70,7 +71,8 @@ def reconcile(
 ) -> Reconciled:
     """Bring the account's alerts in line with this evaluation's signals: a new signal opens an
     alert, a repeated one updates its live alert, and a live alert of a `checked` type whose
-    signal is gone is resolved as `cleared`."""
+    signal is gone is resolved as `cleared`. An opened or resolved alert sends its webhook
+    (`alert.opened`, `alert.resolved`) in the same transaction."""
     t = success_alerts.c
     live = {
         (row.type, row.reason): row
@@ -82,6 +84,7 @@ def reconcile(
     }
     opened = updated = reopened = cleared = 0
     seen = set()
+    announced: dict[str, list[int]] = {"alert.opened": [], "alert.resolved": []}
     for signal in signals:
         key = (signal.type, signal.reason)
         if key in seen:
@@ -95,7 +98,7 @@ def reconcile(
         }
         row = live.get(key)
         if row is None:
-            connection.execute(
+            inserted = connection.execute(
                 insert(success_alerts).values(
                     tenant_id=tenant_id,
                     account_id=account_id,
@@ -107,6 +110,8 @@ def reconcile(
                     **values,
                 )
             )
+            assert inserted.inserted_primary_key is not None
+            announced["alert.opened"].append(int(inserted.inserted_primary_key[0]))
             opened += 1
             continue
         if row.status == "snoozed" and (row.snoozed_until_us or 0) <= now_us:
@@ -128,7 +133,16 @@ def reconcile(
                     status="resolved", resolution="cleared", resolved_us=now_us, updated_us=now_us
                 )
             )
+            announced["alert.resolved"].append(row.id)
             cleared += 1
+    for event_type, ids in announced.items():
+        if ids:
+            # Alerts are no ledger leaves: `leaf_index` is null.
+            snapshots = (
+                {**alert_json(_one(connection, tenant_id, alert_id)), "leaf_index": None}
+                for alert_id in ids
+            )
+            enqueue_many(connection, tenant_id, event_type, snapshots, now_us)
     return Reconciled(opened, updated, reopened, cleared)
 
 

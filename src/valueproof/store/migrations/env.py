@@ -13,7 +13,8 @@ import valueproof.ledger.tables
 import valueproof.metering.tables
 import valueproof.outcomes.tables
 import valueproof.success.tables
-import valueproof.tenancy.tables  # noqa: F401
+import valueproof.tenancy.tables
+import valueproof.webhooks.tables  # noqa: F401
 from valueproof.config import settings
 from valueproof.store.engine import connect_engine
 from valueproof.store.schema import metadata
