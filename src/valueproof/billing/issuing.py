@@ -36,7 +36,7 @@ from valueproof.contracts.rating import Charges
 from valueproof.ledger.log import PendingLeaves
 from valueproof.periods import from_micros, to_micros
 from valueproof.tenancy.tables import accounts
-from valueproof.webhooks.outbox import enqueue
+from valueproof.webhooks.outbox import enqueue_many
 
 __all__ = ["Issuer", "invoice_snapshot", "require_draft"]
 
@@ -69,6 +69,7 @@ class Issuer:
         self._taken = 0
         self._rows: list[dict[str, Any]] = []
         self._draws: list[dict[str, Any]] = []
+        self._messages: dict[str, list[dict[str, Any]]] = {}  # webhook snapshots by event
 
     def customer(self, account_id: int, account: str) -> Customer:
         """The invoice's addressee: the account's billing profile, or its name alone."""
@@ -148,7 +149,7 @@ class Issuer:
         return number
 
     def flush(self) -> None:
-        """Write every queued row, number, draw and leaf."""
+        """Write every queued row, number, draw, webhook message and leaf."""
         if self._rows:
             self.connection.execute(insert(invoices), self._rows)
             self._rows = []
@@ -160,6 +161,9 @@ class Issuer:
         if self._draws:
             self.connection.execute(insert(balance_entries), self._draws)
             self._draws = []
+        for event, snapshots in self._messages.items():  # created before finalized
+            enqueue_many(self.connection, self.tenant_id, event, snapshots, self.now_us)
+        self._messages = {}
         self.leaves.flush(self.now_us)
 
     def _document(
@@ -294,8 +298,7 @@ class Issuer:
     def _emit(
         self, event: str, document: dict[str, Any], leaf_index: int | None, status: str
     ) -> None:
-        snapshot = invoice_snapshot(document, leaf_index, status)
-        enqueue(self.connection, self.tenant_id, event, snapshot, self.now_us)
+        self._messages.setdefault(event, []).append(invoice_snapshot(document, leaf_index, status))
 
 
 def invoice_snapshot(
