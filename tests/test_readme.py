@@ -34,8 +34,9 @@ def shell_blocks(text: str) -> list[list[str]]:
 
 def test_the_readme_has_the_blocks_this_test_runs() -> None:
     blocks = shell_blocks(README.read_text(encoding="utf-8"))
-    assert len(blocks) == 2  # "Using it", then the contracts
+    assert len(blocks) == 3  # "Using it", the contracts, then the invoices
     assert any(line.startswith("valueproof contract apply") for line in blocks[1])
+    assert any(line.startswith("valueproof billing close") for line in blocks[2])
 
 
 def test_the_readme_examples_run_as_written(tmp_path: Path) -> None:
@@ -73,6 +74,11 @@ def test_the_readme_examples_run_as_written(tmp_path: Path) -> None:
     assert keygen.count("\n") == 1 and "+" in keygen  # the verifier key alone
     preview = outputs["valueproof preview globex --tenant acme"]
     assert "platform" in preview and "api" in preview
+    # globex's contract runs from January 2026: every month whose grace has passed is invoiced
+    closed = outputs["valueproof billing close --tenant acme"]
+    assert "invoices finalized: INV-" in closed
+    listed = outputs["valueproof billing list --tenant acme"]
+    assert "finalized" in listed and "globex" in listed
 
 
 @pytest.mark.parametrize("name", ["meters.yaml", "usage.jsonl", "globex-2026.yaml"])
