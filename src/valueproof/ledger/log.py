@@ -34,6 +34,7 @@ from valueproof.store import placeholder
 __all__ = [
     "append",
     "consistency_proof",
+    "entries",
     "entry",
     "hash_reader",
     "inclusion_proof",
@@ -147,6 +148,30 @@ def entry(connection: Connection, tenant_id: int, index: int) -> bytes:
     if position >= len(entries):
         raise TileError(f"entry bundle {bundle_index} is missing leaf {index}")
     return entries[position]
+
+
+def entries(connection: Connection, tenant_id: int, indexes: Sequence[int]) -> list[bytes]:
+    """The canonical leaf bytes at each of `indexes` (increasing), reading each bundle once."""
+    if not indexes:
+        return []
+    first, last = indexes[0] // TILE_WIDTH, indexes[-1] // TILE_WIDTH
+    rows = connection.execute(
+        select(ledger_bundles.c.bundle_index, ledger_bundles.c.entries).where(
+            ledger_bundles.c.tenant_id == tenant_id,
+            ledger_bundles.c.bundle_index >= first,
+            ledger_bundles.c.bundle_index <= last,
+        )
+    )
+    wanted = {index // TILE_WIDTH for index in indexes}
+    bundles = {row[0]: decode_bundle(row[1]) for row in rows if row[0] in wanted}
+    found = []
+    for index in indexes:
+        bundle_index, position = divmod(index, TILE_WIDTH)
+        held = bundles.get(bundle_index, [])
+        if position >= len(held):
+            raise TileError(f"entry bundle {bundle_index} is missing leaf {index}")
+        found.append(held[position])
+    return found
 
 
 def served_tile(connection: Connection, tenant_id: int, address: TileAddress) -> bytes:
