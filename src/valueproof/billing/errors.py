@@ -45,3 +45,9 @@ class BillingSettingsInvalid(InvalidInput):
     """A billing setting or billing profile value that cannot be used."""
 
     title = "Invalid billing settings"
+
+
+class BundleInvalid(InvalidInput):
+    """A proof bundle that cannot be read at all: not the bundle format, or a field missing."""
+
+    title = "Invalid proof bundle"
