@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner, Result
 
 from valueproof.billing.bundles import invoice_bundle
 from valueproof.billing.errors import BundleInvalid
 from valueproof.billing.invoice import Customer, invoice_document
 from valueproof.billing.invoice_check import InvoiceReport, check_bundle
 from valueproof.billing.taxes import TaxProfile, TaxRate
+from valueproof.cli.main import app
 from valueproof.contracts.registry import apply_contract
 from valueproof.contracts.service import rate_period
 from valueproof.contracts.validation import parse_contract
@@ -381,3 +385,60 @@ def test_an_unreadable_bundle_or_an_uncovered_invoice_is_refused(
         )
     with read(engine) as connection, pytest.raises(Conflict, match="no signed checkpoint"):
         invoice_bundle(connection, tenant.id, index, CLOSED)
+
+
+# `valueproof verify invoice`, as the customer runs it on the downloaded file
+
+
+def verify_invoice(tmp_path: Path, bundle: dict[str, Any] | str, vkey: str) -> Result:
+    path = tmp_path / "bundle.json"
+    path.write_text(bundle if isinstance(bundle, str) else json.dumps(bundle))
+    result = CliRunner().invoke(
+        app,
+        [
+            "--database-url",
+            f"sqlite:///{tmp_path / 'unused.db'}",
+            "verify",
+            "invoice",
+            str(path),
+            "--vkey",
+            vkey,
+        ],
+    )
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_the_command_exits_0_when_every_line_matches(
+    finalized: tuple[dict[str, Any], dict[str, Any], str], tmp_path: Path
+) -> None:
+    bundle, document, vkey = finalized
+    result = verify_invoice(tmp_path, bundle, vkey)
+    assert result.exit_code == 0, result.output
+    assert f"invoice {document['number']} of account acme" in result.output
+    assert "line 2 api (graduated): matches, 59 -> 13.90" in result.output
+    assert "rests on stated, unproven inputs: meter definition 'calls'" in result.output
+    assert result.output.rstrip().endswith("verified: every check holds and every line matches")
+
+
+def test_the_command_exits_1_and_names_what_fails(
+    finalized: tuple[dict[str, Any], dict[str, Any], str], tmp_path: Path
+) -> None:
+    bundle, _document, vkey = finalized
+    changed = tampered_record(bundle, '"acme-101"', '"size":2.25', '"size":20.25')
+    result = verify_invoice(tmp_path, changed, vkey)
+    assert result.exit_code == 1, result.output
+    assert "FAILED inclusion: the multiproof of" in result.output
+    assert "line 3 storage (per_unit): DIFFERS, the invoice says 3.75 -> 0.94," in result.output
+    assert "re-computed 21.75 -> 5.44" in result.output
+    assert "NOT verified" in result.output
+
+
+def test_the_command_exits_2_on_an_unreadable_bundle(
+    finalized: tuple[dict[str, Any], dict[str, Any], str], tmp_path: Path
+) -> None:
+    _bundle, _document, vkey = finalized
+    assert verify_invoice(tmp_path, "{not json", vkey).exit_code == 2
+    missing = verify_invoice(tmp_path, {"format": "valueproof-invoice-bundle/1"}, vkey)
+    assert missing.exit_code == 2
+    assert "error: invoice:" in missing.output

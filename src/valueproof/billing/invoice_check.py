@@ -177,8 +177,8 @@ def check_bundle(bundle: Any, vkeys: Vkeys) -> InvoiceReport:
     if not isinstance(bundle, Mapping) or bundle.get("format") != BUNDLE_FORMAT:
         raise BundleInvalid("format", f"is not a proof bundle ({BUNDLE_FORMAT})")
     failures: list[Failure] = []
-    invoice = _entry(bundle.get("invoice"), "invoice")
-    version = _entry(bundle.get("contract_version"), "contract_version")
+    invoice = _entry(bundle.get("invoice"), "invoice", canonical=True)
+    version = _entry(bundle.get("contract_version"), "contract_version", canonical=True)
     raw_records = bundle.get("records")
     if not isinstance(raw_records, list):
         raise BundleInvalid("records", "must be a list")
@@ -208,7 +208,9 @@ def check_bundle(bundle: Any, vkeys: Vkeys) -> InvoiceReport:
     )
 
 
-def _entry(value: Any, field: str) -> _Entry:
+def _entry(value: Any, field: str, canonical: bool = False) -> _Entry:
+    """A bundled leaf. Records are read as their proven bytes say, without re-encoding each of
+    them: only the invoice and the contract version must also be canonical."""
     if not isinstance(value, Mapping):
         raise BundleInvalid(field, "must be an object with index and entry")
     index, text = value.get("index"), value.get("entry")
@@ -218,7 +220,7 @@ def _entry(value: Any, field: str) -> _Entry:
         raise BundleInvalid(f"{field}.entry", "must be the leaf's text")
     data = text.encode()
     try:
-        leaf: Leaf | None = parse_leaf(data)
+        leaf: Leaf | None = parse_leaf(data, canonical=canonical)
     except LedgerError:
         leaf = None
     return _Entry(index, data, leaf)
