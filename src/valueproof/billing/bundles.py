@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from valueproof.billing.errors import InvoiceNotFound
-from valueproof.billing.invoice_check import BUNDLE_FORMAT, INVOICE, usage_window
+from valueproof.billing.invoice_check import BUNDLE_FORMAT, INVOICE
+from valueproof.billing.recount import usage_window
 from valueproof.contracts.inputs import RatingInput
 from valueproof.contracts.service import period_inputs
 from valueproof.errors import Conflict, NotFound

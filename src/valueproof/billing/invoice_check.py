@@ -3,8 +3,8 @@
 Like `ledger.verifier`, it trusts only the vendor's verifier keys. It checks the checkpoint's
 signature, one multiproof that every bundled leaf is in the signed tree, that each record is
 the invoice account's own and was on the log before the invoice was rated; then rebuilds the
-rating inputs from the records with the fold metering uses (`metering.aggregations`), rates
-them with the same `contracts.rating.rate`, builds the invoice with the same
+rating inputs from the records (`billing.recount`, with the fold metering uses), rates them
+with the same `contracts.rating.rate`, builds the invoice with the same
 `billing.invoice.invoice_document`, and compares every line and total. What rating reads that
 is not a record on the log (meter definitions, account attributes, earlier periods) the bundle
 states; the report names each line that rests on such a stated input.
@@ -16,52 +16,29 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from valueproof.billing.corrections import Correction
 from valueproof.billing.errors import BundleInvalid
 from valueproof.billing.invoice import Customer, invoice_document
+from valueproof.billing.recount import Record, rating_input
 from valueproof.billing.taxes import TaxProfile, TaxRate
-from valueproof.contracts.document import ContractDocument, GainShare, Percentage, PerOutcome
-from valueproof.contracts.inputs import (
-    MeterUsage,
-    OutcomeCredit,
-    OutcomeUsage,
-    RatingInput,
-    Reading,
-)
+from valueproof.contracts.document import ContractDocument, GainShare
 from valueproof.contracts.rating import rate
+from valueproof.contracts.records import CONTRACT_VERSION
 from valueproof.contracts.validation import compile_contract, parse_contract
-from valueproof.contracts.wallet import WalletPeriod
 from valueproof.errors import ValueproofError
 from valueproof.ledger import merkle
 from valueproof.ledger.errors import LedgerError
 from valueproof.ledger.leaves import Leaf, parse_leaf
 from valueproof.ledger.multiproof import verify_multiproof
 from valueproof.ledger.verifier import Vkeys, verify_checkpoint
-from valueproof.metering.aggregations import (
-    Bucket,
-    CompiledMeter,
-    FoldInput,
-    Unmetered,
-    compile_meter,
-    fold,
-)
-from valueproof.metering.definitions import Aggregation, Meter
-from valueproof.metering.quantities import from_micros
-from valueproof.metering.quantities import to_micros as quantity_micros
-from valueproof.metering.totals import GroupTotal, Transaction
-from valueproof.metering.usage import measured
-from valueproof.periods import (
-    MICROS_PER_HOUR,
-    BillingPeriod,
-    billing_period_at,
-    hour_of,
-    parse_rfc3339,
-    to_micros,
-)
+from valueproof.metering.records import USAGE_EVENT
+from valueproof.outcomes.claim_records import OUTCOME_VERDICT
+from valueproof.outcomes.disputes import OUTCOME_DISPUTE
+from valueproof.outcomes.oracles import ORACLE_READING
+from valueproof.periods import billing_period_at, parse_rfc3339
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -71,16 +48,10 @@ __all__ = [
     "LineCheck",
     "TotalCheck",
     "check_bundle",
-    "usage_window",
 ]
 
 BUNDLE_FORMAT = "valueproof-invoice-bundle/1"
 INVOICE = "invoice"  # the record type of a finalized invoice's leaf (schema version 1)
-_USAGE_EVENT = "usage_event"
-_VERDICT = "outcome_verdict"
-_DISPUTE = "outcome_dispute"
-_READING = "oracle_reading"
-_CONTRACT_VERSION = "contract_version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +114,6 @@ class InvoiceReport:
         )
 
 
-def usage_window(start: datetime, end: datetime) -> tuple[int, int]:
-    """The microseconds [low, high) of a closed period's usage: whole hours, as rollups keep."""
-    return (
-        hour_of(to_micros(start)) * MICROS_PER_HOUR,
-        hour_of(to_micros(end)) * MICROS_PER_HOUR,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """A bundled leaf: its index, its bytes, and what they say (None: not a canonical leaf)."""
@@ -158,14 +121,6 @@ class _Entry:
     index: int
     data: bytes
     leaf: Leaf | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Record:
-    """A bundled record that is the account's own (or cited), placed before the ledger size."""
-
-    index: int
-    record: dict[str, Any]
 
 
 def check_bundle(bundle: Any, vkeys: Vkeys) -> InvoiceReport:
@@ -308,20 +263,13 @@ def _recompute(
     if period is None:
         failures.append(Failure("period", "the invoice's period is outside the contract term"))
         return (), ()
-    meters = {key: Meter.model_validate(value) for key, value in stated["meters"].items()}
-    inputs = RatingInput(
-        period=period,
-        usage=_usage(owned.get(_USAGE_EVENT, []), meters, contract, period, stated),
-        ledger_size=ledger_size,
-        outcomes=_outcomes(owned, contract, period, stated),
-        readings=_readings(stated),
-        account=dict(stated["account"]),
-        flags=dict(stated["flags"]),
-        wallet_history=tuple(
-            WalletPeriod(parse_rfc3339(p["start"]), parse_rfc3339(p["end"]), Decimal(p["charges"]))
-            for p in stated["wallet_history"]
-        ),
-        warnings=tuple((w["field"], w["reason"]) for w in document.get("warnings", [])),
+    inputs = rating_input(
+        owned,
+        contract,
+        period,
+        ledger_size,
+        stated,
+        [(w["field"], w["reason"]) for w in document.get("warnings", [])],
     )
     try:
         charges = rate(compile_contract(contract), int(document["version"]), version.index, inputs)
@@ -342,7 +290,7 @@ def _contract(
     document: Mapping[str, Any], version: _Entry, ledger_size: int, failures: list[Failure]
 ) -> ContractDocument | None:
     leaf = version.leaf
-    if leaf is None or leaf.record_type != _CONTRACT_VERSION:
+    if leaf is None or leaf.record_type != CONTRACT_VERSION:
         failures.append(Failure("contract version", "the entry is not a contract version leaf"))
         return None
     record = leaf.record
@@ -378,7 +326,7 @@ def _owned(
     ledger_size: int,
     stated: Mapping[str, Any],
     failures: list[Failure],
-) -> dict[str, list[_Record]]:
+) -> dict[str, list[Record]]:
     """The records by type, once each is the account's own (or a reading the lines cite) and
     was on the log before the invoice was rated; each one that is not is a failure."""
     cited = {
@@ -387,9 +335,9 @@ def _owned(
         for reading in readings
         for leaf in (*reading.get("leaves", []), reading.get("leaf_index"))
     }
-    by_type: dict[str, list[_Record]] = {}
+    by_type: dict[str, list[Record]] = {}
     claims: set[str] = set()
-    disputes: list[_Record] = []
+    disputes: list[Record] = []
     for entry in records:
         leaf = entry.leaf
         if leaf is None:
@@ -400,225 +348,37 @@ def _owned(
             )
             continue
         record, kind = leaf.record, leaf.record_type
-        if kind == _DISPUTE:
-            disputes.append(_Record(entry.index, record))
+        if kind == OUTCOME_DISPUTE:
+            disputes.append(Record(entry.index, record))
             continue
-        if kind in (_USAGE_EVENT, _VERDICT):
+        if kind in (USAGE_EVENT, OUTCOME_VERDICT):
             owner = record.get("account")
             if owner != account:
                 failures.append(
                     Failure("records", f"record {entry.index} belongs to account {owner!r}")
                 )
                 continue
-            if kind == _VERDICT:
+            if kind == OUTCOME_VERDICT:
                 if record.get("contract") != contract:
                     failures.append(
                         Failure("records", f"verdict {entry.index} is under another contract")
                     )
                     continue
                 claims.add(str(record.get("claim")))
-        elif kind != _READING or entry.index not in cited:
+        elif kind != ORACLE_READING or entry.index not in cited:
             failures.append(
                 Failure("records", f"record {entry.index} ({kind}) is nothing this invoice cites")
             )
             continue
-        by_type.setdefault(kind, []).append(_Record(entry.index, record))
+        by_type.setdefault(kind, []).append(Record(entry.index, record))
     for step in disputes:
         if str(step.record.get("claim")) not in claims:
             failures.append(
                 Failure("records", f"dispute step {step.index} is of a claim not in the bundle")
             )
         else:
-            by_type.setdefault(_DISPUTE, []).append(step)
+            by_type.setdefault(OUTCOME_DISPUTE, []).append(step)
     return by_type
-
-
-def _usage(
-    entries: Sequence[_Record],
-    meters: Mapping[str, Meter],
-    contract: ContractDocument,
-    period: BillingPeriod,
-    stated: Mapping[str, Any],
-) -> dict[str, MeterUsage]:
-    """Each stated meter's usage, folded from the events in force, as ingest folds them."""
-    low, high = usage_window(period.start, period.end)
-    superseded = set()
-    events: list[tuple[dict[str, Any], int, int]] = []  # record, ts, leaf
-    for entry in entries:
-        record = entry.record
-        for correction in ("voids", "amends"):
-            if correction in record:
-                superseded.add(record[correction])
-        ts = to_micros(parse_rfc3339(record["timestamp"]))
-        events.append((record, ts, entry.index))
-    in_force = [
-        FoldInput(
-            index,
-            0,
-            record["type"],
-            ts,
-            record["properties"],
-            None if "value" not in record else quantity_micros(record["value"]),
-            index,
-        )
-        for record, ts, index in sorted(events, key=lambda item: (item[1], item[2]))
-        if low <= ts < high and "voids" not in record and record["id"] not in superseded
-    ]
-    compiled = {
-        key: compile_meter(number, meter) for number, (key, meter) in enumerate(meters.items())
-    }
-    by_type: dict[str, list[CompiledMeter]] = {}
-    for item in compiled.values():
-        by_type.setdefault(item.meter.event_type, []).append(item)
-    unmetered: list[Unmetered] = []  # events a meter cannot read: left out, as ingest does
-    buckets, _points = fold(in_force, by_type, unmetered)
-    detailed = {
-        c.meter for c in contract.components if isinstance(c, Percentage) and c.per_transaction
-    }
-    gauges = stated.get("usage", {})
-    usage = {}
-    for key, item in compiled.items():
-        if key in gauges:  # time-weighted: the level before the period is not in the bundle
-            groups = tuple(
-                GroupTotal(g["dims"], Decimal(g["value"]), int(g["events"]), None, None)
-                for g in gauges[key]
-            )
-        else:
-            groups = _groups(item, buckets)
-        found = None
-        if key in detailed:
-            found = _transactions(
-                item, in_force, {u.seq for u in unmetered if u.meter_id == item.id}
-            )
-        usage[key] = MeterUsage(key, groups, found)
-    return usage
-
-
-def _groups(
-    item: CompiledMeter, buckets: Mapping[tuple[int, int, str, int], Bucket]
-) -> tuple[GroupTotal, ...]:
-    """A meter's totals per group over the whole window, from its hourly buckets."""
-    merged: dict[str, Bucket] = {}
-    distinct: dict[str, set[str]] = {}
-    for (meter_id, _account, dims, _hour), bucket in buckets.items():
-        if meter_id != item.id:
-            continue
-        merged.setdefault(dims, Bucket()).merge(bucket)
-        distinct.setdefault(dims, set()).update(bucket.distinct)
-    aggregation = item.meter.aggregation
-    groups = []
-    for dims in sorted(merged):
-        bucket = merged[dims]
-        number: int | None
-        if aggregation is Aggregation.UNIQUE_COUNT:
-            value = Decimal(len(distinct[dims]))
-            if not distinct[dims]:
-                continue
-        elif aggregation is Aggregation.LATEST:
-            if bucket.latest_micros is None:
-                continue
-            value = from_micros(bucket.latest_micros)
-        else:
-            number = {
-                Aggregation.COUNT: bucket.event_count,
-                Aggregation.SUM: bucket.sum_micros,
-                Aggregation.MIN: bucket.min_micros,
-                Aggregation.MAX: bucket.max_micros,
-            }[aggregation]
-            if number is None:
-                continue
-            value = measured(aggregation, number)
-        groups.append(
-            GroupTotal(dims, value, bucket.event_count, bucket.first_leaf, bucket.last_leaf)
-        )
-    return tuple(groups)
-
-
-def _transactions(
-    item: CompiledMeter, in_force: Sequence[FoldInput], unmetered: set[int]
-) -> tuple[Transaction, ...]:
-    """Each counted event's amount, in time order, for prices that look at them one by one."""
-    found = []
-    for event in in_force:
-        if event.type != item.meter.event_type or event.seq in unmetered:
-            continue
-        if item.filtered and not item.matches(event.properties):
-            continue
-        if item.meter.aggregation is Aggregation.COUNT:
-            amount = Decimal(1)
-        else:
-            amount = from_micros(item.value(event.properties, event.value_micros) or 0)
-        found.append(Transaction(item.dims(event.properties), amount, event.leaf_index))
-    return tuple(found)
-
-
-def _outcomes(
-    owned: Mapping[str, Sequence[_Record]],
-    contract: ContractDocument,
-    period: BillingPeriod,
-    stated: Mapping[str, Any],
-) -> dict[str, OutcomeUsage]:
-    """Each per-outcome component's accepted outcomes of the period still standing at its end."""
-    keys = {c.outcome for c in contract.components if isinstance(c, PerOutcome)}
-    start, end = to_micros(period.start), to_micros(period.end)
-    voided = {
-        entry.record.get("claim")
-        for entry in owned.get(_DISPUTE, [])
-        if entry.record.get("step") == "resolved"
-        and entry.record.get("resolution") == "upheld"
-        and to_micros(parse_rfc3339(entry.record["at"])) < end
-    }
-    counted: dict[str, list[int]] = {}
-    for entry in owned.get(_VERDICT, []):
-        record = entry.record
-        occurred = to_micros(parse_rfc3339(record["occurred_at"]))
-        if (
-            record.get("accepted") is True
-            and record.get("outcome") in keys
-            and start <= occurred < end
-            and record.get("claim") not in voided
-        ):
-            counted.setdefault(record["outcome"], []).append(entry.index)
-    credits = stated.get("outcome_credits", {})
-    usage = {}
-    for key in sorted(keys):
-        leaves = counted.get(key, [])
-        usage[key] = OutcomeUsage(
-            key,
-            len(leaves),
-            ((min(leaves), max(leaves)),) if leaves else (),
-            tuple(_credit(c) for c in credits.get(key, [])),
-        )
-    return usage
-
-
-def _credit(value: Mapping[str, Any]) -> OutcomeCredit:
-    return OutcomeCredit(
-        parse_rfc3339(value["period_start"]),
-        parse_rfc3339(value["period_end"]),
-        int(value["billed"]),
-        int(value["standing"]),
-        Decimal(value["unit_price"]),
-        value.get("max_count"),
-        None if value.get("max_amount") is None else Decimal(value["max_amount"]),
-        tuple((int(a), int(b)) for a, b in value.get("leaves", [])),
-    )
-
-
-def _readings(stated: Mapping[str, Any]) -> dict[str, list[Reading]]:
-    return {
-        metric: [
-            Reading(
-                metric,
-                Decimal(r["value"]),
-                parse_rfc3339(r["as_of"]),
-                r.get("leaf_index"),
-                tuple(r.get("leaves", [])),
-            )
-            for r in readings
-        ]
-        for metric, readings in stated.get("readings", {}).items()
-    }
 
 
 def _customer(document: Mapping[str, Any]) -> Customer:
