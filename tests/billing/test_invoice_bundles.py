@@ -291,10 +291,7 @@ def test_a_changed_contract_price_is_caught(
     finalized: tuple[dict[str, Any], dict[str, Any], str],
 ) -> None:
     bundle, _document, vkey = finalized
-    changed = copy.deepcopy(bundle)
-    version = changed["contract_version"]
-    version["entry"] = version["entry"].replace('"unit_price":"0.25"', '"unit_price":"0.30"')
-    report = check_bundle(changed, [vkey])
+    report = check_bundle(dearer_storage(bundle), [vkey])
     assert "inclusion" in failed_checks(report)
     storage = next(line for line in report.lines if line.component == "storage")
     assert storage.stated == (Decimal("3.75"), Decimal("0.94"))
@@ -314,13 +311,6 @@ def test_a_changed_line_quantity_or_invoice_amount_is_caught(
     finalized: tuple[dict[str, Any], dict[str, Any], str],
 ) -> None:
     bundle, _document, vkey = finalized
-
-    def more_calls(document: dict[str, Any]) -> None:
-        document["lines"][1]["quantity"] = "70"
-
-    def larger_total(document: dict[str, Any]) -> None:
-        document["total"] = str(Decimal(document["total"]) + 1)
-
     report = check_bundle(changed_invoice(bundle, more_calls), [vkey])
     assert "inclusion" in failed_checks(report)
     api = report.lines[1]
@@ -337,21 +327,11 @@ def test_a_changed_proof_hash_or_signature_is_caught(
     finalized: tuple[dict[str, Any], dict[str, Any], str],
 ) -> None:
     bundle, _document, vkey = finalized
-    changed = copy.deepcopy(bundle)
-    first = bytearray(base64.b64decode(changed["proof"]["hashes"][0]))
-    first[0] ^= 1
-    changed["proof"]["hashes"][0] = base64.b64encode(bytes(first)).decode()
-    report = check_bundle(changed, [vkey])
+    report = check_bundle(flipped_proof_hash(bundle), [vkey])
     assert failed_checks(report) == {"inclusion"}
     assert all(line.matches for line in report.lines)  # the numbers hold; the proof does not
     assert not report.holds
-    signed = copy.deepcopy(bundle)
-    body, _, signature = signed["checkpoint"].rpartition("\n— ")
-    raw = bytearray(base64.b64decode(signature.split(" ")[1]))
-    raw[-1] ^= 1
-    name = signature.split(" ")[0]
-    signed["checkpoint"] = f"{body}\n— {name} {base64.b64encode(bytes(raw)).decode()}\n"
-    report = check_bundle(signed, [vkey])
+    report = check_bundle(forged_signature(bundle), [vkey])
     assert failed_checks(report) == {"checkpoint signature", "inclusion"}
     assert not report.holds
 
@@ -421,16 +401,70 @@ def test_the_command_exits_0_when_every_line_matches(
     assert result.output.rstrip().endswith("verified: every check holds and every line matches")
 
 
-def test_the_command_exits_1_and_names_what_fails(
-    finalized: tuple[dict[str, Any], dict[str, Any], str], tmp_path: Path
+def flipped_proof_hash(bundle: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(bundle)
+    first = bytearray(base64.b64decode(changed["proof"]["hashes"][0]))
+    first[0] ^= 1
+    changed["proof"]["hashes"][0] = base64.b64encode(bytes(first)).decode()
+    return changed
+
+
+def forged_signature(bundle: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(bundle)
+    body, _, signature = changed["checkpoint"].rpartition("\n— ")
+    name, encoded = signature.split(" ")
+    raw = bytearray(base64.b64decode(encoded))
+    raw[-1] ^= 1
+    changed["checkpoint"] = f"{body}\n— {name} {base64.b64encode(bytes(raw)).decode()}\n"
+    return changed
+
+
+def dearer_storage(bundle: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(bundle)
+    version = changed["contract_version"]
+    version["entry"] = version["entry"].replace('"unit_price":"0.25"', '"unit_price":"0.30"')
+    return changed
+
+
+def more_calls(document: dict[str, Any]) -> None:
+    document["lines"][1]["quantity"] = "70"
+
+
+def larger_total(document: dict[str, Any]) -> None:
+    document["total"] = str(Decimal(document["total"]) + 1)
+
+
+TAMPERINGS: dict[str, tuple[Any, str]] = {
+    "a usage record's value": (
+        lambda b: tampered_record(b, '"acme-101"', '"size":2.25', '"size":20.25'),
+        "line 3 storage (per_unit): DIFFERS, the invoice says 3.75 -> 0.94,"
+        " re-computed 21.75 -> 5.44",
+    ),
+    "a contract price": (
+        dearer_storage,
+        "line 3 storage (per_unit): DIFFERS, the invoice says 3.75 -> 0.94,"
+        " re-computed 3.75 -> 1.12",
+    ),
+    "a line quantity": (
+        lambda b: changed_invoice(b, more_calls),
+        "line 2 api (graduated): DIFFERS, the invoice says 70 -> 13.90, re-computed 59 -> 13.90",
+    ),
+    "an invoice amount": (lambda b: changed_invoice(b, larger_total), "total: DIFFERS"),
+    "a proof hash": (flipped_proof_hash, "FAILED inclusion: the multiproof of"),
+    "the checkpoint signature": (forged_signature, "FAILED checkpoint signature:"),
+}
+
+
+@pytest.mark.parametrize("what", TAMPERINGS)
+def test_the_command_exits_1_and_names_what_was_tampered_with(
+    finalized: tuple[dict[str, Any], dict[str, Any], str], tmp_path: Path, what: str
 ) -> None:
     bundle, _document, vkey = finalized
-    changed = tampered_record(bundle, '"acme-101"', '"size":2.25', '"size":20.25')
-    result = verify_invoice(tmp_path, changed, vkey)
+    tamper, named = TAMPERINGS[what]
+    result = verify_invoice(tmp_path, tamper(bundle), vkey)
     assert result.exit_code == 1, result.output
-    assert "FAILED inclusion: the multiproof of" in result.output
-    assert "line 3 storage (per_unit): DIFFERS, the invoice says 3.75 -> 0.94," in result.output
-    assert "re-computed 21.75 -> 5.44" in result.output
+    assert named in result.output
+    assert "FAILED inclusion" in result.output  # each change breaks the proof too
     assert "NOT verified" in result.output
 
 
