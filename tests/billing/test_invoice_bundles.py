@@ -336,6 +336,17 @@ def test_a_changed_proof_hash_or_signature_is_caught(
     assert not report.holds
 
 
+def test_an_invoice_leaf_out_of_canonical_form_is_named(
+    finalized: tuple[dict[str, Any], dict[str, Any], str],
+) -> None:
+    bundle, _document, vkey = finalized
+    changed = copy.deepcopy(bundle)
+    changed["invoice"]["entry"] = changed["invoice"]["entry"].replace('{"record":', '{ "record":')
+    report = check_bundle(changed, [vkey])
+    assert failed_checks(report) == {"invoice leaf", "inclusion"}
+    assert all(line.matches for line in report.lines)
+
+
 def test_a_record_of_another_account_is_refused(
     engine: Engine, tenant: Tenant, signing_key: StoredKey, keyring: Keyring
 ) -> None:

@@ -31,7 +31,7 @@ from valueproof.contracts.validation import compile_contract, parse_contract
 from valueproof.errors import ValueproofError
 from valueproof.ledger import merkle
 from valueproof.ledger.errors import LedgerError
-from valueproof.ledger.leaves import Leaf, parse_leaf
+from valueproof.ledger.leaves import Leaf, leaf_bytes, parse_leaf
 from valueproof.ledger.multiproof import verify_multiproof
 from valueproof.ledger.verifier import Vkeys, verify_checkpoint
 from valueproof.metering.records import USAGE_EVENT
@@ -132,16 +132,22 @@ def check_bundle(bundle: Any, vkeys: Vkeys) -> InvoiceReport:
     if not isinstance(bundle, Mapping) or bundle.get("format") != BUNDLE_FORMAT:
         raise BundleInvalid("format", f"is not a proof bundle ({BUNDLE_FORMAT})")
     failures: list[Failure] = []
-    invoice = _entry(bundle.get("invoice"), "invoice", canonical=True)
-    version = _entry(bundle.get("contract_version"), "contract_version", canonical=True)
+    invoice = _entry(bundle.get("invoice"), "invoice")
+    version = _entry(bundle.get("contract_version"), "contract_version")
     raw_records = bundle.get("records")
     if not isinstance(raw_records, list):
         raise BundleInvalid("records", "must be a list")
     records = [_entry(item, f"records[{at}]") for at, item in enumerate(raw_records)]
     size = _check_proofs(bundle, [invoice, version, *records], vkeys, failures)
     if invoice.leaf is None or invoice.leaf.record_type != INVOICE or invoice.leaf.version != 1:
-        failures.append(Failure("invoice leaf", "the invoice entry is not an invoice leaf"))
         raise BundleInvalid("invoice", "the entry is not an invoice leaf (record type invoice)")
+    for entry, check in ((invoice, "invoice leaf"), (version, "contract version")):
+        leaf = entry.leaf
+        if (
+            leaf is not None
+            and leaf_bytes(leaf.record_type, leaf.version, leaf.record) != entry.data
+        ):
+            failures.append(Failure(check, f"leaf {entry.index} is not in canonical form"))
     document = invoice.leaf.record
     stated = bundle.get("stated")
     if not isinstance(stated, Mapping):
@@ -149,7 +155,8 @@ def check_bundle(bundle: Any, vkeys: Vkeys) -> InvoiceReport:
     try:
         lines, totals = _recompute(document, version, records, stated, invoice.index, failures)
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
-        raise BundleInvalid("stated", f"cannot be read: {error!r}") from None
+        # A field of the invoice or of the stated inputs is missing or of the wrong shape.
+        raise BundleInvalid("bundle", f"cannot be read: {error!r}") from None
     period = document.get("period") or {}
     return InvoiceReport(
         number=document.get("number"),
@@ -163,9 +170,9 @@ def check_bundle(bundle: Any, vkeys: Vkeys) -> InvoiceReport:
     )
 
 
-def _entry(value: Any, field: str, canonical: bool = False) -> _Entry:
-    """A bundled leaf. Records are read as their proven bytes say, without re-encoding each of
-    them: only the invoice and the contract version must also be canonical."""
+def _entry(value: Any, field: str) -> _Entry:
+    """A bundled leaf, read as its bytes say: they are proven, so a record need not be encoded
+    again to be trusted (`_canonical` holds the invoice and the contract version to it)."""
     if not isinstance(value, Mapping):
         raise BundleInvalid(field, "must be an object with index and entry")
     index, text = value.get("index"), value.get("entry")
@@ -175,7 +182,7 @@ def _entry(value: Any, field: str, canonical: bool = False) -> _Entry:
         raise BundleInvalid(f"{field}.entry", "must be the leaf's text")
     data = text.encode()
     try:
-        leaf: Leaf | None = parse_leaf(data, canonical=canonical)
+        leaf: Leaf | None = parse_leaf(data, canonical=False)
     except LedgerError:
         leaf = None
     return _Entry(index, data, leaf)
@@ -200,7 +207,7 @@ def _check_proofs(
         raise BundleInvalid("checkpoint", "must be the signed checkpoint note")
     for entry in entries:
         if entry.leaf is None:
-            failures.append(Failure("leaf", f"entry {entry.index} is not a canonical leaf"))
+            failures.append(Failure("leaf", f"entry {entry.index} is not a leaf"))
     try:
         checkpoint = verify_checkpoint(note, vkeys)
     except LedgerError as error:
