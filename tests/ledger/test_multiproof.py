@@ -9,7 +9,9 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
+from valueproof.ledger import log as ledger_log
 from valueproof.ledger import merkle
 from valueproof.ledger.errors import ProofError
 from valueproof.ledger.multiproof import (
@@ -18,6 +20,8 @@ from valueproof.ledger.multiproof import (
     root_from_multiproof,
     verify_multiproof,
 )
+from valueproof.store import read, write
+from valueproof.tenancy.tenants import Tenant
 
 
 def leaves(size: int) -> list[bytes]:
@@ -101,3 +105,22 @@ def test_one_leaf_needs_exactly_its_inclusion_proof() -> None:
     for index in range(13):
         proof = multiproof([index], 13, reader(hashed))
         assert sorted(proof) == sorted(merkle.inclusion_proof(index, 13, reader(hashed)))
+
+
+def test_a_multiproof_from_the_store_reads_hashes_spread_over_a_thousand_tiles(
+    engine: Engine, tenant: Tenant
+) -> None:
+    """One leaf in each of 1,100 tiles: more than one query may name (SQLite bounds how many
+    terms a query may OR), on both backends."""
+    size = 1100 * 256 + 17
+    entries = [b"leaf %d" % n for n in range(size)]
+    with write(engine) as connection:
+        ledger_log.append(connection, tenant.id, entries, 1)
+    indexes = list(range(5, size, 256))
+    assert len(indexes) > 1000  # past the depth of one SQLite expression
+    with read(engine) as connection:
+        proof = multiproof(indexes, size, ledger_log.hash_reader(connection, tenant.id))
+        root = ledger_log.root_at(connection, tenant.id, size)
+        found = ledger_log.entries(connection, tenant.id, indexes)
+    assert found == [entries[i] for i in indexes]
+    verify_multiproof(indexes, [merkle.leaf_hash(e) for e in found], size, proof, root)
