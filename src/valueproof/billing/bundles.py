@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -41,6 +41,7 @@ from valueproof.tenancy.accounts import account_id as account_id_of
 __all__ = ["invoice_bundle"]
 
 _CHUNK = 500
+_INSTANT = timedelta(microseconds=1)
 
 
 def invoice_bundle(
@@ -64,7 +65,8 @@ def invoice_bundle(
     start = parse_rfc3339(document["period"]["start"])
     end = parse_rfc3339(document["period"]["end"])
     account_id = account_id_of(connection, tenant_id, account)
-    inputs = period_inputs(connection, tenant_id, account, start, now)
+    # The period's last instant, as the close rates it: the version in force at its end.
+    inputs = period_inputs(connection, tenant_id, account, end - _INSTANT, now)
     catalog = load_catalog(connection, tenant_id)
     meters = {key: catalog.meters_by_key[key].meter for key in sorted(inputs.usage)}
     low, high = usage_window(start, end)
