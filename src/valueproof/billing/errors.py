@@ -84,3 +84,9 @@ class StripeRefused(Conflict):
     from that step when run again."""
 
     title = "Stripe refused the hand-off"
+
+
+class BundleInvalid(InvalidInput):
+    """A proof bundle that cannot be read at all: not the bundle format, or a field missing."""
+
+    title = "Invalid proof bundle"

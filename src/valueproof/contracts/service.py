@@ -62,7 +62,7 @@ from valueproof.periods import (
 from valueproof.tenancy.accounts import account_id as account_id_of
 from valueproof.tenancy.tables import accounts
 
-__all__ = ["Preview", "preview", "rate_accounts", "rate_period"]
+__all__ = ["Preview", "period_inputs", "preview", "rate_accounts", "rate_period"]
 
 _ADDITIVE = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.TIME_WEIGHTED_SUM})
 _SIX_PLACES = Decimal("0.000001")
@@ -254,6 +254,14 @@ def rate_period(
     """The charges of the billing period holding `at`, as the store stands (period to date)."""
     account_id = account_id_of(connection, tenant_id, account)
     return _rate_one(connection, tenant_id, account_id, account, at, now, {})[0]
+
+
+def period_inputs(
+    connection: Connection, tenant_id: int, account: str, at: datetime, now: datetime
+) -> RatingInput:
+    """What `rate_period` rates the period holding `at` from: the inputs a proof bundle states."""
+    account_id = account_id_of(connection, tenant_id, account)
+    return _rate_one(connection, tenant_id, account_id, account, at, now, {})[1]
 
 
 def _rate_one(

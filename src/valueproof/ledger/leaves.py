@@ -30,8 +30,9 @@ def leaf_bytes(record_type: str, version: int, record: dict[str, Any]) -> bytes:
     return canonical_json({"type": record_type, "v": version, "record": record})
 
 
-def parse_leaf(data: bytes) -> Leaf:
-    """Read a leaf back; LedgerError unless it is a canonical leaf."""
+def parse_leaf(data: bytes, *, canonical: bool = True) -> Leaf:
+    """Read a leaf back; LedgerError unless it is a leaf, in canonical form unless `canonical`
+    is False (a reader that hashes the bytes itself may skip re-encoding each record)."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
@@ -45,6 +46,6 @@ def parse_leaf(data: bytes) -> Leaf:
     ):
         raise LedgerError("leaf is not an object of exactly type, v and record")
     leaf = Leaf(value["type"], value["v"], value["record"])
-    if leaf_bytes(leaf.record_type, leaf.version, leaf.record) != data:
+    if canonical and leaf_bytes(leaf.record_type, leaf.version, leaf.record) != data:
         raise LedgerError("leaf is not in RFC 8785 canonical form")
     return leaf

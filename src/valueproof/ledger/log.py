@@ -31,10 +31,16 @@ from valueproof.ledger.tiles import (
 )
 from valueproof.store import placeholder
 
+# SQLite parses a query's OR-ed terms as one expression, at most 1000 deep: a read of hashes
+# spread over more tiles than that (a proof bundle's thousands of leaves) goes in several queries.
+TILES_PER_QUERY = 256
+_BUNDLES_PER_QUERY = 500
+
 __all__ = [
     "PendingLeaves",
     "append",
     "consistency_proof",
+    "entries",
     "entry",
     "hash_reader",
     "inclusion_proof",
@@ -111,21 +117,25 @@ class PendingLeaves:
 
 
 def hash_reader(connection: Connection, tenant_id: int) -> HashReader:
-    """Read stored hashes, one query per call whatever number of tiles they span."""
+    """Read stored hashes: one query per call, or per `TILES_PER_QUERY` tiles they span."""
     mark = placeholder(connection)
     term = f"(tenant_id = {mark} AND tile_level = {mark} AND tile_index = {mark})"
 
     def read(coordinates: Sequence[tuple[int, int]]) -> list[bytes]:
         located = [hash_location(level, index) for level, index in coordinates]
         wanted = sorted({(tile_level, tile_index) for tile_level, tile_index, _, _ in located})
-        # One primary-key term per tile, OR-ed: both SQLite and PostgreSQL seek each one. (A
-        # row-value IN list made SQLite scan every tile of the tenant: proofs grew with the log.)
-        rows = connection.exec_driver_sql(
-            "SELECT tile_level, tile_index, width, hashes FROM ledger_tiles WHERE "
-            + " OR ".join([term] * len(wanted)),
-            tuple(value for tile in wanted for value in (tenant_id, *tile)),
-        )
-        tiles = {(level, index): (width, blob) for level, index, width, blob in rows}
+        tiles: dict[tuple[int, int], tuple[int, bytes]] = {}
+        for start in range(0, len(wanted), TILES_PER_QUERY):
+            chunk = wanted[start : start + TILES_PER_QUERY]
+            # One primary-key term per tile, OR-ed: both SQLite and PostgreSQL seek each one. (A
+            # row-value IN list made SQLite scan every tile of the tenant: proofs grew with the
+            # log.)
+            rows = connection.exec_driver_sql(
+                "SELECT tile_level, tile_index, width, hashes FROM ledger_tiles WHERE "
+                + " OR ".join([term] * len(chunk)),
+                tuple(value for tile in chunk for value in (tenant_id, *tile)),
+            )
+            tiles.update({(level, index): (width, blob) for level, index, width, blob in rows})
         hashes = []
         for tile_level, tile_index, inner, position in located:
             width, blob = tiles.get((tile_level, tile_index), (0, b""))
@@ -175,6 +185,28 @@ def entry(connection: Connection, tenant_id: int, index: int) -> bytes:
     if position >= len(entries):
         raise TileError(f"entry bundle {bundle_index} is missing leaf {index}")
     return entries[position]
+
+
+def entries(connection: Connection, tenant_id: int, indexes: Sequence[int]) -> list[bytes]:
+    """The canonical leaf bytes at each of `indexes`, reading each bundle that holds one once."""
+    wanted = sorted({index // TILE_WIDTH for index in indexes})
+    bundles: dict[int, list[bytes]] = {}
+    for start in range(0, len(wanted), _BUNDLES_PER_QUERY):
+        rows = connection.execute(
+            select(ledger_bundles.c.bundle_index, ledger_bundles.c.entries).where(
+                ledger_bundles.c.tenant_id == tenant_id,
+                ledger_bundles.c.bundle_index.in_(wanted[start : start + _BUNDLES_PER_QUERY]),
+            )
+        )
+        bundles.update({row[0]: decode_bundle(row[1]) for row in rows})
+    found = []
+    for index in indexes:
+        bundle_index, position = divmod(index, TILE_WIDTH)
+        held = bundles.get(bundle_index, [])
+        if position >= len(held):
+            raise TileError(f"entry bundle {bundle_index} is missing leaf {index}")
+        found.append(held[position])
+    return found
 
 
 def served_tile(connection: Connection, tenant_id: int, address: TileAddress) -> bytes:
