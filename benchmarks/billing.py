@@ -12,8 +12,11 @@ baseline in the same run:
 - a second close at the same instant, which must find nothing to do (idempotence), and how long
   that check takes.
 
-Other billing figures have their own sections (documents, proof bundles, webhooks), run after the
-close unless `--only close`.
+The other billing figures are sections of their own, run after the close (or alone with `--only`):
+`billing_pdf.py` (invoice PDFs per second on one core, goal >= 20/s), `billing_bundle.py` (a proof
+bundle of an account with 100k events: build <= 2 s, `verify invoice` <= 5 s) and
+`billing_webhooks.py` (deliveries per second, goal >= 500/s, and p99 from commit to delivery,
+goal <= 2 s).
 
     .venv/bin/python benchmarks/billing.py                      # 10M events, 10k accounts
     .venv/bin/python benchmarks/billing.py --events 1000000     # a quicker run
@@ -31,6 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import billing_bundle
+import billing_pdf
+import billing_webhooks
 import rating
 from ingest import SCRATCH, Row, machine, peak_rss_kib, print_table, say
 
@@ -41,6 +47,7 @@ from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.store import read
 
 AS_OF = datetime(2026, 12, 4, tzinfo=UTC)
+SECTIONS = ("close", "pdf", "bundle", "webhooks")
 CLOSE_GOAL = 30.0
 
 
@@ -119,7 +126,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--only", choices=["close"], help="run one section")
+    parser.add_argument("--only", choices=SECTIONS, help="run one section")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     return parser.parse_args(argv)
 
@@ -131,16 +138,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     began = time.perf_counter()
     say(f"valueproof billing benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     say(f"machine: {machine()}")
-    rows: list[Row] = []
-    try:
-        rows += close_rows(args, workdir)
-        rows.append(Row("peak memory", f"{peak_rss_kib() / 1024:,.0f} MiB", "", ""))
-    finally:
-        if args.keep:
-            say(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print_table(rows)
+    if args.only in (None, "close"):
+        rows: list[Row] = []
+        try:
+            rows += close_rows(args, workdir)
+            rows.append(Row("peak memory", f"{peak_rss_kib() / 1024:,.0f} MiB", "", ""))
+        finally:
+            if args.keep:
+                say(f"kept {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+        print_table(rows)
+    if args.only in (None, "pdf"):
+        say("")
+        billing_pdf.main([])
+    if args.only in (None, "bundle"):
+        say("")
+        billing_bundle.main([])
+    if args.only in (None, "webhooks"):
+        say("")
+        billing_webhooks.main([])
     say(f"\ntotal {time.perf_counter() - began:.0f} s")
 
 

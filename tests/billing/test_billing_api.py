@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.billing.conftest import Billing, cn, inv, pdf_text
 from tests.contracts.conftest import call, contract_document
+from valueproof.ledger.keyring import StoredKey
 from valueproof.store import write
 from valueproof.tenancy.accounts import account_id
 from valueproof.tenancy.keys import Scope, create_api_key
@@ -114,3 +118,38 @@ def test_the_invoice_pdf_reads_back_with_its_lines_and_verification(
     credit = billed.get(f"/v1/credit-notes/{note['number']}/pdf")
     assert credit.status_code == 200
     assert "goodwill" in pdf_text(credit.content, tmp_path)
+
+
+def test_a_closed_invoice_verifies_from_its_bundle(
+    billing: Billing, billed: httpx.Client, signing_key: StoredKey, tmp_path: Path
+) -> None:
+    got = billed.get(f"/v1/invoices/{inv(1)}/bundle")
+    assert got.status_code == 200
+    assert f'filename="{inv(1)}.bundle.json"' in got.headers["content-disposition"]
+    path = tmp_path / "bundle.json"
+    path.write_bytes(got.content)
+    vkey = signing_key.verifier.vkey
+    command = [sys.executable, "-m", "valueproof.cli.main", "verify", "invoice", str(path)]
+    done = subprocess.run([*command, "--vkey", vkey], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "api" in done.stdout and "platform" in done.stdout
+    changed = orjson.loads(got.content)
+    record = changed["records"][0]
+    assert '"region":"eu"' in record["entry"]
+    record["entry"] = record["entry"].replace('"region":"eu"', '"region":"us"')
+    path.write_bytes(orjson.dumps(changed))
+    tampered = subprocess.run([*command, "--vkey", vkey], capture_output=True, text=True)
+    assert tampered.returncode == 1, tampered.stdout
+
+
+def test_a_draft_has_no_bundle(billing: Billing, billed: httpx.Client) -> None:
+    billing.settings(auto_finalize=False)
+    billing.priced.apply(
+        contract_document(
+            "globex-2026", "globex", term={"start": "2026-11-01", "end": "2027-01-01"}
+        )
+    )
+    billed.post("/v1/billing/close", json={"as_of": "2026-12-05T00:00:00Z"})
+    draft = billed.get("/v1/invoices", params={"status": "draft"}).json()["invoices"][0]
+    refused = billed.get(f"/v1/invoices/{draft['id']}/bundle")
+    assert refused.status_code == 409 and "only a finalized invoice" in refused.json()["detail"]

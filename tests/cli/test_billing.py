@@ -51,3 +51,8 @@ def test_close_list_credit_and_audit(
     refused = billed_cli("billing", "settings", "--set", str(settings))
     assert refused.exit_code == 2 and "grace_hours" in refused.output
     assert billed_cli("ledger", "audit").exit_code == 0
+    bundle = tmp_path / "bundle.json"
+    assert billed_cli("billing", "bundle", inv(2), "-o", str(bundle)).exit_code == 0
+    vkey = billed_cli.json("ledger", "keys")["keys"][0]["vkey"]
+    checked = billed_cli.root("verify", "invoice", str(bundle), "--vkey", vkey)
+    assert checked.exit_code == 0, checked.output

@@ -191,7 +191,7 @@ def test_browser_invoice_page_shows_quantities_unit_prices_and_tiers(
     assert printed.ok and printed.headers["content-type"] == "application/pdf"
     assert printed.body().startswith(b"%PDF")
     expect(page.locator("a.bundle")).to_have_attribute(
-        "href", f"/v1/invoices/INV-{YEAR}-000001/bundle"
+        "href", f"/invoices/INV-{YEAR}-000001/bundle"
     )
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from valueproof.billing.errors import InvoiceNotFound
+from valueproof.billing.errors import InvoiceNotFound, InvoiceStateConflict
 from valueproof.billing.invoice_check import BUNDLE_FORMAT, INVOICE
+from valueproof.billing.invoice_store import StoredInvoice
 from valueproof.billing.recount import usage_window
 from valueproof.contracts.inputs import RatingInput
 from valueproof.contracts.service import period_inputs
@@ -38,7 +39,7 @@ from valueproof.outcomes.tables import outcome_claims, outcome_dispute_steps
 from valueproof.periods import format_rfc3339, parse_rfc3339, to_micros
 from valueproof.tenancy.accounts import account_id as account_id_of
 
-__all__ = ["invoice_bundle"]
+__all__ = ["finalized_bundle", "invoice_bundle"]
 
 _CHUNK = 500
 _INSTANT = timedelta(microseconds=1)
@@ -111,6 +112,18 @@ def invoice_bundle(
         },
         "stated": _stated(inputs, meters),
     }
+
+
+def finalized_bundle(
+    connection: Connection, tenant_id: int, invoice: StoredInvoice
+) -> dict[str, Any]:
+    """The bundle of a stored invoice; InvoiceStateConflict for a draft (not on the ledger)."""
+    if invoice.leaf_index is None:
+        raise InvoiceStateConflict(
+            f"invoice {invoice.number or invoice.id} is {invoice.status}: only a finalized "
+            "invoice is on the ledger and has a proof bundle"
+        )
+    return invoice_bundle(connection, tenant_id, invoice.leaf_index, datetime.now(UTC))
 
 
 def _invoice_document(connection: Connection, tenant_id: int, index: int) -> dict[str, Any]:

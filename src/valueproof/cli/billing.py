@@ -8,9 +8,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 
 from valueproof.billing import writes
+from valueproof.billing.bundles import finalized_bundle
 from valueproof.billing.invoice_store import (
     STATES,
     StoredInvoice,
@@ -157,6 +159,28 @@ def show(ctx: typer.Context, key: KeyArgument, tenant: TenantOption = None) -> N
     owner = tenant_of(ctx, tenant)
     with read(engine_of(ctx)) as connection:
         print_json(invoice_json(find_invoice(connection, owner.id, key)))
+
+
+@app.command("bundle")
+def bundle(
+    ctx: typer.Context,
+    key: KeyArgument,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Default: stdout.")
+    ] = None,
+    tenant: TenantOption = None,
+) -> None:
+    """The proof bundle of a finalized invoice, for `valueproof verify invoice`. Exit 4 for a
+    draft, or while no signed checkpoint covers the invoice."""
+    owner = tenant_of(ctx, tenant)
+    with read(engine_of(ctx)) as connection:
+        invoice = find_invoice(connection, owner.id, key)
+        content = orjson.dumps(finalized_bundle(connection, owner.id, invoice))
+    if output is None:
+        typer.echo(content.decode())
+        return
+    output.write_bytes(content)
+    say(f"{invoice.number}: bundle of {output.stat().st_size:,} bytes in {output}")
 
 
 @app.command("finalize")

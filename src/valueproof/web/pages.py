@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,9 +25,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
+from valueproof.billing.bundles import finalized_bundle
 from valueproof.billing.invoice_store import STATES, find_invoice
 from valueproof.billing.printing import invoice_page as invoice_document_page
-from valueproof.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, ValueproofError
+from valueproof.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    ValueproofError,
+)
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.metering.aggregations import CompiledMeter
 from valueproof.metering.definitions import Aggregation
@@ -391,6 +400,26 @@ def invoice_pdf_page(request: Request, key: str) -> Response:
         content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{safe}.pdf"'},
+    )
+
+
+@router.get("/invoices/{key:path}/bundle", response_model=None)
+def invoice_bundle_page(request: Request, key: str) -> Response:
+    """The invoice's proof bundle for a signed-in user (the API's needs a bearer key)."""
+    signed = _signed_in(request)
+    if signed is None:
+        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
+    try:
+        with read(engine_of(request)) as connection:
+            invoice = find_invoice(connection, signed.who.tenant_id, key)
+            bundle = finalized_bundle(connection, signed.who.tenant_id, invoice)
+    except (NotFound, Conflict) as error:
+        return _message(signed, error)
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in invoice.number or "")
+    return Response(
+        orjson.dumps(bundle),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{safe}.bundle.json"'},
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -13,6 +14,7 @@ from valueproof.api.auth import engine_of, requires, requires_account, requires_
 from valueproof.api.bodies import json_object, read_body
 from valueproof.api.openapi import json_body
 from valueproof.billing import writes
+from valueproof.billing.bundles import finalized_bundle
 from valueproof.billing.errors import InvoiceNotFound
 from valueproof.billing.invoice_store import (
     DRAFT,
@@ -216,6 +218,24 @@ def invoice_html(
     invoice = visible_invoice(request, who, key)
     with read(engine_of(request)) as connection:
         return HTMLResponse(invoice_page(connection, who.tenant_id, invoice, as_pdf=False))
+
+
+@router.get(
+    "/v1/invoices/{key}/bundle",
+    responses={409: {"description": "The invoice is not finalized, or no checkpoint covers it."}},
+)
+def invoice_bundle_json(
+    request: Request, key: str, who: Principal = Depends(requires_or_customer(Scope.READ))
+) -> Response:
+    """The invoice's proof bundle: its leaf and its contract version's, that account's records
+    behind each line with their inclusion proofs, the signed checkpoint, and the stated inputs.
+    `valueproof verify invoice BUNDLE --vkey VKEY` re-computes the invoice from it."""
+    invoice = visible_invoice(request, who, key)
+    with read(engine_of(request)) as connection:
+        bundle = finalized_bundle(connection, who.tenant_id, invoice)
+    name = f"{invoice.number}.bundle.json"
+    body = orjson.dumps(bundle)
+    return Response(body, media_type="application/json", headers=_attachment(name))
 
 
 def _attachment(filename: str) -> dict[str, str]:
