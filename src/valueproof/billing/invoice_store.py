@@ -22,6 +22,7 @@ from valueproof.billing.tables import (
     invoice_status_changes,
     invoices,
 )
+from valueproof.periods import format_rfc3339, from_micros
 from valueproof.tenancy.tables import accounts
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "invoice_count",
     "invoice_json",
     "invoice_pages",
+    "invoice_summary",
     "invoices_of",
     "load_profile",
     "load_profiles",
@@ -268,17 +270,26 @@ _STATE_COLUMNS = (
 )
 
 
-def invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
-    """An invoice as the API shows it: its state and its document."""
+def invoice_summary(invoice: StoredInvoice) -> dict[str, Any]:
+    """An invoice as lists show it: its number, state, account, period and total."""
     return {
         "id": invoice.id,
         "number": invoice.number,
         "status": invoice.status,
         "account": invoice.account,
         "contract": invoice.contract,
+        "period_start": format_rfc3339(from_micros(invoice.period_start_us)),
+        "period_end": format_rfc3339(from_micros(invoice.period_end_us)),
         "currency": invoice.currency,
         "total": str(invoice.total),
         "leaf_index": invoice.leaf_index,
+    }
+
+
+def invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
+    """An invoice as the API shows it: its summary, where it stands, and its document."""
+    return {
+        **invoice_summary(invoice),
         "ledger_size": invoice.ledger_size,
         "generation": invoice.generation,
         "document": invoice.document,

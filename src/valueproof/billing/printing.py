@@ -25,9 +25,21 @@ from valueproof.ledger.keyring import stored_keys
 from valueproof.ledger.publish import latest_checkpoint
 from valueproof.tenancy.tables import tenants
 
-__all__ = ["credit_note_page", "invoice_page", "vendor_of", "verification_of"]
+__all__ = [
+    "credit_note_page",
+    "file_name",
+    "invoice_page",
+    "vendor_of",
+    "verification_of",
+]
 
 VERIFY = "valueproof verify invoice {number}.bundle.json --vkey vendor.vkey"
+
+
+def file_name(item: StoredInvoice | StoredCreditNote, suffix: str) -> str:
+    """A download's file name: the number (a draft's id), safe in a header, then `suffix`."""
+    stem = item.number or f"draft-{item.id}"
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in stem) + suffix
 
 
 def vendor_of(connection: Connection, tenant_id: int) -> dict[str, Any]:

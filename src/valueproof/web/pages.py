@@ -26,7 +26,8 @@ from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
 from valueproof.billing.bundles import finalized_bundle
-from valueproof.billing.invoice_store import STATES, find_invoice
+from valueproof.billing.invoice_store import STATES, StoredInvoice, find_invoice
+from valueproof.billing.printing import file_name
 from valueproof.billing.printing import invoice_page as invoice_document_page
 from valueproof.errors import (
     Conflict,
@@ -385,42 +386,43 @@ def invoices_page(
 @router.get("/invoices/{key:path}/pdf", response_model=None)
 def invoice_pdf_page(request: Request, key: str) -> Response:
     """The invoice's PDF for a signed-in user (the API's needs a bearer key)."""
-    signed = _signed_in(request)
-    if signed is None:
-        return _to_login(request, clear=SESSION_COOKIE in request.cookies)
-    try:
-        with read(engine_of(request)) as connection:
-            invoice = find_invoice(connection, signed.who.tenant_id, key)
-            content = invoice_document_page(connection, signed.who.tenant_id, invoice, as_pdf=True)
-    except NotFound as error:
-        return _message(signed, error)
-    name = invoice.number or f"draft-{invoice.id}"
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{safe}.pdf"'},
-    )
+
+    def printed(connection: Connection, tenant_id: int, invoice: StoredInvoice) -> bytes:
+        content: bytes = invoice_document_page(connection, tenant_id, invoice, as_pdf=True)
+        return content
+
+    return _invoice_download(request, key, printed, "application/pdf", ".pdf")
 
 
 @router.get("/invoices/{key:path}/bundle", response_model=None)
 def invoice_bundle_page(request: Request, key: str) -> Response:
     """The invoice's proof bundle for a signed-in user (the API's needs a bearer key)."""
+
+    def bundled(connection: Connection, tenant_id: int, invoice: StoredInvoice) -> bytes:
+        return orjson.dumps(finalized_bundle(connection, tenant_id, invoice))
+
+    return _invoice_download(request, key, bundled, "application/json", ".bundle.json")
+
+
+def _invoice_download(
+    request: Request,
+    key: str,
+    make: Callable[[Connection, int, StoredInvoice], bytes],
+    media_type: str,
+    suffix: str,
+) -> Response:
     signed = _signed_in(request)
     if signed is None:
         return _to_login(request, clear=SESSION_COOKIE in request.cookies)
     try:
         with read(engine_of(request)) as connection:
             invoice = find_invoice(connection, signed.who.tenant_id, key)
-            bundle = finalized_bundle(connection, signed.who.tenant_id, invoice)
+            content = make(connection, signed.who.tenant_id, invoice)
     except (NotFound, Conflict) as error:
         return _message(signed, error)
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in invoice.number or "")
-    return Response(
-        orjson.dumps(bundle),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{safe}.bundle.json"'},
-    )
+    name = file_name(invoice, suffix)
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(content, media_type=media_type, headers=disposition)
 
 
 @router.get("/invoices/{key:path}")

@@ -25,17 +25,18 @@ from valueproof.billing.invoice_store import (
     find_credit_note,
     find_invoice,
     invoice_json,
+    invoice_summary,
     invoices_of,
     load_profile,
     load_settings,
 )
-from valueproof.billing.printing import credit_note_page, invoice_page
+from valueproof.billing.printing import credit_note_page, file_name, invoice_page
 from valueproof.billing.requests import CreditBody, MarkBody, VoidBody, parse
 from valueproof.billing.settings import BillingProfile, BillingSettings
 from valueproof.config import Settings
 from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy
-from valueproof.periods import format_rfc3339, from_micros, parse_instant_field
+from valueproof.periods import parse_instant_field
 from valueproof.store import read
 from valueproof.tenancy.accounts import account_id as account_id_of
 from valueproof.tenancy.keys import Principal, Scope
@@ -153,22 +154,7 @@ def list_invoices(
         found = invoices_of(connection, who.tenant_id, status=status, account_id=owner, limit=limit)
     if who.is_customer:
         found = [invoice for invoice in found if invoice.status != DRAFT]
-    return {"invoices": [_summary(invoice) for invoice in found]}
-
-
-def _summary(invoice: StoredInvoice) -> dict[str, Any]:
-    return {
-        "id": invoice.id,
-        "number": invoice.number,
-        "status": invoice.status,
-        "account": invoice.account,
-        "contract": invoice.contract,
-        "period_start": format_rfc3339(from_micros(invoice.period_start_us)),
-        "period_end": format_rfc3339(from_micros(invoice.period_end_us)),
-        "currency": invoice.currency,
-        "total": str(invoice.total),
-        "leaf_index": invoice.leaf_index,
-    }
+    return {"invoices": [invoice_summary(invoice) for invoice in found]}
 
 
 def visible_invoice(request: Request, who: Principal, key: str) -> StoredInvoice:
@@ -206,8 +192,8 @@ def invoice_pdf(
     invoice = visible_invoice(request, who, key)
     with read(engine_of(request)) as connection:
         content = invoice_page(connection, who.tenant_id, invoice, as_pdf=True)
-    name = invoice.number or f"draft-{invoice.id}"
-    return Response(content, media_type="application/pdf", headers=_attachment(f"{name}.pdf"))
+    name = file_name(invoice, ".pdf")
+    return Response(content, media_type="application/pdf", headers=_disposition(name))
 
 
 @router.get("/v1/invoices/{key}/html", response_class=HTMLResponse)
@@ -233,14 +219,12 @@ def invoice_bundle_json(
     invoice = visible_invoice(request, who, key)
     with read(engine_of(request)) as connection:
         bundle = finalized_bundle(connection, who.tenant_id, invoice)
-    name = f"{invoice.number}.bundle.json"
-    body = orjson.dumps(bundle)
-    return Response(body, media_type="application/json", headers=_attachment(name))
+    name = file_name(invoice, ".bundle.json")
+    return Response(orjson.dumps(bundle), media_type="application/json", headers=_disposition(name))
 
 
-def _attachment(filename: str) -> dict[str, str]:
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in filename)
-    return {"Content-Disposition": f'attachment; filename="{safe}"'}
+def _disposition(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 @router.post(
@@ -332,7 +316,8 @@ def credit_note_pdf(
         if who.is_customer:
             who.require_account(note.document["account"], Scope.READ)
         content = credit_note_page(connection, who.tenant_id, note, as_pdf=True)
-    return Response(content, media_type="application/pdf", headers=_attachment(f"{number}.pdf"))
+    name = file_name(note, ".pdf")
+    return Response(content, media_type="application/pdf", headers=_disposition(name))
 
 
 @router.get("/v1/credit-notes/{number}")
