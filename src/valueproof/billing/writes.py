@@ -121,7 +121,7 @@ def close(
         due = due_periods(connection, tenant_id, as_of, settings.grace_hours, closed, owner)
         due.extend(stale_drafts(connection, tenant_id, closed, log_size(connection, tenant_id)))
         rated, failed = rate_due(connection, tenant_id, due, as_of)
-        touched = _touched(connection, tenant_id, closed.values())
+        touched = _touched(connection, tenant_id, closed.values(), due)
     report = CloseReport(as_of)
     report.note_failures(due, failed)
     due = [item for item in due if item.key in rated]
@@ -161,15 +161,30 @@ def close_period(
         rated, failed = rate_due(connection, tenant_id, [item], max(moment, item.period.end))
         if failed:
             raise RatingError("contract", failed[item.key])
-        touched = _touched(connection, tenant_id, closed.values())
+        touched = _touched(connection, tenant_id, closed.values(), [item])
     report = CloseReport(moment)
     _write_batch(engine, tenant_id, [item], rated, touched, moment, policy, report)
     return report
 
 
-def _touched(connection: Connection, tenant_id: int, invoices: Iterable[InvoiceState]) -> set[int]:
-    since = min((i.ledger_size for i in invoices if i.status in OPEN_STATES), default=None)
-    return set() if since is None else touched_accounts(connection, tenant_id, since)
+def _touched(
+    connection: Connection,
+    tenant_id: int,
+    invoices: Iterable[InvoiceState],
+    due: Sequence[Due],
+) -> set[int]:
+    """The due accounts that may have corrections: records arrived since each one's latest
+    finalized invoice was rated (its corrections covered everything before). Reading from the
+    earliest of those sizes keeps the scan to about a period of records, however old the book."""
+    latest: dict[int, int] = {}
+    for invoice in invoices:
+        if invoice.status in OPEN_STATES:
+            latest[invoice.account_id] = max(latest.get(invoice.account_id, 0), invoice.ledger_size)
+    owners = {item.account_id for item in due}
+    sizes = [latest[owner] for owner in owners if owner in latest]
+    if not sizes:
+        return set()
+    return touched_accounts(connection, tenant_id, min(sizes)) & owners
 
 
 def _write_batch(
