@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from valueproof.billing.corrections import billed_amounts, corrections
-from valueproof.billing.invoice import Customer, invoice_document
+from valueproof.billing.invoice import Customer, invoice_document, unit_price
 from valueproof.billing.taxes import TaxProfile, TaxRate, totals
 from valueproof.contracts.lines import Line, Source
 from valueproof.contracts.rating import Charges
@@ -118,3 +118,26 @@ def test_an_invoice_adds_up(amounts_: list, balance: Decimal, values: list) -> N
     taxes = sum((Decimal(t["amount"]) for t in document["taxes"]), Decimal(0))
     assert Decimal(document["total"]) == Decimal(document["subtotal"]) + taxes
     assert all("unit_price" in line and "quantity" in line for line in document["lines"])
+
+
+def test_a_line_shows_the_contracts_unit_price_only_where_it_is_the_lines_price() -> None:
+    seat = {"unit_price": Decimal("20.00")}
+    assert unit_price(Decimal(3), Decimal("60.00"), seat) == Decimal("20.00")
+    # a seat credit for 7 inactive seats at 50% copies the seats' detail: its own price is -10
+    assert str(unit_price(Decimal(7), Decimal("-70.00"), seat)) == "-10"
+    # a fee prorated to 12 of 30 days: the share of the price actually charged
+    assert str(unit_price(Decimal(1), Decimal("8.00"), seat)) == "8"
+    assert unit_price(None, Decimal("499.00"), {}) == Decimal("499.00")
+
+
+@given(
+    st.integers(min_value=1, max_value=10**6).map(Decimal),
+    st.integers(min_value=-(10**8), max_value=10**8).map(lambda n: Decimal(n).scaleb(-4)),
+)
+def test_quantity_times_unit_price_is_the_line_within_rounding(
+    quantity: Decimal, price: Decimal
+) -> None:
+    exact = quantity * price
+    shown = unit_price(quantity, exact, {})
+    assert abs(shown * quantity - exact) <= Decimal("0.0000005") * quantity
+    assert "E" not in str(shown)  # decimal text, as every amount on the document

@@ -40,16 +40,19 @@ class Customer:
 
 
 def unit_price(quantity: Decimal | None, exact: Decimal, detail: Mapping[str, Any]) -> Decimal:
-    """The price of one unit of a line: the contract's own unit price where it has one, else the
-    line's exact amount over its quantity, to six decimals (a tiered line's average)."""
+    """The price of one unit of a line: the contract's own unit price where the line is that
+    price times its quantity, else the line's exact amount over its quantity, to six decimals (a
+    tiered line's average, a prorated fee's share, a seat credit's part of a seat)."""
     stated = detail.get("unit_price")
-    if isinstance(stated, Decimal):
+    if isinstance(stated, Decimal) and quantity is not None and stated * quantity == exact:
         return stated
     if quantity is None:
         return exact
     if quantity == 0:
         return ZERO
-    return (exact / quantity).quantize(_PRICE_PLACES, rounding=ROUND_HALF_EVEN).normalize()
+    average = (exact / quantity).quantize(_PRICE_PLACES, rounding=ROUND_HALF_EVEN).normalize()
+    # normalize() writes 10 as 1E+1: a whole number is given back its units
+    return average.quantize(ONE) if average == average.to_integral_value() else average
 
 
 def invoice_document(
