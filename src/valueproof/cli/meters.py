@@ -11,6 +11,7 @@ import yaml
 from valueproof.cli.catalog_file import read_catalog_file
 from valueproof.cli.context import TenantOption, engine_of, file_argument, tenant_of
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say, warn
+from valueproof.contracts import writes as contract_writes
 from valueproof.errors import NotFound
 from valueproof.metering import registry, writes
 from valueproof.metering.definitions import EventType, Meter
@@ -115,9 +116,10 @@ def show(
 
 @app.command("delete")
 def delete(ctx: typer.Context, key: MeterKey, tenant: TenantOption = None) -> None:
-    """Delete a meter and its rollups; the events stay on record."""
+    """Delete a meter and its rollups; the events stay on record. Exit 4 if a contract whose
+    term has not ended prices it (each is named: amend them first)."""
     owner = tenant_of(ctx, tenant)
-    writes.delete_meter(engine_of(ctx), owner.id, key)
+    contract_writes.delete_meter(engine_of(ctx), owner.id, key)
     say(f"deleted meter {key}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from valueproof.errors import DocumentInvalid, ValueproofError
+from valueproof.errors import Conflict, DocumentInvalid, ValueproofError
 
 
 class ContractInvalid(DocumentInvalid):
@@ -21,3 +21,9 @@ class RatingError(ValueproofError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class MeterInUse(Conflict):
+    """A meter that a running contract prices: deleting it would leave the contract unratable."""
+
+    title = "Meter in use"

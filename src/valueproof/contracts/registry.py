@@ -183,6 +183,11 @@ def _meters_named(component: Any) -> Iterator[tuple[str, str]]:
         yield "active_meter", component.active_meter
 
 
+def meters_named(document: ContractDocument) -> set[str]:
+    """Every meter a contract document prices."""
+    return {key for component in document.components for _, key in _meters_named(component)}
+
+
 def contract_problems(
     connection: Connection, tenant_id: int, document: ContractDocument, catalog: Catalog
 ) -> list[tuple[str, str]]:

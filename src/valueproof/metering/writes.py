@@ -53,7 +53,8 @@ def apply_meter(
 
 
 def delete_meter(engine: Engine, tenant_id: int, key: str) -> None:
-    """Delete a meter and its rollups; the events stay on record."""
+    """Delete a meter and its rollups; the events stay on record. The shells call
+    `contracts.writes.delete_meter`, which first refuses a meter a running contract prices."""
     with tenant_write(engine, tenant_id) as connection:
         registry.delete_meter(connection, tenant_id, key)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from valueproof.api.auth import engine_of, requires
 from valueproof.api.openapi import CREATED
+from valueproof.contracts import writes as contract_writes
 from valueproof.errors import InvalidInput, NotFound
 from valueproof.metering import registry, writes
 from valueproof.metering.definitions import EventType, Meter
@@ -106,9 +107,15 @@ def _apply(
     return {**meter.model_dump(mode="json"), **registry.rebuild_json(applied.rebuilt)}
 
 
-@router.delete("/v1/meters/{key}", status_code=204)
+@router.delete(
+    "/v1/meters/{key}",
+    status_code=204,
+    responses={409: {"description": "A contract whose term has not ended prices the meter."}},
+)
 def delete_meter(
     request: Request, key: str, who: Principal = Depends(requires(Scope.ADMIN))
 ) -> Response:
-    writes.delete_meter(engine_of(request), who.tenant_id, key)
+    """Delete a meter and its rollups (the events stay on record), unless a running contract
+    prices it."""
+    contract_writes.delete_meter(engine_of(request), who.tenant_id, key)
     return Response(status_code=204)
