@@ -42,6 +42,7 @@ from valueproof.periods import (
 __all__ = [
     "Due",
     "billed_periods",
+    "corrections_for",
     "due_periods",
     "pending_corrections",
     "period_at",
@@ -191,6 +192,15 @@ def touched_accounts(connection: Connection, tenant_id: int, since_leaf: int) ->
     return found
 
 
+def corrections_for(
+    connection: Connection, tenant_id: int, account_id: int, period_start_us: int, now: datetime
+) -> list[Correction]:
+    """Corrections to the account's finalized periods before `period_start_us`."""
+    billed = billed_periods(connection, tenant_id, account_id)
+    earlier = [i for i in billed if i.period_start_us < period_start_us]
+    return pending_corrections(connection, tenant_id, earlier, billed, now)
+
+
 def pending_corrections(
     connection: Connection,
     tenant_id: int,
@@ -217,7 +227,7 @@ def pending_corrections(
             [line for line in invoice.document["lines"] if line["kind"] != "correction"],
             [*carried.get(invoice.number, []), *credited],
         )
-        at = _period_end(invoice) - _INSTANT
+        at = from_micros(invoice.period_end_us) - _INSTANT
         rerated = rate_period(connection, tenant_id, invoice.account, at, now)
         found.extend(corrections(billed, rerated))
     return found
@@ -240,10 +250,6 @@ def _credited_corrections(
                     }
                 )
     return lines
-
-
-def _period_end(invoice: StoredInvoice) -> datetime:
-    return from_micros(invoice.period_end_us)
 
 
 def billed_periods(connection: Connection, tenant_id: int, account_id: int) -> list[StoredInvoice]:

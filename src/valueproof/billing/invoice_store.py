@@ -36,6 +36,7 @@ __all__ = [
     "StoredCreditNote",
     "StoredInvoice",
     "balance",
+    "balances",
     "credit_note_pages",
     "credit_notes_of",
     "find_credit_note",
@@ -52,7 +53,9 @@ __all__ = [
     "period_invoices",
     "save_profile",
     "save_settings",
+    "sequence_value",
     "status_changes",
+    "store_sequence",
 ]
 
 DRAFT = "draft"
@@ -202,7 +205,6 @@ def invoices_of(
     status: str | None = None,
     account_id: int | None = None,
     limit: int | None = None,
-    ids: Sequence[int] | None = None,
 ) -> list[StoredInvoice]:
     """Invoices, newest period first: all, or of one state or one account."""
     query = _invoice_query().where(invoices.c.tenant_id == tenant_id)
@@ -210,8 +212,6 @@ def invoices_of(
         query = query.where(invoices.c.status == status)
     if account_id is not None:
         query = query.where(invoices.c.account_id == account_id)
-    if ids is not None:
-        query = query.where(invoices.c.id.in_(list(ids)))
     query = query.order_by(invoices.c.period_end_us.desc(), invoices.c.id.desc())
     if limit is not None:
         query = query.limit(limit)
@@ -298,22 +298,33 @@ def invoice_json(invoice: StoredInvoice) -> dict[str, Any]:
 
 def next_number(connection: Connection, tenant_id: int, kind: str) -> int:
     """Take the tenant's next number of `kind`: 1, 2, 3... A rollback gives it back."""
-    current = connection.execute(
+    value = sequence_value(connection, tenant_id, kind)
+    store_sequence(connection, tenant_id, kind, value + 1)
+    return value
+
+
+def sequence_value(connection: Connection, tenant_id: int, kind: str) -> int:
+    """The tenant's next number of `kind`, not yet taken (1 before the first)."""
+    stored = connection.execute(
         select(billing_sequences.c.next_value).where(
             billing_sequences.c.tenant_id == tenant_id, billing_sequences.c.kind == kind
         )
     ).scalar()
-    if current is None:
-        connection.execute(
-            insert(billing_sequences).values(tenant_id=tenant_id, kind=kind, next_value=2)
-        )
-        return 1
-    connection.execute(
+    return 1 if stored is None else int(stored)
+
+
+def store_sequence(connection: Connection, tenant_id: int, kind: str, next_value: int) -> None:
+    """Record that the tenant's next number of `kind` is `next_value` (every one before it is
+    taken, in this transaction)."""
+    done = connection.execute(
         update(billing_sequences)
         .where(billing_sequences.c.tenant_id == tenant_id, billing_sequences.c.kind == kind)
-        .values(next_value=current + 1)
+        .values(next_value=next_value)
     )
-    return int(current)
+    if done.rowcount == 0:
+        connection.execute(
+            insert(billing_sequences).values(tenant_id=tenant_id, kind=kind, next_value=next_value)
+        )
 
 
 def load_settings(connection: Connection, tenant_id: int) -> BillingSettings:
@@ -380,14 +391,28 @@ def save_profile(
 
 def balance(connection: Connection, tenant_id: int, account_id: int, currency: str) -> Decimal:
     """The account's prepaid balance in `currency`: credited minus drawn."""
-    rows = connection.execute(
-        select(balance_entries.c.amount).where(
-            balance_entries.c.tenant_id == tenant_id,
-            balance_entries.c.account_id == account_id,
-            balance_entries.c.currency == currency,
-        )
-    )
-    return sum((Decimal(row.amount) for row in rows), Decimal(0))
+    return balances(connection, tenant_id, [account_id]).get((account_id, currency), Decimal(0))
+
+
+def balances(
+    connection: Connection, tenant_id: int, account_ids: Sequence[int]
+) -> dict[tuple[int, str], Decimal]:
+    """Each account's balance by currency, (account id, currency) to amount. Amounts are
+    decimal text, summed exactly here."""
+    found: dict[tuple[int, str], Decimal] = {}
+    owners = set(account_ids)
+    if not owners:
+        return found
+    query = select(
+        balance_entries.c.account_id, balance_entries.c.currency, balance_entries.c.amount
+    ).where(balance_entries.c.tenant_id == tenant_id)
+    if len(owners) <= 900:  # under SQLite's 999 parameters; else filtered below
+        query = query.where(balance_entries.c.account_id.in_(sorted(owners)))
+    for row in connection.execute(query):
+        if row.account_id in owners:
+            key = (row.account_id, row.currency)
+            found[key] = found.get(key, Decimal(0)) + Decimal(row.amount)
+    return found
 
 
 def _credit_note(row: Row[Any]) -> StoredCreditNote:

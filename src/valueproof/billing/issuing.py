@@ -27,11 +27,14 @@ from valueproof.billing.invoice_store import (
     FINALIZED,
     InvoiceState,
     StoredInvoice,
+    balances,
     find_invoice,
     load_profiles,
+    sequence_value,
+    store_sequence,
 )
 from valueproof.billing.settings import BillingProfile, BillingSettings, format_number
-from valueproof.billing.tables import balance_entries, billing_sequences, invoices
+from valueproof.billing.tables import balance_entries, invoices
 from valueproof.contracts.rating import Charges
 from valueproof.ledger.log import PendingLeaves
 from valueproof.periods import from_micros, to_micros
@@ -64,7 +67,7 @@ class Issuer:
         owners = sorted(set(account_ids))
         self._names = _names(connection, tenant_id, owners)
         self._profiles = load_profiles(connection, tenant_id)
-        self._balances = _balances(connection, tenant_id, owners)
+        self._balances = balances(connection, tenant_id, owners)
         self._next: int | None = None
         self._taken = 0
         self._rows: list[dict[str, Any]] = []
@@ -155,7 +158,7 @@ class Issuer:
             self._rows = []
         if self._taken:
             assert self._next is not None
-            self._store_next(self._next + self._taken)
+            store_sequence(self.connection, self.tenant_id, "invoice", self._next + self._taken)
             self._next += self._taken
             self._taken = 0
         if self._draws:
@@ -209,36 +212,11 @@ class Issuer:
 
     def _number(self) -> str:
         if self._next is None:
-            self._next = self._load_next()
+            self._next = sequence_value(self.connection, self.tenant_id, "invoice")
         value = self._next + self._taken
         self._taken += 1
         year = from_micros(self.now_us).year
         return format_number(self.settings.invoice_prefix, year, value, self.settings.number_digits)
-
-    def _load_next(self) -> int:
-        stored = self.connection.execute(
-            select(billing_sequences.c.next_value).where(
-                billing_sequences.c.tenant_id == self.tenant_id,
-                billing_sequences.c.kind == "invoice",
-            )
-        ).scalar()
-        return 1 if stored is None else int(stored)
-
-    def _store_next(self, value: int) -> None:
-        done = self.connection.execute(
-            update(billing_sequences)
-            .where(
-                billing_sequences.c.tenant_id == self.tenant_id,
-                billing_sequences.c.kind == "invoice",
-            )
-            .values(next_value=value)
-        )
-        if done.rowcount == 0:
-            self.connection.execute(
-                insert(billing_sequences).values(
-                    tenant_id=self.tenant_id, kind="invoice", next_value=value
-                )
-            )
 
     def _draw(self, account_id: int, currency: str, document: dict[str, Any]) -> None:
         drawn = sum(
@@ -343,25 +321,4 @@ def _names(connection: Connection, tenant_id: int, owners: list[int]) -> dict[in
             )
         )
         found.update({row.id: row.name for row in rows})
-    return found
-
-
-def _balances(
-    connection: Connection, tenant_id: int, owners: list[int]
-) -> dict[tuple[int, str], Decimal]:
-    """Each account's balance by currency. Amounts are decimal text, summed exactly here."""
-    found: dict[tuple[int, str], Decimal] = {}
-    if not owners:
-        return found
-    query = select(
-        balance_entries.c.account_id, balance_entries.c.currency, balance_entries.c.amount
-    ).where(balance_entries.c.tenant_id == tenant_id)
-    if len(owners) <= 900:  # under SQLite's 999 parameters; else filtered below
-        query = query.where(balance_entries.c.account_id.in_(owners))
-    rows = connection.execute(query)
-    wanted = set(owners)
-    for row in rows:
-        if row.account_id in wanted:
-            key = (row.account_id, row.currency)
-            found[key] = found.get(key, ZERO) + Decimal(row.amount)
     return found

@@ -1,5 +1,5 @@
-"""A finalized invoice's later life in the store (void, paid, uncollectible), and the corrections
-a period's invoice carries for earlier ones. Drafting and finalizing are `billing.issuing`.
+"""A finalized invoice's later life in the store: void, paid, uncollectible. Drafting and
+finalizing are `billing.issuing`; the corrections an invoice carries, `billing.close`.
 
 Each step takes a connection inside the tenant's write transaction (`billing.writes` opens it),
 appends its leaf, and writes its webhook message to the outbox in the same transaction.
@@ -7,13 +7,9 @@ appends its leaf, and writes its webhook message to the outbox in the same trans
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import Connection, insert, update
 
 from valueproof.billing import records
-from valueproof.billing.close import billed_periods, pending_corrections
-from valueproof.billing.corrections import Correction
 from valueproof.billing.errors import InvoiceStateConflict
 from valueproof.billing.invoice_store import (
     DRAFT,
@@ -30,22 +26,13 @@ from valueproof.ledger.log import PendingLeaves
 from valueproof.periods import format_rfc3339, from_micros
 from valueproof.webhooks.outbox import enqueue
 
-__all__ = ["corrections_for", "mark", "void"]
+__all__ = ["mark", "void"]
 
 # Which state may follow which; a paid invoice is corrected with a credit note, never voided.
 _NEXT = {
     FINALIZED: {PAID, VOID, UNCOLLECTIBLE},
     UNCOLLECTIBLE: {PAID, VOID},
 }
-
-
-def corrections_for(
-    connection: Connection, tenant_id: int, account_id: int, period_start_us: int, now: datetime
-) -> list[Correction]:
-    """Corrections to the account's finalized periods before `period_start_us`."""
-    billed = billed_periods(connection, tenant_id, account_id)
-    earlier = [i for i in billed if i.period_start_us < period_start_us]
-    return pending_corrections(connection, tenant_id, earlier, billed, now)
 
 
 def mark(

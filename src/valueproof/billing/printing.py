@@ -69,7 +69,7 @@ def verification_of(
     return {
         "leaf_index": leaf_index,
         "checkpoint_size": published.checkpoint.size,
-        "root_hash": _b64(published.checkpoint.root_hash),
+        "root_hash": base64.b64encode(published.checkpoint.root_hash).decode(),
         "origin": published.checkpoint.origin,
         "key_name": None if verifier is None else verifier.name,
         "key_fingerprint": None
@@ -77,10 +77,6 @@ def verification_of(
         else hashlib.sha256(verifier.public_key).hexdigest(),
         "verify": VERIFY.format(number=number or "invoice"),
     }
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
 
 
 def invoice_page(

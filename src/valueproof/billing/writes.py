@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from valueproof.billing import lifecycle
 from valueproof.billing.close import (
     Due,
+    corrections_for,
     due_periods,
     period_at,
     rate_due,
@@ -211,9 +212,7 @@ def _write_batch(
             charges = rated[item.key]
             fixes = []
             if item.account_id in touched:
-                fixes = lifecycle.corrections_for(
-                    connection, tenant_id, item.account_id, item.key[1], as_of
-                )
+                fixes = corrections_for(connection, tenant_id, item.account_id, item.key[1], as_of)
             label = f"{item.account} {format_rfc3339(item.period.start)}"
             (report.rerated if existing else report.drafted).append(label)
             if settings.auto_finalize:
@@ -233,7 +232,7 @@ def finalize(engine: Engine, tenant_id: int, key: str, policy: CheckpointPolicy)
         require_draft(draft)
         moment = from_micros(now)
         charges = rate_period(connection, tenant_id, draft.account, _last_instant(draft), moment)
-        fixes = lifecycle.corrections_for(
+        fixes = corrections_for(
             connection, tenant_id, draft.account_id, draft.period_start_us, moment
         )
         settings = load_settings(connection, tenant_id)
@@ -269,7 +268,7 @@ def void(
             charges = rate_period(
                 connection, tenant_id, invoice.account, _last_instant(invoice), moment
             )
-            fixes = lifecycle.corrections_for(
+            fixes = corrections_for(
                 connection, tenant_id, invoice.account_id, invoice.period_start_us, moment
             )
             generation = invoice.generation + 1
