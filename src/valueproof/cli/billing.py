@@ -29,6 +29,7 @@ from valueproof.cli.context import (
     engine_of,
     invocation,
     keyring_of,
+    read_text,
     tenant_of,
 )
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say, warn
@@ -294,7 +295,7 @@ def settings(
     """The tenant's billing settings as JSON; `--set FILE` (YAML or JSON) replaces them."""
     owner = tenant_of(ctx, tenant)
     if path is not None:
-        chosen = parse(BillingSettings, load_document(_text(path)))
+        chosen = parse(BillingSettings, load_document(read_text(path, "--set")))
         writes.set_settings(engine_of(ctx), owner.id, chosen)
     with read(engine_of(ctx)) as connection:
         print_json(load_settings(connection, owner.id).model_dump(mode="json"))
@@ -313,15 +314,8 @@ def profile(
     """An account's billing details and taxes as JSON; `--set FILE` replaces them."""
     owner = tenant_of(ctx, tenant)
     if path is not None:
-        chosen = parse(BillingProfile, load_document(_text(path)))
+        chosen = parse(BillingProfile, load_document(read_text(path, "--set")))
         writes.set_profile(engine_of(ctx), owner.id, account, chosen)
     with read(engine_of(ctx)) as connection:
         who = account_id(connection, owner.id, account)
         print_json(load_profile(connection, owner.id, who).model_dump(mode="json"))
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput("--set", f"reading {path.name} failed: {error}") from None

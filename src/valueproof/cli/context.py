@@ -4,12 +4,14 @@ whole invocation, and the tenant named by `--tenant`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import Engine
 
 from valueproof.config import Settings
+from valueproof.errors import InvalidInput
 from valueproof.store import connect_engine, read
 from valueproof.tenancy.tenants import Tenant, get_tenant
 
@@ -81,3 +83,11 @@ def keyring_of(ctx: typer.Context) -> Keyring:
 def file_argument(help_text: str) -> Any:
     """The FILE argument of commands that read a file: it must exist and not be a folder."""
     return typer.Argument(metavar="FILE", exists=True, dir_okay=False, help=help_text)
+
+
+def read_text(path: Path, field: str) -> str:
+    """A file the user named, as UTF-8 text; InvalidInput naming `field` when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(field, f"reading {path.name} failed: {error}") from None

@@ -21,6 +21,7 @@ from valueproof.cli.context import (
     file_argument,
     invocation,
     keyring_of,
+    read_text,
     tenant_of,
 )
 from valueproof.cli.output import (
@@ -67,7 +68,7 @@ def define(
     """Record an outcome definition; a changed document is a new version (and a new leaf).
 
     Every problem of an invalid definition is listed (exit 2) and nothing is recorded."""
-    definition = read_definition(_text(path))
+    definition = read_definition(read_text(path, "path"))
     owner = tenant_of(ctx, tenant)
     status, stored = writes.apply_definition(engine_of(ctx), owner.id, definition)
     if as_json:
@@ -229,17 +230,10 @@ def _readable(item: Any) -> Any:
     return item if found is None else Unreadable(NUL_REASON, found)
 
 
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput("path", f"reading {path.name} failed: {error}") from None
-
-
 def _claim_items(path: Path) -> Iterator[Any]:
     """The items of a claims file, in order: a JSON document `{"claims": [...]}`, else JSONL
     (blank lines skipped; a line that is not JSON is one refused item)."""
-    text = _text(path)
+    text = read_text(path, "path")
     try:
         document = loads_strict(text)
     except DuplicateKey as error:

@@ -14,10 +14,10 @@ from valueproof.cli.context import (
     file_argument,
     invocation,
     keyring_of,
+    read_text,
     tenant_of,
 )
 from valueproof.cli.output import JsonFlag, command_group, print_json, print_table, say
-from valueproof.errors import InvalidInput
 from valueproof.ledger.publish import CheckpointPolicy
 from valueproof.periods import parse_instant_field, to_micros
 from valueproof.store import read
@@ -80,7 +80,7 @@ def set_action(
     a new version (and a new leaf), the same one again changes nothing.
 
     Exit 2 for an invalid document (the field is named), 3 for an unknown account."""
-    document = plans.read_action(_text(path))
+    document = plans.read_action(read_text(path, "path"))
     here = invocation(ctx)
     policy = CheckpointPolicy.from_settings(keyring_of(ctx), here.config)
     owner = tenant_of(ctx, tenant)
@@ -161,10 +161,3 @@ def _print_actions(actions: list[dict[str, Any]], title: str) -> None:
         title=title,
         numeric={"version", "leaf_index"},
     )
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput("path", f"reading {path.name} failed: {error}") from None
