@@ -37,9 +37,24 @@ class Registered:
 
 
 def did_you_mean(name: str, candidates: Collection[str]) -> str:
-    """` (did you mean 'x'?)` naming the closest candidate, or "" when none is close."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    """` (did you mean 'x'?)` naming the closest candidate, or "" when none is close: one a
+    single letter away first (difflib's greedy matching can miss those in short names, as
+    'axa_' for 'a_a_'), else difflib's closest."""
+    ordered = sorted(candidates)
+    close = [c for c in ordered if _one_edit(name, c)]
+    close = close or difflib.get_close_matches(name, ordered, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _one_edit(name: str, candidate: str) -> bool:
+    """Whether one letter changed, added or left out turns `name` into `candidate`."""
+    if name == candidate or abs(len(name) - len(candidate)) > 1:
+        return False
+    short, long = sorted((name, candidate), key=len)
+    at = next((i for i, (a, b) in enumerate(zip(short, long, strict=False)) if a != b), len(short))
+    if len(short) == len(long):
+        return short[at + 1 :] == long[at + 1 :]
+    return short[at:] == long[at + 1 :]
 
 
 def _named(document: ContractDocument) -> Iterator[tuple[str, str, str]]:
